@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { PricingError } from '../../platform/errors.ts'
+import { parseScaled } from '../../platform/money.ts'
+import { toFieldIssues } from '../../schemas/validate.ts'
+import { fromPublicPriceList, isPublicPriceList } from './public-price-list.ts'
+
+/**
+ * The versioned price catalog. Rates are held as integer nano-USD per million tokens, which
+ * is the same number as femto-USD per token: tokens x rate is an exact femto-USD cost.
+ */
+
+/** Rates of one price period, femto-USD per token. */
+export interface Rates {
+  input: bigint
+  output: bigint
+  cacheRead: bigint
+  cacheWrite: bigint
+  reasoning: bigint
+}
+
+export interface PricePeriod {
+  /** Epoch ms (UTC midnight) from which these rates apply. */
+  effectiveFrom: number
+  /** The `effective_from` date as written in the catalog, for the audit's price version. */
+  effectiveFromDate: string
+  realtime: Rates
+  batch: Rates
+}
+
+export interface CatalogModel {
+  id: string
+  provider?: string
+  premium: boolean
+  selfHosted: boolean
+  aliases: string[]
+  /** Sorted by effectiveFrom, oldest first. */
+  periods: PricePeriod[]
+}
+
+export interface PriceCatalog {
+  version: string
+  models: readonly CatalogModel[]
+  /**
+   * Finds the catalog model for a model id: exact id or alias first, then the longest id or
+   * alias that is a prefix of it ending at a separator (`claude-sonnet-4-20250514` ->
+   * `claude-sonnet-4`). Undefined when nothing matches.
+   */
+  resolve(modelId: string): { model: CatalogModel; matchedBy: 'exact' | 'prefix' } | undefined
+}
+
+const usdPerMillion = z
+  .string()
+  .regex(/^\d+(\.\d{1,9})?$/, 'must be a decimal USD string per 1M tokens with at most 9 decimals')
+
+const periodSchema = z.object({
+  effective_from: z.iso.date({ message: 'must be a YYYY-MM-DD date' }),
+  input: usdPerMillion,
+  output: usdPerMillion,
+  cache_read: usdPerMillion.optional(),
+  cache_write: usdPerMillion.optional(),
+  reasoning: usdPerMillion.optional(),
+})
+
+const modelSchema = z.object({
+  id: z.string().min(1),
+  provider: z.string().optional(),
+  premium: z.boolean().default(false),
+  self_hosted: z.boolean().default(false),
+  aliases: z.array(z.string().min(1)).default([]),
+  batch_discount: z
+    .string()
+    .regex(/^0(\.\d{1,6})?$|^1$/, 'must be a fraction between 0 and 1, e.g. "0.5"')
+    .default('0'),
+  prices: z.array(periodSchema).min(1, 'needs at least one price period'),
+})
+
+export const catalogFileSchema = z.object({
+  version: z.string().min(1),
+  description: z.string().optional(),
+  models: z.array(modelSchema),
+})
+
+export type CatalogFile = z.input<typeof catalogFileSchema>
+
+const SEPARATORS = new Set(['-', '_', ':', '@', '.', '/'])
+const DISCOUNT_DECIMALS = 6
+
+function rate(usd: string): bigint {
+  return parseScaled(usd, 9)
+}
+
+function discounted(rates: Rates, discount: bigint, path: string): Rates {
+  const keep = 10n ** BigInt(DISCOUNT_DECIMALS) - discount
+  const scale = 10n ** BigInt(DISCOUNT_DECIMALS)
+  const apply = (value: bigint, field: string): bigint => {
+    if ((value * keep) % scale !== 0n) {
+      throw new PricingError(
+        `${path}: batch rate for ${field} is not a whole nano-USD per 1M tokens; give a discount that divides it exactly`,
+      )
+    }
+    return (value * keep) / scale
+  }
+  return {
+    input: apply(rates.input, 'input'),
+    output: apply(rates.output, 'output'),
+    cacheRead: apply(rates.cacheRead, 'cache_read'),
+    cacheWrite: apply(rates.cacheWrite, 'cache_write'),
+    reasoning: apply(rates.reasoning, 'reasoning'),
+  }
+}
+
+/** Validates a catalog document (this project's format) and builds the lookup structure. */
+export function parseCatalog(document: unknown): PriceCatalog {
+  const parsed = catalogFileSchema.safeParse(document)
+  if (!parsed.success) {
+    const detail = toFieldIssues(parsed.error)
+      .map((issue) => `${issue.path}: ${issue.message}`)
+      .join('; ')
+    throw new PricingError(`invalid price catalog: ${detail}`)
+  }
+  const seen = new Map<string, string>()
+  const models = parsed.data.models.map((entry, index): CatalogModel => {
+    const names = [entry.id, ...entry.aliases].map((name) => name.toLowerCase())
+    for (const name of names) {
+      const owner = seen.get(name)
+      if (owner) throw new PricingError(`invalid price catalog: models.${index}: "${name}" is already used by ${owner}`)
+      seen.set(name, entry.id)
+    }
+    const discount = parseScaled(entry.batch_discount, DISCOUNT_DECIMALS)
+    const periods = entry.prices
+      .map((period, p): PricePeriod => {
+        const input = rate(period.input)
+        const output = rate(period.output)
+        const realtime: Rates = {
+          input,
+          output,
+          cacheRead: period.cache_read === undefined ? input : rate(period.cache_read),
+          cacheWrite: period.cache_write === undefined ? input : rate(period.cache_write),
+          reasoning: period.reasoning === undefined ? output : rate(period.reasoning),
+        }
+        return {
+          effectiveFrom: Date.parse(`${period.effective_from}T00:00:00Z`),
+          effectiveFromDate: period.effective_from,
+          realtime,
+          batch: discounted(realtime, discount, `models.${index}.prices.${p}`),
+        }
+      })
+      .sort((a, b) => a.effectiveFrom - b.effectiveFrom)
+    return {
+      id: entry.id,
+      provider: entry.provider,
+      premium: entry.premium,
+      selfHosted: entry.self_hosted,
+      aliases: entry.aliases,
+      periods,
+    }
+  })
+  return buildCatalog(parsed.data.version, models)
+}
+
+function buildCatalog(version: string, models: CatalogModel[]): PriceCatalog {
+  const byName = new Map<string, CatalogModel>()
+  for (const model of models) {
+    for (const name of [model.id, ...model.aliases]) byName.set(name.toLowerCase(), model)
+  }
+  const cache = new Map<string, { model: CatalogModel; matchedBy: 'exact' | 'prefix' } | null>()
+
+  function lookup(id: string): { model: CatalogModel; matchedBy: 'exact' | 'prefix' } | undefined {
+    const exact = byName.get(id)
+    if (exact) return { model: exact, matchedBy: 'exact' }
+    for (let end = id.length - 1; end > 0; end--) {
+      if (!SEPARATORS.has(id[end]!)) continue
+      const model = byName.get(id.slice(0, end))
+      if (model) return { model, matchedBy: 'prefix' }
+    }
+    return undefined
+  }
+
+  return {
+    version,
+    models,
+    resolve(modelId) {
+      const key = modelId.toLowerCase()
+      const cached = cache.get(key)
+      if (cached !== undefined) return cached ?? undefined
+      // "openai/gpt-4o" or "models/gemini-2.5-pro": try the id after the last slash too.
+      const slash = key.lastIndexOf('/')
+      const found = lookup(key) ?? (slash >= 0 ? lookup(key.slice(slash + 1)) : undefined)
+      if (cache.size < 10_000) cache.set(key, found ?? null)
+      return found
+    },
+  }
+}
+
+export const DEFAULT_CATALOG_PATH = new URL('./catalog.json', import.meta.url)
+
+/**
+ * Loads a catalog file: this project's format, or the widely used public JSON price list
+ * that maps model ids to per-token costs (its version is the file's content hash).
+ */
+export function loadCatalog(path: string | URL = DEFAULT_CATALOG_PATH): PriceCatalog {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new PricingError(`cannot read price catalog ${String(path)}`, cause)
+  }
+  let document: unknown
+  try {
+    document = JSON.parse(text)
+  } catch (cause) {
+    throw new PricingError(`price catalog ${String(path)} is not valid JSON`, cause)
+  }
+  if (isPublicPriceList(document)) {
+    const version = `public-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`
+    return parseCatalog(fromPublicPriceList(document, version))
+  }
+  return parseCatalog(document)
+}

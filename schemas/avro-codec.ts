@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs'
+import avro from 'avsc'
+import { SpendGuardError } from '../platform/errors.ts'
+import { fingerprintBytes } from './fingerprint.ts'
+import type { LlmCall } from './llm-call.ts'
+import type { SchemaRegistry } from './schema-registry.ts'
+
+/**
+ * Avro encoding of llm_call events with a header that always identifies the writer schema:
+ *
+ * - Confluent framing when a schema registry is configured: byte 0x00, then the schema id
+ *   as a 4-byte big-endian integer, then the Avro body.
+ * - Avro single-object encoding otherwise: bytes 0xC3 0x01, then the 8-byte little-endian
+ *   CRC-64-AVRO fingerprint of the writer schema, then the Avro body. Readers resolve the
+ *   fingerprint against the writer schemas they ship (every released version of the schema).
+ *
+ * Decoding resolves the writer schema into the reader schema (Avro schema resolution), so an
+ * old event stays readable after the schema gains optional fields, and the reverse.
+ */
+
+export const LLM_CALL_SCHEMA_PATH = new URL('./avro/llm_call.avsc', import.meta.url)
+
+/** Reads the current llm_call schema from schemas/avro. */
+export function readLlmCallSchema(): avro.Schema {
+  return JSON.parse(readFileSync(LLM_CALL_SCHEMA_PATH, "utf8")) as avro.Schema
+}
+
+const CONFLUENT_MAGIC = 0x00
+const SINGLE_OBJECT_MAGIC = Buffer.from([0xc3, 0x01])
+
+export class DecodeError extends SpendGuardError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'DECODE_FAILED', retriable: false, cause })
+  }
+}
+
+export interface EventCodec {
+  /** Frames and encodes a validated event. */
+  encode(event: LlmCall): Buffer
+  /**
+   * Decodes framed bytes into a plain object ready for zod validation (Avro nulls become
+   * absent fields). Throws DecodeError for bytes that are not a known framing or schema.
+   */
+  decode(bytes: Buffer): Promise<Record<string, unknown>>
+}
+
+export interface CodecOptions {
+  /** Reader (and writer) schema; the current llm_call schema by default. */
+  schema?: avro.Schema
+  /** Older or newer writer schemas this reader must still decode (single-object framing). */
+  knownWriterSchemas?: avro.Schema[]
+  /** With a registry: Confluent framing, schema registered under `subject`. */
+  registry?: SchemaRegistry
+  subject?: string
+}
+
+type AvroType = avro.Type
+
+function canonical(type: AvroType): string {
+  return JSON.stringify(type.schema())
+}
+
+/** Builds a codec; with a registry it first registers the writer schema to learn its id. */
+export async function createEventCodec(options: CodecOptions = {}): Promise<EventCodec> {
+  const readerType = avro.Type.forSchema(options.schema ?? readLlmCallSchema())
+  const readerFingerprint = fingerprintBytes(canonical(readerType)).toString('hex')
+  const byFingerprint = new Map<string, avro.Resolver | null>([[readerFingerprint, null]])
+  for (const schema of options.knownWriterSchemas ?? []) {
+    const writerType = avro.Type.forSchema(schema)
+    const key = fingerprintBytes(canonical(writerType)).toString('hex')
+    if (key !== readerFingerprint) byFingerprint.set(key, readerType.createResolver(writerType))
+  }
+
+  const registry = options.registry
+  let header: Buffer
+  if (registry) {
+    const id = await registry.register(
+      options.subject ?? 'llm-calls-value',
+      JSON.stringify(readerType.schema()),
+    )
+    header = Buffer.alloc(5)
+    header.writeUInt8(CONFLUENT_MAGIC, 0)
+    header.writeInt32BE(id, 1)
+  } else {
+    header = Buffer.concat([SINGLE_OBJECT_MAGIC, Buffer.from(readerFingerprint, 'hex')])
+  }
+  const byRegistryId = new Map<number, avro.Resolver | null>()
+
+  async function resolverForRegistryId(id: number): Promise<avro.Resolver | null> {
+    const cached = byRegistryId.get(id)
+    if (cached !== undefined) return cached
+    if (!registry) throw new DecodeError(`schema registry framing (id ${id}) but no registry is configured`)
+    const writerType = avro.Type.forSchema(JSON.parse(await registry.getSchema(id)) as avro.Schema)
+    const same = canonical(writerType) === canonical(readerType)
+    const resolver = same ? null : readerType.createResolver(writerType)
+    byRegistryId.set(id, resolver)
+    return resolver
+  }
+
+  function decodeBody(body: Buffer, resolver: avro.Resolver | null): Record<string, unknown> {
+    let record: unknown
+    try {
+      record = resolver ? readerType.fromBuffer(body, resolver) : readerType.fromBuffer(body)
+    } catch (cause) {
+      throw new DecodeError('the Avro body does not match its writer schema', cause)
+    }
+    return fromAvroRecord(record as Record<string, unknown>)
+  }
+
+  return {
+    encode(event) {
+      // avsc writes a field's default (null for optional ones) when the event leaves it out.
+      return Buffer.concat([header, readerType.toBuffer(event)])
+    },
+    async decode(bytes) {
+      if (bytes.length >= 10 && bytes[0] === 0xc3 && bytes[1] === 0x01) {
+        const key = bytes.subarray(2, 10).toString('hex')
+        const resolver = byFingerprint.get(key)
+        if (resolver === undefined) {
+          throw new DecodeError(`unknown writer schema fingerprint ${key}`)
+        }
+        return decodeBody(bytes.subarray(10), resolver)
+      }
+      if (bytes.length >= 5 && bytes[0] === CONFLUENT_MAGIC) {
+        return decodeBody(bytes.subarray(5), await resolverForRegistryId(bytes.readInt32BE(1)))
+      }
+      throw new DecodeError('unknown framing: expected Avro single-object (C3 01) or schema registry (00) header')
+    },
+  }
+}
+
+/** Avro record to a plain object for validation: nulls become absent fields. */
+export function fromAvroRecord(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(record)) {
+    if (value === null || value === undefined) continue
+    if (key === 'fallback') out[key] = fromAvroRecord(value as Record<string, unknown>)
+    else out[key] = value
+  }
+  return out
+}
