@@ -1,0 +1,115 @@
+import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { loadConfig, type Config } from '../platform/config.ts'
+import { ConfigError, SpendGuardError, ValidationError } from '../platform/errors.ts'
+import { createLogger } from '../platform/logger.ts'
+import { runDemo } from './demo-command.ts'
+import { formatReplayTable, runReplay } from './replay-command.ts'
+import { runSql } from './sql-command.ts'
+import { runStart } from './start-command.ts'
+
+const USAGE = `spendguard: cost governance for LLM agents
+
+usage:
+  spendguard start  [--port 8787] [--data-dir ./data] [--config FILE]
+  spendguard demo   [--port 8787] [--data-dir ./data] [--rate 20] [--duration 0] [--config FILE]
+  spendguard replay FILE|- [--format json|table] [--config FILE]
+  spendguard sql "<query>" [--format table|json|tsv] [--data-dir ./data] [--config FILE]
+
+Without Kafka brokers configured (SPENDGUARD_KAFKA_BROKERS or kafka.brokers in the config
+file) the pipeline runs embedded: an in-process transport and chDB under --data-dir.
+`
+
+const OPTIONS = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  'data-dir': { type: 'string' },
+  format: { type: 'string' },
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  seed: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const
+
+function intOption(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`--${name}: "${raw}" is not a non-negative integer`)
+  return value
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined) return fallback
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`--${name}: "${raw}" is not one of ${allowed.join(', ')}`)
+  return raw as T
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
+  const [command, ...rest] = positionals
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+    process.stdout.write(`${pkg.version}\n`)
+    return 0
+  }
+  if (values.help || !command || command === 'help') {
+    process.stdout.write(USAGE)
+    return command || values.help ? 0 : 2
+  }
+  const overrides: Array<{ path: string[]; value: unknown }> = []
+  if (values.port !== undefined) overrides.push({ path: ['http', 'port'], value: intOption('port', values.port, 8787) })
+  if (values['data-dir'] !== undefined) overrides.push({ path: ['clickhouse', 'dataDir'], value: values['data-dir'] })
+  const config: Config = loadConfig({ file: values.config, env: process.env, overrides })
+  const logger = createLogger({ level: config.log.level })
+
+  switch (command) {
+    case 'start':
+      await runStart(config, logger)
+      return 0
+    case 'demo':
+      await runDemo(config, logger, {
+        rate: intOption('rate', values.rate, 20),
+        durationSeconds: intOption('duration', values.duration, 0),
+        seed: intOption('seed', values.seed, 42),
+        print: (text) => process.stdout.write(text),
+      })
+      return 0
+    case 'replay': {
+      const file = rest[0]
+      if (!file) throw new ConfigError('replay needs a FILE (or - for standard input)')
+      const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')
+      const report = await runReplay(config, file, process.stdin)
+      process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReplayTable(report))
+      return 0
+    }
+    case 'sql': {
+      const query = rest[0]
+      if (!query) throw new ConfigError('sql needs a query, e.g. spendguard sql "SELECT count() FROM llm_calls"')
+      const format = oneOf('format', values.format, ['table', 'json', 'tsv'] as const, 'table')
+      process.stdout.write(await runSql(config, query, format))
+      return 0
+    }
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    if (error instanceof ValidationError || error instanceof ConfigError || error instanceof SpendGuardError) {
+      process.stderr.write(`spendguard: ${error.message}\n`)
+    } else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`spendguard: ${error.message}\n\n${USAGE}`)
+    } else if (error instanceof Error && (error as { code?: string }).code === 'ENOENT') {
+      process.stderr.write(`spendguard: ${error.message}\n`)
+    } else {
+      process.stderr.write(`spendguard: unexpected error\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    }
+    process.exitCode = 1
+  },
+)

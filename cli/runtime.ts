@@ -1,0 +1,142 @@
+import { join, resolve } from 'node:path'
+import type { Config } from '../platform/config.ts'
+import { topicNames } from '../platform/config.ts'
+import { createAuditStoreClient, type AuditStoreTarget, type ClickHouseClient } from '../platform/clickhouse.ts'
+import type { Clock } from '../platform/clock.ts'
+import { createKafka, ensureTopics } from '../platform/kafka.ts'
+import type { Logger } from '../platform/logger.ts'
+import { createKafkaTransport } from '../producers/kafka-transport.ts'
+import { createAuditSink, type AuditSink } from '../processors/audit/audit-sink.ts'
+import { createClickHouseAuditStore } from '../processors/audit/audit-store.ts'
+import { migrate } from '../processors/audit/migrations.ts'
+import { createFileDeadLetterSink } from '../processors/ingest/dead-letters.ts'
+import type { EventBus } from '../processors/ingest/event-bus.ts'
+import { createEventProcessor, type EventProcessor } from '../processors/ingest/event-processor.ts'
+import { createInProcessBus } from '../processors/ingest/in-process-bus.ts'
+import { createKafkaBus } from '../processors/ingest/kafka-bus.ts'
+import { createKafkaDeadLetterSink } from '../processors/ingest/kafka-dead-letters.ts'
+import { loadCatalog } from '../processors/pricing/price-catalog.ts'
+import { createPricer, type Pricer } from '../processors/pricing/pricer.ts'
+import { createEventCodec } from '../schemas/avro-codec.ts'
+import { createSchemaRegistry } from '../schemas/schema-registry.ts'
+
+/**
+ * The running pipeline, wired from one validated config: the composition root that
+ * `spendguard start` and the end-to-end tests share.
+ */
+export interface Pipeline {
+  readonly bus: EventBus
+  readonly processor: EventProcessor
+  readonly sink: AuditSink
+  readonly pricer: Pricer
+  readonly store: AuditStoreTarget
+  readonly client: ClickHouseClient
+  /** 'kafka' when brokers are configured, 'embedded' otherwise. */
+  readonly transport: 'kafka' | 'embedded'
+  start(): Promise<void>
+  /** Drains the bus, flushes the sink, closes every client. Idempotent. */
+  stop(): Promise<void>
+}
+
+export function createPricerFromConfig(config: Config): Pricer {
+  return createPricer(config.pricing.catalogFile ? loadCatalog(resolve(config.pricing.catalogFile)) : loadCatalog())
+}
+
+export async function createPipeline(config: Config, logger: Logger, clock: Clock): Promise<Pipeline> {
+  const pricer = createPricerFromConfig(config)
+  const { client, target } = createAuditStoreClient(config.clickhouse)
+  const closers: Array<() => Promise<void>> = [() => client.close()]
+  try {
+    await migrate(client, logger.child({ component: 'migrations' }))
+    const sink = createAuditSink({
+      store: createClickHouseAuditStore(client),
+      logger: logger.child({ component: 'audit-sink' }),
+      batchSize: config.audit.batchSize,
+      flushIntervalMs: config.audit.flushIntervalMs,
+      recentIdsCapacity: config.audit.recentIdsCapacity,
+    })
+    closers.unshift(() => sink.close())
+
+    let bus: EventBus
+    let processor: EventProcessor
+    const processorOptions = {
+      pricer,
+      sink,
+      clock,
+      logger: logger.child({ component: 'processor' }),
+      allowedLatenessMs: config.pipeline.allowedLatenessMs,
+    }
+    if (config.kafka.brokers.length > 0) {
+      const topics = topicNames(config)
+      const kafka = createKafka(config.kafka, logger)
+      const admin = kafka.admin()
+      await admin.connect()
+      try {
+        const created = await ensureTopics(
+          admin,
+          [topics.llmCalls, topics.dlq].map((topic) => ({
+            topic,
+            numPartitions: config.kafka.partitions,
+            replicationFactor: config.kafka.replicationFactor,
+          })),
+        )
+        if (created.length > 0) logger.info({ topics: created }, 'created topics')
+      } finally {
+        await admin.disconnect()
+      }
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+      await producer.connect()
+      const codec = await createEventCodec({
+        ...(config.schemaRegistry.url ? { registry: createSchemaRegistry({ url: config.schemaRegistry.url }) } : {}),
+        subject: `${topics.llmCalls}-value`,
+      })
+      const publisher = createKafkaTransport({ producer, codec, topic: topics.llmCalls })
+      closers.unshift(() => publisher.close())
+      const consumer = kafka.consumer({ groupId: config.kafka.groupId })
+      await consumer.connect()
+      bus = createKafkaBus({
+        publisher,
+        consumer,
+        topic: topics.llmCalls,
+        logger: logger.child({ component: 'kafka-bus' }),
+        partitionsConsumedConcurrently: config.kafka.partitions,
+      })
+      processor = createEventProcessor({
+        ...processorOptions,
+        codec,
+        deadLetters: createKafkaDeadLetterSink(producer, topics.dlq),
+      })
+    } else {
+      bus = createInProcessBus({ logger: logger.child({ component: 'in-process-bus' }), capacity: config.pipeline.maxQueuedEvents })
+      processor = createEventProcessor({
+        ...processorOptions,
+        deadLetters: createFileDeadLetterSink(join(target.location, 'dead-letters.ndjson')),
+      })
+    }
+    closers.unshift(() => bus.stop())
+
+    let stopping: Promise<void> | undefined
+    return {
+      bus,
+      processor,
+      sink,
+      pricer,
+      store: target,
+      client,
+      transport: config.kafka.brokers.length > 0 ? 'kafka' : 'embedded',
+      start: () =>
+        bus.start(async (records) => {
+          await processor.process(records)
+        }),
+      stop() {
+        stopping ??= (async () => {
+          for (const close of closers) await close()
+        })()
+        return stopping
+      },
+    }
+  } catch (error) {
+    for (const close of closers) await close().catch((closeError: unknown) => logger.warn({ err: closeError }, 'close failed'))
+    throw error
+  }
+}

@@ -1,0 +1,82 @@
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import {
+  createClient,
+  type ClickHouseClient,
+  type ClickHouseClientConfigOptions as ClientOptions,
+  type ClickHouseSettings,
+} from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import type { Config } from './config.ts'
+import { StoreLockedError, SpendGuardError } from './errors.ts'
+
+export type { ClickHouseClient }
+
+/**
+ * Settings every SpendGuard connection uses: decimals and 64-bit integers come back as
+ * strings so money and counts are never squeezed through a float.
+ */
+export const CLICKHOUSE_SETTINGS: ClickHouseSettings = {
+  output_format_json_quote_decimals: 1,
+  output_format_json_quote_64bit_integers: 1,
+  date_time_output_format: 'iso',
+}
+
+export interface AuditStoreTarget {
+  /** 'server' for a ClickHouse URL, 'embedded' for chDB under a data directory. */
+  kind: 'server' | 'embedded'
+  /** URL or absolute data directory, for log lines and messages. */
+  location: string
+}
+
+/**
+ * Creates the @clickhouse/client for the audit store: a server when `clickhouse.url` is set,
+ * otherwise chDB in-process under `clickhouse.dataDir`. Everything downstream uses the same
+ * client API, so the two share one code path.
+ */
+export function createAuditStoreClient(config: Config['clickhouse']): {
+  client: ClickHouseClient
+  target: AuditStoreTarget
+} {
+  if (config.url) {
+    return {
+      client: createClient({
+        url: config.url,
+        username: config.username,
+        password: config.password,
+        database: config.database,
+        clickhouse_settings: CLICKHOUSE_SETTINGS,
+      }),
+      target: { kind: 'server', location: config.url },
+    }
+  }
+  const dataDir = resolve(config.dataDir)
+  mkdirSync(dataDir, { recursive: true })
+  let connection: ReturnType<typeof createChdbConnection>
+  try {
+    connection = createChdbConnection({ path: dataDir })
+  } catch (cause) {
+    if (isChdbConnectionFailure(cause)) throw new StoreLockedError(dataDir, cause)
+    throw new SpendGuardError(`cannot open the embedded audit store in ${dataDir}`, {
+      code: 'STORE_OPEN_FAILED',
+      cause,
+    })
+  }
+  return {
+    client: createClient({
+      // chdb types the connection against its own copy of @clickhouse/client-common; the
+      // shapes are the same at run time.
+      connection: connection as unknown as NonNullable<ClientOptions['connection']>,
+      clickhouse_settings: CLICKHOUSE_SETTINGS,
+    }),
+    target: { kind: 'embedded', location: dataDir },
+  }
+}
+
+/**
+ * chDB reports a data directory held by another process as a connection failure with the
+ * stable code CHDB_CONNECTION (the engine prints "Cannot lock file .../status").
+ */
+function isChdbConnectionFailure(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'CHDB_CONNECTION'
+}

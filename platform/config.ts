@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { ConfigError } from './errors.ts'
+
+/**
+ * The one configuration of a SpendGuard process. Every optional field has a default, so an
+ * empty file (or no file) runs the product on its embedded defaults: in-process transport,
+ * chDB under ./data. Environment variables override the file (see ENV_OVERRIDES).
+ */
+
+const port = z.int().min(0).max(65_535)
+const positiveInt = z.int().positive()
+
+export const configSchema = z.object({
+  kafka: z
+    .object({
+      /** No brokers: the embedded in-process transport. */
+      brokers: z.array(z.string().min(1)).default([]),
+      clientId: z.string().default('spendguard'),
+      /** Prepended to every topic name, e.g. "prod." */
+      topicPrefix: z.string().default(''),
+      groupId: z.string().default('spendguard-processor'),
+      /** Partitions of the topics SpendGuard creates when they are missing. */
+      partitions: positiveInt.default(3),
+      replicationFactor: positiveInt.default(1),
+      compression: z.enum(['none', 'gzip']).default('none'),
+      ssl: z.boolean().default(false),
+      sasl: z
+        .object({
+          mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+          username: z.string(),
+          password: z.string(),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  schemaRegistry: z
+    .object({
+      /** With a URL, events use Confluent framing; without, Avro single-object framing. */
+      url: z.url().optional(),
+    })
+    .prefault({}),
+  clickhouse: z
+    .object({
+      /** A ClickHouse server URL; without one, chDB runs in-process under dataDir. */
+      url: z.url().optional(),
+      username: z.string().default('default'),
+      password: z.string().default(''),
+      database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('default'),
+      dataDir: z.string().default('./data'),
+    })
+    .prefault({}),
+  http: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8787),
+      /** Largest accepted request body. */
+      maxBodyBytes: positiveInt.default(5 * 1024 * 1024),
+      /** Largest number of events in one request. */
+      maxEventsPerRequest: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  pricing: z
+    .object({
+      /** A catalog file in SpendGuard's format or the public JSON price-list format. */
+      catalogFile: z.string().optional(),
+    })
+    .prefault({}),
+  audit: z
+    .object({
+      /** Rows per insert. */
+      batchSize: positiveInt.default(1000),
+      /** Longest time a row waits before its batch is written. */
+      flushIntervalMs: positiveInt.default(1000),
+      /** Event ids remembered in memory to drop repeats without asking the store. */
+      recentIdsCapacity: positiveInt.default(200_000),
+    })
+    .prefault({}),
+  pipeline: z
+    .object({
+      /** Events accepted over HTTP but not yet processed (embedded transport). */
+      maxQueuedEvents: positiveInt.default(100_000),
+      /** Event-time lateness tolerated before an event counts as late. */
+      allowedLatenessMs: z.int().nonnegative().default(120_000),
+    })
+    .prefault({}),
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+})
+
+export type Config = z.output<typeof configSchema>
+export type ConfigInput = z.input<typeof configSchema>
+
+/** Environment variable -> config path; list values are comma-separated. */
+export const ENV_OVERRIDES: Record<string, { path: string[]; kind: 'string' | 'int' | 'list' }> = {
+  SPENDGUARD_KAFKA_BROKERS: { path: ['kafka', 'brokers'], kind: 'list' },
+  SPENDGUARD_KAFKA_TOPIC_PREFIX: { path: ['kafka', 'topicPrefix'], kind: 'string' },
+  SPENDGUARD_KAFKA_GROUP_ID: { path: ['kafka', 'groupId'], kind: 'string' },
+  SPENDGUARD_SCHEMA_REGISTRY_URL: { path: ['schemaRegistry', 'url'], kind: 'string' },
+  SPENDGUARD_CLICKHOUSE_URL: { path: ['clickhouse', 'url'], kind: 'string' },
+  SPENDGUARD_CLICKHOUSE_USER: { path: ['clickhouse', 'username'], kind: 'string' },
+  SPENDGUARD_CLICKHOUSE_PASSWORD: { path: ['clickhouse', 'password'], kind: 'string' },
+  SPENDGUARD_CLICKHOUSE_DATABASE: { path: ['clickhouse', 'database'], kind: 'string' },
+  SPENDGUARD_DATA_DIR: { path: ['clickhouse', 'dataDir'], kind: 'string' },
+  SPENDGUARD_HTTP_HOST: { path: ['http', 'host'], kind: 'string' },
+  SPENDGUARD_HTTP_PORT: { path: ['http', 'port'], kind: 'int' },
+  SPENDGUARD_PRICE_CATALOG: { path: ['pricing', 'catalogFile'], kind: 'string' },
+  SPENDGUARD_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target
+  for (const key of path.slice(0, -1)) {
+    const next = node[key]
+    if (typeof next !== 'object' || next === null) node[key] = {}
+    node = node[key] as Record<string, unknown>
+  }
+  node[path[path.length - 1]!] = value
+}
+
+/** Validates a config document; the error names every bad field. */
+export function parseConfig(document: unknown, source = 'configuration'): Config {
+  const parsed = configSchema.safeParse(document ?? {})
+  if (parsed.success) return parsed.data
+  const detail = parsed.error.issues
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ')
+  throw new ConfigError(`invalid ${source}: ${detail}`)
+}
+
+export interface LoadConfigOptions {
+  /** A JSON config file; none means defaults plus environment. */
+  file?: string
+  env?: Record<string, string | undefined>
+  /** Command-line values, applied last. */
+  overrides?: Array<{ path: string[]; value: unknown }>
+}
+
+/** Reads the file, applies environment overrides and command-line values, validates. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  let document: Record<string, unknown> = {}
+  if (options.file) {
+    let text: string
+    try {
+      text = readFileSync(options.file, 'utf8')
+    } catch (cause) {
+      throw new ConfigError(`cannot read config file ${options.file}`, cause)
+    }
+    try {
+      document = JSON.parse(text) as Record<string, unknown>
+    } catch (cause) {
+      throw new ConfigError(`config file ${options.file} is not valid JSON`, cause)
+    }
+  }
+  for (const [name, target] of Object.entries(ENV_OVERRIDES)) {
+    const raw = options.env?.[name]
+    if (raw === undefined || raw === '') continue
+    let value: unknown = raw
+    if (target.kind === 'list') value = raw.split(',').map((item) => item.trim()).filter(Boolean)
+    if (target.kind === 'int') {
+      value = Number(raw)
+      if (!Number.isInteger(value)) throw new ConfigError(`${name}: "${raw}" is not an integer`)
+    }
+    setPath(document, target.path, value)
+  }
+  for (const { path, value } of options.overrides ?? []) setPath(document, path, value)
+  return parseConfig(document, options.file ? `config file ${options.file}` : 'configuration')
+}
+
+/** Full topic names for a config. */
+export function topicNames(config: Config): { llmCalls: string; dlq: string } {
+  const prefix = config.kafka.topicPrefix
+  return { llmCalls: `${prefix}llm-calls`, dlq: `${prefix}dlq` }
+}

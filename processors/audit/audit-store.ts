@@ -1,0 +1,82 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { SinkUnavailableError, SpendGuardError } from '../../platform/errors.ts'
+import type { AuditRow } from './audit-row.ts'
+
+/** The audit store as the sink sees it: append rows, ask which ids are already there. */
+export interface AuditStore {
+  /**
+   * Appends rows. The same `dedupToken` with the same rows is written once, however often
+   * it is retried (ClickHouse insert deduplication).
+   */
+  insertCalls(rows: readonly AuditRow[], dedupToken: string): Promise<void>
+  /** The subset of `eventIds` that already have a row. */
+  existingEventIds(eventIds: readonly string[]): Promise<Set<string>>
+}
+
+/**
+ * ClickHouse error codes worth retrying: the server is overloaded, slow or briefly unable.
+ * Anything else from the server (a bad column, a type error) will fail the same way again.
+ */
+const RETRIABLE_CLICKHOUSE_CODES = new Set([
+  '3', // UNEXPECTED_END_OF_FILE
+  '159', // TIMEOUT_EXCEEDED
+  '164', // READONLY
+  '202', // TOO_MANY_SIMULTANEOUS_QUERIES
+  '203', // NO_FREE_CONNECTION
+  '209', // SOCKET_TIMEOUT
+  '210', // NETWORK_ERROR
+  '241', // MEMORY_LIMIT_EXCEEDED
+  '242', // TABLE_IS_READ_ONLY
+  '252', // TOO_MANY_PARTS
+  '319', // UNKNOWN_STATUS_OF_INSERT
+  '425', // SYSTEM_ERROR
+])
+
+/** Maps a thrown value from the client to our error tree, by ClickHouse's numeric code. */
+export function classifyStoreError(error: unknown, action: string): SpendGuardError {
+  if (error instanceof SpendGuardError) return error
+  // The engine's errors (server or chDB) carry ClickHouse's numeric code as a string, e.g.
+  // "60"; socket errors carry Node's "ECONNREFUSED" and the like.
+  const code = (error as { code?: unknown } | null)?.code
+  const isEngineError = typeof code === 'string' && /^\d+$/.test(code)
+  if (isEngineError && !RETRIABLE_CLICKHOUSE_CODES.has(code)) {
+    const message = error instanceof Error ? error.message : String(error)
+    return new SpendGuardError(`audit store refused to ${action}: ${message}`, {
+      code: `CLICKHOUSE_${code}`,
+      retriable: false,
+      cause: error,
+    })
+  }
+  return new SinkUnavailableError(`audit store unavailable (${action})`, error)
+}
+
+export function createClickHouseAuditStore(client: ClickHouseClient): AuditStore {
+  return {
+    async insertCalls(rows, dedupToken) {
+      if (rows.length === 0) return
+      try {
+        await client.insert({
+          table: 'llm_calls',
+          values: rows as AuditRow[],
+          format: 'JSONEachRow',
+          clickhouse_settings: { insert_deduplication_token: dedupToken, insert_deduplicate: 1 },
+        })
+      } catch (error) {
+        throw classifyStoreError(error, 'insert llm_calls')
+      }
+    },
+    async existingEventIds(eventIds) {
+      if (eventIds.length === 0) return new Set()
+      try {
+        const result = await client.query({
+          query: 'SELECT toString(event_id) AS id FROM llm_calls WHERE event_id IN {ids:Array(UUID)}',
+          query_params: { ids: eventIds },
+          format: 'JSONEachRow',
+        })
+        return new Set((await result.json<{ id: string }>()).map((row) => row.id))
+      } catch (error) {
+        throw classifyStoreError(error, 'look up event ids')
+      }
+    },
+  }
+}

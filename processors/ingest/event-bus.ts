@@ -1,0 +1,20 @@
+import type { LlmCall } from '../../schemas/llm-call.ts'
+import type { EventSource } from '../audit/audit-row.ts'
+import type { InputRecord } from './event-processor.ts'
+
+/**
+ * The transport between ingest (HTTP, SDK emitters) and the processor. Two implementations:
+ * Kafka (topic `llm-calls`, consumer group, offsets committed after the handler resolves)
+ * and in-process (a bounded queue, for the embedded single-process product).
+ */
+export interface EventBus {
+  /** Makes validated events durable on the bus; resolves once the bus holds them. */
+  publish(events: readonly LlmCall[], origin?: EventSource['kind']): Promise<void>
+  /**
+   * Starts delivering batches to `handler`. A batch counts as done, and its input is
+   * committed, only when the handler resolves; a rejected batch is delivered again.
+   */
+  start(handler: (records: InputRecord[]) => Promise<void>): Promise<void>
+  /** Stops taking new input, lets the handler finish what is in flight or queued, then stops. */
+  stop(): Promise<void>
+}

@@ -1,0 +1,59 @@
+import type { Consumer, EachBatchPayload } from 'kafkajs'
+import type { Logger } from '../../platform/logger.ts'
+import type { LlmCall } from '../../schemas/llm-call.ts'
+import type { EventBus } from './event-bus.ts'
+import type { InputRecord } from './event-processor.ts'
+
+export interface KafkaBusOptions {
+  /** Sends validated events to the input topic (the SDK's Kafka transport). */
+  publisher: { send(events: LlmCall[]): Promise<void> }
+  /** A connected consumer of the processor's group; the bus subscribes and runs it. */
+  consumer: Consumer
+  topic: string
+  logger: Logger
+  /** Partitions handled at the same time by this instance. */
+  partitionsConsumedConcurrently?: number
+}
+
+/**
+ * The Kafka transport. Each fetched batch goes to the handler; only when the handler
+ * resolves (rows persisted, bad records dead-lettered) is the batch's offset committed.
+ * A handler failure commits nothing: the consumer restarts from the last commit, and the
+ * sink's deduplication keeps rows exactly once.
+ */
+export function createKafkaBus(options: KafkaBusOptions): EventBus {
+  const { consumer, topic, logger } = options
+
+  async function onBatch(payload: EachBatchPayload, handler: (records: InputRecord[]) => Promise<void>): Promise<void> {
+    const { batch } = payload
+    if (batch.messages.length === 0) return
+    const records: InputRecord[] = batch.messages.map((message) => ({
+      bytes: message.value ?? Buffer.alloc(0),
+      source: { kind: 'kafka', partition: batch.partition, offset: message.offset },
+    }))
+    await handler(records)
+    const next = (BigInt(batch.lastOffset()) + 1n).toString()
+    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+    payload.resolveOffset(batch.lastOffset())
+    await payload.heartbeat()
+    logger.debug({ partition: batch.partition, records: records.length, committed: next }, 'batch committed')
+  }
+
+  return {
+    publish: (events) => options.publisher.send([...events]),
+    async start(handler) {
+      await consumer.subscribe({ topic, fromBeginning: true })
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: (payload) => onBatch(payload, handler),
+      })
+    },
+    async stop() {
+      // stop() lets the batch in flight finish (and commit) before it resolves.
+      await consumer.stop()
+      await consumer.disconnect()
+    },
+  }
+}

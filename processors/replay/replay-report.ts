@@ -1,0 +1,65 @@
+import { z } from 'zod'
+import { alertSchema } from '../../alerts/alert.ts'
+
+/**
+ * The JSON report of `spendguard replay --format json`. Money is an exact decimal USD string
+ * (never a float): "1260", "0.0001185". See docs/replay.md.
+ */
+
+const usdString = z.string().regex(/^-?\d+(\.\d+)?$/)
+
+export const groupTotalsSchema = z.object({
+  calls: z.int().nonnegative(),
+  /** Calls in the group whose model could not be priced: their cost is not in cost_usd. */
+  unpriced_calls: z.int().nonnegative(),
+  cost_usd: usdString,
+  input_tokens: z.int().nonnegative(),
+  output_tokens: z.int().nonnegative(),
+})
+
+const fieldIssueSchema = z.object({ path: z.string(), message: z.string() })
+
+export const replayReportSchema = z.object({
+  events: z.object({
+    /** Non-blank lines read. */
+    read: z.int().nonnegative(),
+    /** Valid, first-seen events: each is priced once. */
+    accepted: z.int().nonnegative(),
+    /** Lines reported in `rejected`: malformed JSON, contract violations, repeated event_id. */
+    rejected: z.int().nonnegative(),
+    /** Of the rejected: repeats of an event_id already accepted. */
+    duplicates: z.int().nonnegative(),
+    /** Accepted events older than the watermark (max event time so far minus the allowed lateness) when read in file order. */
+    late: z.int().nonnegative(),
+    /** Accepted events whose model has no price. */
+    unpriced: z.int().nonnegative(),
+  }),
+  /** Total exact cost of the priced accepted events. */
+  cost_usd: usdString,
+  /** Event-time span of the accepted events (ISO-8601), null when none. */
+  first_event_at: z.string().nullable(),
+  last_event_at: z.string().nullable(),
+  price_catalog_version: z.string(),
+  by_agent: z.record(z.string(), groupTotalsSchema),
+  by_feature: z.record(z.string(), groupTotalsSchema),
+  by_user: z.record(z.string(), groupTotalsSchema),
+  by_team: z.record(z.string(), groupTotalsSchema),
+  by_model: z.record(z.string(), groupTotalsSchema),
+  unpriced_models: z.array(z.object({ model: z.string(), calls: z.int().positive(), reason: z.string() })),
+  rejected: z.array(
+    z.object({
+      line: z.int().positive(),
+      event_id: z.string().optional(),
+      errors: z.array(fieldIssueSchema).min(1),
+    }),
+  ),
+  alerts: z.array(alertSchema),
+  commands: z.array(z.record(z.string(), z.unknown())),
+  violations: z.array(z.record(z.string(), z.unknown())),
+})
+
+export type ReplayReport = z.output<typeof replayReportSchema>
+export type GroupTotals = z.output<typeof groupTotalsSchema>
+
+/** Key used in by_* maps for events that do not carry the dimension. */
+export const NO_VALUE = '(none)'

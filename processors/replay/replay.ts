@@ -1,0 +1,157 @@
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+import { formatUsd, type Femtos } from '../../platform/money.ts'
+import type { LlmCall } from '../../schemas/llm-call.ts'
+import { checkLlmCall } from '../../schemas/validate.ts'
+import type { Pricer } from '../pricing/pricer.ts'
+import { NO_VALUE, type GroupTotals, type ReplayReport } from './replay-report.ts'
+
+/**
+ * "What would have happened": reads a JSON-lines file of llm_call events through the same
+ * validation and pricing as the live pipeline, then processes the accepted events in
+ * event-time order (the clock follows event time) and reports totals per dimension.
+ * A bad line is reported with its line number and field errors, never fatal.
+ */
+export interface ReplayOptions {
+  pricer: Pricer
+  allowedLatenessMs: number
+}
+
+interface Accepted {
+  call: LlmCall
+  line: number
+}
+
+type Totals = { calls: number; unpriced: number; cost: Femtos; input: number; output: number }
+
+class GroupBy {
+  readonly #groups = new Map<string, Totals>()
+
+  add(key: string | undefined, call: LlmCall, cost: Femtos | undefined): void {
+    const name = key ?? NO_VALUE
+    let totals = this.#groups.get(name)
+    if (!totals) {
+      totals = { calls: 0, unpriced: 0, cost: 0n, input: 0, output: 0 }
+      this.#groups.set(name, totals)
+    }
+    totals.calls++
+    if (cost === undefined) totals.unpriced++
+    else totals.cost += cost
+    totals.input += call.input_tokens
+    totals.output += call.output_tokens
+  }
+
+  toJSON(): Record<string, GroupTotals> {
+    const out: Record<string, GroupTotals> = {}
+    for (const [name, t] of [...this.#groups].sort(([a], [b]) => a.localeCompare(b))) {
+      out[name] = {
+        calls: t.calls,
+        unpriced_calls: t.unpriced,
+        cost_usd: formatUsd(t.cost),
+        input_tokens: t.input,
+        output_tokens: t.output,
+      }
+    }
+    return out
+  }
+}
+
+export async function replay(input: Readable, options: ReplayOptions): Promise<ReplayReport> {
+  const rejected: ReplayReport['rejected'] = []
+  const accepted: Accepted[] = []
+  const firstLine = new Map<string, number>()
+  let read = 0
+  let duplicates = 0
+  let late = 0
+  let watermarkBase = Number.NEGATIVE_INFINITY
+
+  const lines = createInterface({ input, crlfDelay: Infinity })
+  let lineNumber = 0
+  for await (const text of lines) {
+    lineNumber++
+    if (text.trim() === '') continue
+    read++
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (error) {
+      rejected.push({ line: lineNumber, errors: [{ path: '', message: `malformed JSON: ${(error as Error).message}` }] })
+      continue
+    }
+    const checked = checkLlmCall(value)
+    if (!checked.ok) {
+      const rawId = (value as { event_id?: unknown } | null)?.event_id
+      rejected.push({
+        line: lineNumber,
+        ...(typeof rawId === 'string' ? { event_id: rawId } : {}),
+        errors: checked.issues,
+      })
+      continue
+    }
+    const call = checked.value
+    const seenAt = firstLine.get(call.event_id)
+    if (seenAt !== undefined) {
+      duplicates++
+      rejected.push({
+        line: lineNumber,
+        event_id: call.event_id,
+        errors: [{ path: 'event_id', message: `repeats the event_id of line ${seenAt}; priced once` }],
+      })
+      continue
+    }
+    firstLine.set(call.event_id, lineNumber)
+    if (call.occurred_at < watermarkBase - options.allowedLatenessMs) late++
+    watermarkBase = Math.max(watermarkBase, call.occurred_at)
+    accepted.push({ call, line: lineNumber })
+  }
+
+  // Event-time order; ties keep file order (Array.prototype.sort is stable).
+  accepted.sort((a, b) => a.call.occurred_at - b.call.occurred_at)
+
+  const byAgent = new GroupBy()
+  const byFeature = new GroupBy()
+  const byUser = new GroupBy()
+  const byTeam = new GroupBy()
+  const byModel = new GroupBy()
+  const unpriced = new Map<string, { calls: number; reason: string }>()
+  let total = 0n
+  let unpricedCount = 0
+  for (const { call } of accepted) {
+    const price = options.pricer.price(call)
+    let cost: Femtos | undefined
+    if (price.status === 'priced') {
+      cost = price.cost.total
+      total += cost
+    } else {
+      unpricedCount++
+      const entry = unpriced.get(call.model) ?? { calls: 0, reason: price.reason }
+      entry.calls++
+      unpriced.set(call.model, entry)
+    }
+    byAgent.add(call.agent_id, call, cost)
+    byFeature.add(call.feature_id, call, cost)
+    byUser.add(call.user_id, call, cost)
+    byTeam.add(call.team_id, call, cost)
+    byModel.add(call.model, call, cost)
+  }
+
+  const first = accepted[0]?.call.occurred_at
+  const last = accepted[accepted.length - 1]?.call.occurred_at
+  return {
+    events: { read, accepted: accepted.length, rejected: rejected.length, duplicates, late, unpriced: unpricedCount },
+    cost_usd: formatUsd(total),
+    first_event_at: first === undefined ? null : new Date(first).toISOString(),
+    last_event_at: last === undefined ? null : new Date(last).toISOString(),
+    price_catalog_version: options.pricer.catalogVersion,
+    by_agent: byAgent.toJSON(),
+    by_feature: byFeature.toJSON(),
+    by_user: byUser.toJSON(),
+    by_team: byTeam.toJSON(),
+    by_model: byModel.toJSON(),
+    unpriced_models: [...unpriced].map(([model, u]) => ({ model, calls: u.calls, reason: u.reason })),
+    rejected,
+    alerts: [],
+    commands: [],
+    violations: [],
+  }
+}
