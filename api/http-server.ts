@@ -23,20 +23,19 @@ class HttpError extends Error {
   }
 }
 
+/** Reads the body; past `limit` bytes it keeps draining the socket but stores nothing. */
 function readBody(request: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
     request.on('data', (chunk: Buffer) => {
       size += chunk.length
-      if (size > limit) {
-        reject(new HttpError(413, `body exceeds ${limit} bytes`))
-        request.destroy()
-        return
-      }
-      chunks.push(chunk)
+      if (size <= limit) chunks.push(chunk)
     })
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    request.on('end', () => {
+      if (size > limit) reject(new HttpError(413, `body exceeds ${limit} bytes`))
+      else resolve(Buffer.concat(chunks).toString('utf8'))
+    })
     request.on('error', reject)
   })
 }

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest'
+import { silentLogger } from '../../platform/logger.ts'
+import { toAuditRow, type AuditRow } from '../../processors/audit/audit-row.ts'
+import { createAuditSink } from '../../processors/audit/audit-sink.ts'
+import { loadCatalog } from '../../processors/pricing/price-catalog.ts'
+import { createPricer } from '../../processors/pricing/pricer.ts'
+import { makeLlmCall } from '../support/make-llm-call.ts'
+import { MemoryAuditStore } from '../support/memory-audit-store.ts'
+
+const pricer = createPricer(loadCatalog())
+
+function rows(count: number): AuditRow[] {
+  return Array.from({ length: count }, () => {
+    const call = makeLlmCall({ model: 'gpt-4', input_tokens: 1800, output_tokens: 600 })
+    return toAuditRow(call, { price: pricer.price(call), source: { kind: 'http' }, late: false, ingestedAt: 0 })
+  })
+}
+
+function sink(store: MemoryAuditStore, options: { batchSize?: number; flushIntervalMs?: number } = {}) {
+  return createAuditSink({
+    store,
+    logger: silentLogger(),
+    batchSize: options.batchSize ?? 100,
+    flushIntervalMs: options.flushIntervalMs ?? 10,
+    sleep: () => Promise.resolve(),
+  })
+}
+
+describe('audit sink', () => {
+  it('writes a batch as soon as it reaches the batch size', async () => {
+    const store = new MemoryAuditStore()
+    const audit = sink(store, { batchSize: 5, flushIntervalMs: 60_000 })
+    const result = await audit.write(rows(5))
+    expect(result).toEqual({ written: 5, duplicates: 0 })
+    expect(store.rows).toHaveLength(5)
+    expect(store.tokens).toHaveLength(1)
+  })
+
+  it('writes a partial batch after the flush interval', async () => {
+    const store = new MemoryAuditStore()
+    const audit = sink(store, { batchSize: 1000, flushIntervalMs: 5 })
+    const pending = audit.write(rows(3))
+    expect(store.rows).toHaveLength(0)
+    await expect(pending).resolves.toEqual({ written: 3, duplicates: 0 })
+    expect(store.rows).toHaveLength(3)
+  })
+
+  it('audits an event_id seen twice once, in one batch or across batches', async () => {
+    const store = new MemoryAuditStore()
+    const audit = sink(store)
+    const batch = rows(4)
+    const first = await audit.write([...batch, batch[0]!])
+    expect(first).toEqual({ written: 4, duplicates: 1 })
+    const second = await audit.write([batch[1]!, ...rows(1)])
+    expect(second).toEqual({ written: 1, duplicates: 1 })
+    expect(store.rows).toHaveLength(5)
+  })
+
+  it('skips rows the store already holds, as after a restart that replays uncommitted input', async () => {
+    const store = new MemoryAuditStore()
+    const batch = rows(6)
+    await sink(store).write(batch.slice(0, 4))
+    // A new process: empty memory, replayed input overlapping what was written.
+    const result = await sink(store).write(batch)
+    expect(result).toEqual({ written: 2, duplicates: 4 })
+    expect(new Set(store.rows.map((r) => r.event_id)).size).toBe(6)
+    expect(store.rows).toHaveLength(6)
+  })
+
+  it('retries a failed insert and writes the rows exactly once when the first attempt landed', async () => {
+    const store = new MemoryAuditStore()
+    store.insertFaults.push('fail', 'lose-ack')
+    const audit = sink(store)
+    const result = await audit.write(rows(3))
+    expect(result.written).toBe(3)
+    expect(store.rows).toHaveLength(3)
+    // Three attempts, one token: the retry after the lost acknowledgement was deduplicated.
+    expect(store.tokens).toHaveLength(3)
+    expect(new Set(store.tokens).size).toBe(1)
+    expect(audit.stats().insertRetries).toBe(2)
+  })
+
+  it('rejects the write when the store refuses the rows for good, so the input is not committed', async () => {
+    const store = new MemoryAuditStore()
+    store.insertFaults.push('reject')
+    const audit = sink(store)
+    await expect(audit.write(rows(2))).rejects.toThrow(/column type mismatch/)
+    expect(store.rows).toHaveLength(0)
+  })
+
+  it('flushes what is buffered on close', async () => {
+    const store = new MemoryAuditStore()
+    const audit = sink(store, { batchSize: 1000, flushIntervalMs: 60_000 })
+    const pending = audit.write(rows(7))
+    await audit.close()
+    await expect(pending).resolves.toEqual({ written: 7, duplicates: 0 })
+    expect(store.rows).toHaveLength(7)
+    await expect(audit.write(rows(1))).rejects.toThrow(/closed/)
+  })
+
+  it('records the exact cost breakdown and price version in the row', () => {
+    const [row] = rows(1)
+    expect(row).toMatchObject({
+      price_status: 'priced',
+      priced_model: 'gpt-4',
+      price_version: '2026-03:gpt-4@2023-03-14',
+      cost_input_usd: '0.054',
+      cost_output_usd: '0.036',
+      cost_usd: '0.09',
+    })
+  })
+})

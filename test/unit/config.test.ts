@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { loadConfig, parseConfig, topicNames } from '../../platform/config.ts'
+import { ConfigError } from '../../platform/errors.ts'
+
+describe('configuration', () => {
+  it('runs on embedded defaults with no file and no environment', () => {
+    const config = loadConfig({ env: {} })
+    expect(config.kafka.brokers).toEqual([])
+    expect(config.clickhouse.url).toBeUndefined()
+    expect(config.clickhouse.dataDir).toBe('./data')
+    expect(config.http.port).toBe(8787)
+    expect(config.pipeline.allowedLatenessMs).toBe(120_000)
+  })
+
+  it('parses the sample config shipped in the repository', () => {
+    const document: unknown = JSON.parse(readFileSync(new URL('../../spendguard.example.json', import.meta.url), 'utf8'))
+    expect(() => parseConfig(document)).not.toThrow()
+  })
+
+  it('lets the environment override the file, and command-line values override both', () => {
+    const config = loadConfig({
+      env: { SPENDGUARD_KAFKA_BROKERS: 'k1:9092, k2:9092', SPENDGUARD_HTTP_PORT: '9000', SPENDGUARD_KAFKA_TOPIC_PREFIX: 'prod.' },
+      overrides: [{ path: ['http', 'port'], value: 9100 }],
+    })
+    expect(config.kafka.brokers).toEqual(['k1:9092', 'k2:9092'])
+    expect(config.http.port).toBe(9100)
+    expect(topicNames(config)).toEqual({ llmCalls: 'prod.llm-calls', dlq: 'prod.dlq' })
+  })
+
+  it('names the bad field when validation fails', () => {
+    expect(() => parseConfig({ http: { port: 70_000 }, audit: { batchSize: 0 } })).toThrow(ConfigError)
+    expect(() => parseConfig({ http: { port: 70_000 } })).toThrow(/http\.port/)
+    expect(() => parseConfig({ clickhouse: { url: 'not a url' } })).toThrow(/clickhouse\.url/)
+    expect(() => loadConfig({ env: { SPENDGUARD_HTTP_PORT: 'eighty' } })).toThrow(/SPENDGUARD_HTTP_PORT/)
+  })
+})
