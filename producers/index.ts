@@ -1,0 +1,33 @@
+/** The Node SDK's producing side: the emitter, its transports, and provider usage extractors. */
+export {
+  createEmitter,
+  PartialSendError,
+  type Emitter,
+  type EmitterOptions,
+  type EmitterStats,
+  type EmitterTransport,
+  type Timers,
+} from './emitter.ts'
+export {
+  createKafkaTransport,
+  eventKey,
+  toSendError,
+  type KafkaTransportOptions,
+} from './kafka-transport.ts'
+export {
+  createHttpTransport,
+  HttpIngestRejectedError,
+  HttpSendError,
+  parseRetryAfter,
+  type HttpTransportOptions,
+  type RejectedItem,
+} from './http-transport.ts'
+export {
+  usageFromAnthropic,
+  usageFromGoogle,
+  usageFromOpenAI,
+  type AnthropicResponseLike,
+  type ExtractedUsage,
+  type GoogleResponseLike,
+  type OpenAIResponseLike,
+} from './usage-extractors.ts'
