@@ -1,0 +1,8 @@
+/**
+ * Container images, pinned in one place. docker-compose.yml uses the same tags
+ * (test/unit/compose-images.test.ts checks it).
+ */
+export const IMAGES = {
+  kafka: 'confluentinc/cp-kafka:7.9.1',
+  clickhouse: 'clickhouse/clickhouse-server:25.3',
+} as const
