@@ -22,7 +22,7 @@ export const LLM_CALL_SCHEMA_PATH = new URL('./avro/llm_call.avsc', import.meta.
 
 /** Reads the current llm_call schema from schemas/avro. */
 export function readLlmCallSchema(): avro.Schema {
-  return JSON.parse(readFileSync(LLM_CALL_SCHEMA_PATH, "utf8")) as avro.Schema
+  return JSON.parse(readFileSync(LLM_CALL_SCHEMA_PATH, 'utf8')) as avro.Schema
 }
 
 const CONFLUENT_MAGIC = 0x00
@@ -74,9 +74,11 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
   const registry = options.registry
   let header: Buffer
   if (registry) {
+    // Register the full schema, defaults included: the parsing canonical form drops them, and
+    // the registry's compatibility checks need a new field's default to accept it.
     const id = await registry.register(
       options.subject ?? 'llm-calls-value',
-      JSON.stringify(readerType.schema()),
+      JSON.stringify(readerType.schema({ exportAttrs: true })),
     )
     header = Buffer.alloc(5)
     header.writeUInt8(CONFLUENT_MAGIC, 0)
@@ -89,10 +91,24 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
   async function resolverForRegistryId(id: number): Promise<avro.Resolver | null> {
     const cached = byRegistryId.get(id)
     if (cached !== undefined) return cached
-    if (!registry) throw new DecodeError(`schema registry framing (id ${id}) but no registry is configured`)
-    const writerType = avro.Type.forSchema(JSON.parse(await registry.getSchema(id)) as avro.Schema)
-    const same = canonical(writerType) === canonical(readerType)
-    const resolver = same ? null : readerType.createResolver(writerType)
+    if (!registry)
+      throw new DecodeError(`schema registry framing (id ${id}) but no registry is configured`)
+    // A registry failure propagates as is (it carries its own `retriable`); a schema this
+    // reader cannot parse or resolve is a property of the message: not retriable.
+    const text = await registry.getSchema(id)
+    let resolver: avro.Resolver | null
+    try {
+      const writerType = avro.Type.forSchema(JSON.parse(text) as avro.Schema)
+      resolver =
+        canonical(writerType) === canonical(readerType)
+          ? null
+          : readerType.createResolver(writerType)
+    } catch (cause) {
+      throw new DecodeError(
+        `writer schema ${id} from the registry cannot be read as an llm_call`,
+        cause,
+      )
+    }
     byRegistryId.set(id, resolver)
     return resolver
   }
@@ -124,7 +140,9 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
       if (bytes.length >= 5 && bytes[0] === CONFLUENT_MAGIC) {
         return decodeBody(bytes.subarray(5), await resolverForRegistryId(bytes.readInt32BE(1)))
       }
-      throw new DecodeError('unknown framing: expected Avro single-object (C3 01) or schema registry (00) header')
+      throw new DecodeError(
+        'unknown framing: expected Avro single-object (C3 01) or schema registry (00) header',
+      )
     },
   }
 }

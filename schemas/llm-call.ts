@@ -30,29 +30,43 @@ const text = z.string().max(LIMITS.textLength)
 const tokens = z.int().nonnegative().max(LIMITS.maxTokens).default(0)
 
 const ISO_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))$/
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:Z|([+-])(\d{2}):?(\d{2}))$/
 
-/** Parses ISO-8601 strictly: Date.parse alone would roll 2026-02-30 over into March. */
+/**
+ * Parses ISO-8601 strictly and computes the instant itself: Date.parse alone would roll
+ * 2026-02-30 over into March, and its handling of offsets without a colon is
+ * implementation-defined. Fractions below a millisecond are truncated.
+ */
 export function parseIsoTime(value: string): number | undefined {
   const m = ISO_TIME.exec(value)
   if (!m) return undefined
-  const [year, month, day, hour, minute, second = 0, offH = 0, offM = 0] = m
-    .slice(1)
-    .map((part) => (part === undefined ? undefined : Number(part))) as number[]
-  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate()
+  const part = (index: number): number => Number(m[index] ?? 0)
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map(part) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ]
+  const millis = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3))
+  const sign = m[8] === '-' ? -1 : 1
+  const offH = part(9)
+  const offM = part(10)
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate()
   const valid =
-    month! >= 1 &&
-    month! <= 12 &&
-    day! >= 1 &&
-    day! <= daysInMonth &&
-    hour! <= 23 &&
-    minute! <= 59 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hour <= 23 &&
+    minute <= 59 &&
     second <= 59 &&
     offH <= 23 &&
     offM <= 59
   if (!valid) return undefined
-  const ms = Date.parse(value)
-  return Number.isNaN(ms) ? undefined : ms
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis)
+  return local - sign * (offH * 60 + offM) * 60_000
 }
 
 /** An event time: ISO-8601 with a zone, or epoch milliseconds; always yields epoch ms. */
@@ -137,6 +151,16 @@ export const llmCallSchema = z
     provider_reported_cost: decimalUsd.optional(),
   })
   .superRefine((call, ctx) => {
+    // zod keeps checking after a field-level issue; a cross-field rule over a field that is
+    // already reported (negative, not an integer) would only add a misleading second issue.
+    const counts = [
+      call.input_tokens,
+      call.output_tokens,
+      call.cache_read_tokens,
+      call.cache_write_tokens,
+      call.reasoning_tokens,
+    ]
+    if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0)) return
     if (call.cache_read_tokens + call.cache_write_tokens > call.input_tokens) {
       ctx.addIssue({
         code: 'custom',

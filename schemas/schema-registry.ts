@@ -45,7 +45,15 @@ export function createSchemaRegistry(options: SchemaRegistryOptions): SchemaRegi
         retriable: response.status >= 500 || response.status === 429,
       })
     }
-    return response.json()
+    try {
+      return await response.json()
+    } catch (cause) {
+      throw new SpendGuardError(`schema registry ${path} answered with a body that is not JSON`, {
+        code: 'SCHEMA_REGISTRY_ERROR',
+        retriable: true,
+        cause,
+      })
+    }
   }
 
   return {

@@ -71,9 +71,28 @@ const modelSchema = z.object({
   aliases: z.array(z.string().min(1)).default([]),
   batch_discount: z
     .string()
-    .regex(/^0(\.\d{1,6})?$|^1$/, 'must be a fraction between 0 and 1, e.g. "0.5"')
+    .regex(
+      /^(0(\.\d{1,6})?|1(\.0{1,6})?)$/,
+      'must be a fraction between 0 and 1 with at most 6 decimals, e.g. "0.5"',
+    )
     .default('0'),
-  prices: z.array(periodSchema).min(1, 'needs at least one price period'),
+  prices: z
+    .array(periodSchema)
+    .min(1, 'needs at least one price period')
+    .superRefine((periods, ctx) => {
+      // Two periods from the same day would make the price at that day depend on file order.
+      const seen = new Set<string>()
+      periods.forEach((period, index) => {
+        if (seen.has(period.effective_from)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'effective_from'],
+            message: `${period.effective_from} is the start of another price period of this model`,
+          })
+        }
+        seen.add(period.effective_from)
+      })
+    }),
 })
 
 export const catalogFileSchema = z.object({
@@ -86,6 +105,17 @@ export type CatalogFile = z.input<typeof catalogFileSchema>
 
 const SEPARATORS = new Set(['-', '_', ':', '@', '.', '/'])
 const DISCOUNT_DECIMALS = 6
+const DIGIT = /\d/
+
+/**
+ * True when a prefix may end before `id[at]`. A dot between digits is part of a version
+ * number, not a suffix: `gpt-4.5-preview` is not a `gpt-4`, while `gpt-4-0613` is.
+ */
+function isBoundary(id: string, at: number): boolean {
+  const char = id[at]!
+  if (!SEPARATORS.has(char)) return false
+  return !(char === '.' && DIGIT.test(id[at - 1] ?? '') && DIGIT.test(id[at + 1] ?? ''))
+}
 
 function rate(usd: string): bigint {
   return parseScaled(usd, 9)
@@ -125,7 +155,10 @@ export function parseCatalog(document: unknown): PriceCatalog {
     const names = [entry.id, ...entry.aliases].map((name) => name.toLowerCase())
     for (const name of names) {
       const owner = seen.get(name)
-      if (owner) throw new PricingError(`invalid price catalog: models.${index}: "${name}" is already used by ${owner}`)
+      if (owner)
+        throw new PricingError(
+          `invalid price catalog: models.${index}: "${name}" is already used by ${owner}`,
+        )
       seen.set(name, entry.id)
     }
     const discount = parseScaled(entry.batch_discount, DISCOUNT_DECIMALS)
@@ -171,7 +204,7 @@ function buildCatalog(version: string, models: CatalogModel[]): PriceCatalog {
     const exact = byName.get(id)
     if (exact) return { model: exact, matchedBy: 'exact' }
     for (let end = id.length - 1; end > 0; end--) {
-      if (!SEPARATORS.has(id[end]!)) continue
+      if (!isBoundary(id, end)) continue
       const model = byName.get(id.slice(0, end))
       if (model) return { model, matchedBy: 'prefix' }
     }

@@ -55,7 +55,14 @@ export function costOf(call: LlmCall, rates: Rates): CostBreakdown {
   const cacheWrite = BigInt(call.cache_write_tokens) * rates.cacheWrite
   const output = BigInt(call.output_tokens - call.reasoning_tokens) * rates.output
   const reasoning = BigInt(call.reasoning_tokens) * rates.reasoning
-  return { input, cacheRead, cacheWrite, output, reasoning, total: input + cacheRead + cacheWrite + output + reasoning }
+  return {
+    input,
+    cacheRead,
+    cacheWrite,
+    output,
+    reasoning,
+    total: input + cacheRead + cacheWrite + output + reasoning,
+  }
 }
 
 /**

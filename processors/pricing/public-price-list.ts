@@ -6,7 +6,9 @@ import type { CatalogFile } from './price-catalog.ts'
  * `input_cost_per_token`, `output_cost_per_token`, `cache_read_input_token_cost`,
  * `cache_creation_input_token_cost` in USD per token) into this project's catalog format.
  * Entries without both input and output costs (image, audio, embedding-only models) are
- * skipped. The list has no dates, so its prices apply from 2015-01-01.
+ * skipped, and so are entries with a cost that is negative or finer than a femto-USD per
+ * token (their calls are then reported unpriced rather than priced wrongly). The list has no
+ * dates, so its prices apply from 2015-01-01.
  */
 
 interface PublicEntry {
@@ -20,7 +22,7 @@ interface PublicEntry {
 
 export function isPublicPriceList(document: unknown): document is Record<string, PublicEntry> {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) return false
-  if ('models' in document && Array.isArray((document as { models: unknown }).models)) return false
+  if ('models' in document && Array.isArray(document.models)) return false
   return Object.values(document).some(
     (entry) => typeof entry === 'object' && entry !== null && 'input_cost_per_token' in entry,
   )
@@ -38,7 +40,10 @@ function perMillion(value: unknown): string | undefined {
   return formatScaled(parseScaled(text, 15), 9)
 }
 
-export function fromPublicPriceList(list: Record<string, PublicEntry>, version: string): CatalogFile {
+export function fromPublicPriceList(
+  list: Record<string, PublicEntry>,
+  version: string,
+): CatalogFile {
   const models: CatalogFile['models'] = []
   const seen = new Set<string>()
   for (const [id, entry] of Object.entries(list)) {
@@ -49,6 +54,17 @@ export function fromPublicPriceList(list: Record<string, PublicEntry>, version: 
     const cacheRead = perMillion(entry.cache_read_input_token_cost)
     const cacheWrite = perMillion(entry.cache_creation_input_token_cost)
     const reasoning = perMillion(entry.output_cost_per_reasoning_token)
+    // A cost that is given but cannot be used must not fall back to the input or output
+    // rate (that would misprice silently): skip the model, so its calls show up unpriced.
+    const unusable = (raw: unknown, rate: string | undefined): boolean =>
+      raw !== undefined && raw !== null && rate === undefined
+    if (
+      unusable(entry.cache_read_input_token_cost, cacheRead) ||
+      unusable(entry.cache_creation_input_token_cost, cacheWrite) ||
+      unusable(entry.output_cost_per_reasoning_token, reasoning)
+    ) {
+      continue
+    }
     if (seen.has(id.toLowerCase())) continue
     seen.add(id.toLowerCase())
     models.push({
