@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import avro from 'avsc'
 import { SpendGuardError } from '../platform/errors.ts'
 import { fingerprintBytes } from './fingerprint.ts'
@@ -19,6 +19,20 @@ import type { SchemaRegistry } from './schema-registry.ts'
  */
 
 export const LLM_CALL_SCHEMA_PATH = new URL('./avro/llm_call.avsc', import.meta.url)
+
+export const RELEASED_SCHEMAS_DIR = new URL('./avro/released/', import.meta.url)
+
+/**
+ * Every released llm_call writer schema (schemas/avro/released/llm_call.vN.avsc). A schema
+ * that has been used to write events is never deleted from there: readers resolve old
+ * events through it.
+ */
+export function readReleasedSchemas(): avro.Schema[] {
+  return readdirSync(RELEASED_SCHEMAS_DIR)
+    .filter((file) => /^llm_call\.v\d+\.avsc$/.test(file))
+    .sort()
+    .map((file) => JSON.parse(readFileSync(new URL(file, RELEASED_SCHEMAS_DIR), 'utf8')) as avro.Schema)
+}
 
 /** Reads the current llm_call schema from schemas/avro. */
 export function readLlmCallSchema(): avro.Schema {
@@ -47,7 +61,7 @@ export interface EventCodec {
 export interface CodecOptions {
   /** Reader (and writer) schema; the current llm_call schema by default. */
   schema?: avro.Schema
-  /** Older or newer writer schemas this reader must still decode (single-object framing). */
+  /** Writer schemas this reader must decode (single-object framing); default: every released schema. */
   knownWriterSchemas?: avro.Schema[]
   /** With a registry: Confluent framing, schema registered under `subject`. */
   registry?: SchemaRegistry
@@ -65,7 +79,7 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
   const readerType = avro.Type.forSchema(options.schema ?? readLlmCallSchema())
   const readerFingerprint = fingerprintBytes(canonical(readerType)).toString('hex')
   const byFingerprint = new Map<string, avro.Resolver | null>([[readerFingerprint, null]])
-  for (const schema of options.knownWriterSchemas ?? []) {
+  for (const schema of options.knownWriterSchemas ?? readReleasedSchemas()) {
     const writerType = avro.Type.forSchema(schema)
     const key = fingerprintBytes(canonical(writerType)).toString('hex')
     if (key !== readerFingerprint) byFingerprint.set(key, readerType.createResolver(writerType))

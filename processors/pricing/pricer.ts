@@ -78,6 +78,15 @@ export function createPricer(catalog: PriceCatalog): Pricer {
       for (const id of candidates) {
         const match = catalog.resolve(id)
         if (!match) continue
+        // A zero-cost self-hosted entry ("llama", "mistral") must not price the same family
+        // served by a paying provider: it applies only to calls from its own provider.
+        if (match.model.selfHosted && call.provider !== match.model.provider) {
+          return {
+            status: 'unpriced',
+            pricedModelId: id,
+            reason: `${id} matches self-hosted entry ${match.model.id}, but the call's provider is ${call.provider ?? 'not given'}, not ${match.model.provider ?? 'self-hosted'}`,
+          }
+        }
         const period = periodAt(match.model, call.occurred_at)
         if (!period) {
           return {

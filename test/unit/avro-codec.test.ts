@@ -150,13 +150,16 @@ describe('golden sample v1', () => {
   it('still decodes, field by field, with the current codec', async () => {
     const dir = new URL('../fixtures/golden/', import.meta.url)
     const bytes = readFileSync(new URL('llm_call-v1.single-object.bin', dir))
-    const v1 = JSON.parse(readFileSync(new URL('llm_call-v1.avsc', dir), 'utf8')) as avro.Schema
+    const v1 = JSON.parse(
+      readFileSync(new URL('../../schemas/avro/released/llm_call.v1.avsc', import.meta.url), 'utf8'),
+    ) as avro.Schema
     // The fixture is consistent: its header is the fingerprint of the v1 writer schema.
     expect(bytes.subarray(2, 10)).toEqual(
       fingerprintBytes(JSON.stringify(avro.Type.forSchema(v1).schema())),
     )
 
-    const codec = await createEventCodec({ knownWriterSchemas: [v1] })
+    // The default codec: it must know every released writer schema without being told.
+    const codec = await createEventCodec()
     const decoded = parseLlmCall(await codec.decode(bytes))
     expect(decoded).toEqual({
       ...GOLDEN_EVENT_V1,

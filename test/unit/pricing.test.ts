@@ -246,6 +246,16 @@ describe('unknown and self-hosted models', () => {
       expect(result.cost.total).toBe(0n)
     },
   )
+
+  it.each([
+    ['mistral-large-latest', 'mistral'],
+    ['llama-3.3-70b-versatile', 'groq'],
+    ['llama3.1-8b', undefined],
+  ])('does not price %s from provider %s as a free self-hosted model', (model, provider) => {
+    const result = price({ model, provider, input_tokens: MILLION, output_tokens: MILLION })
+    expect(result.status).toBe('unpriced')
+    expect(result.status === 'unpriced' && result.reason).toMatch(/self-hosted/)
+  })
 })
 
 describe('catalog documents', () => {
