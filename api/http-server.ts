@@ -40,9 +40,18 @@ function readBody(request: IncomingMessage, limit: number): Promise<string> {
   })
 }
 
-function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body)
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  })
   response.end(text)
 }
 
@@ -71,7 +80,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
         await bus.publish(events)
       } catch (error) {
         if (error instanceof SpendGuardError && error.retriable) {
-          throw new HttpError(503, `not accepted, retry later: ${error.message}`, { 'retry-after': '1' })
+          throw new HttpError(503, `not accepted, retry later: ${error.message}`, {
+            'retry-after': '1',
+          })
         }
         throw error
       }

@@ -28,7 +28,8 @@ export function splitBody(body: string): Array<{ value?: unknown; error?: string
     } catch (error) {
       throw new SyntaxError(`body is not a valid JSON array: ${(error as Error).message}`)
     }
-    if (!Array.isArray(parsed)) throw new SyntaxError('body must be a JSON array of events or NDJSON')
+    if (!Array.isArray(parsed))
+      throw new SyntaxError('body must be a JSON array of events or NDJSON')
     return parsed.map((value: unknown) => ({ value }))
   }
   return body
@@ -57,7 +58,12 @@ export function validateItems(items: Array<{ value?: unknown; error?: string }>)
     if (!checked.ok) {
       const raw = item.value as { event_id?: unknown } | null
       const eventId = typeof raw?.event_id === 'string' ? raw.event_id : undefined
-      results.push({ index, ...(eventId ? { event_id: eventId } : {}), status: 'rejected', errors: checked.issues })
+      results.push({
+        index,
+        ...(eventId ? { event_id: eventId } : {}),
+        status: 'rejected',
+        errors: checked.issues,
+      })
       return
     }
     const id = checked.value.event_id

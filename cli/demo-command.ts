@@ -40,8 +40,14 @@ export async function runDemo(config: Config, logger: Logger, options: DemoOptio
     transport: createHttpTransport({ url: `http://${config.http.host}:${port}` }),
     logger: logger.child({ component: 'emitter' }),
   })
-  const next = createDemoTraffic({ random: seededRandom(options.seed), now: () => Date.now(), newId: randomUUID })
-  options.print(`demo: sending ${options.rate} events/s to http://${config.http.host}:${port}/v1/events (Ctrl-C to stop)\n`)
+  const next = createDemoTraffic({
+    random: seededRandom(options.seed),
+    now: () => Date.now(),
+    newId: randomUUID,
+  })
+  options.print(
+    `demo: sending ${options.rate} events/s to http://${config.http.host}:${port}/v1/events (Ctrl-C to stop)\n`,
+  )
 
   let stop!: () => void
   const stopped = new Promise<void>((resolve) => (stop = resolve))
@@ -53,7 +59,9 @@ export async function runDemo(config: Config, logger: Logger, options: DemoOptio
     for (let i = 0; i < options.rate / 10; i++) emitter.emit(next())
   }, 100)
   const report = setInterval(() => {
-    void printSpend(pipeline.client, options.print).catch((error: unknown) => logger.warn({ err: error }, 'report failed'))
+    void printSpend(pipeline.client, options.print).catch((error: unknown) =>
+      logger.warn({ err: error }, 'report failed'),
+    )
   }, 5000)
 
   await stopped
@@ -64,10 +72,15 @@ export async function runDemo(config: Config, logger: Logger, options: DemoOptio
   await pipeline.stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'))
   const metrics = pipeline.processor.metrics
   options.print(`demo stopped: ${metrics.audited} events audited in ${pipeline.store.location}\n`)
-  options.print(`try: spendguard sql "SELECT agent_id, count() calls, sum(cost_usd) usd FROM llm_calls GROUP BY agent_id ORDER BY usd DESC" --data-dir ${config.clickhouse.dataDir}\n`)
+  options.print(
+    `try: spendguard sql "SELECT agent_id, count() calls, sum(cost_usd) usd FROM llm_calls GROUP BY agent_id ORDER BY usd DESC" --data-dir ${config.clickhouse.dataDir}\n`,
+  )
 }
 
-async function printSpend(client: import('../platform/clickhouse.ts').ClickHouseClient, print: (text: string) => void): Promise<void> {
+async function printSpend(
+  client: import('../platform/clickhouse.ts').ClickHouseClient,
+  print: (text: string) => void,
+): Promise<void> {
   const result = await client.query({
     query: `SELECT agent_id, model, count() AS calls, toString(sum(ifNull(cost_usd, 0))) AS spend_usd
             FROM llm_calls WHERE tenant_id = {tenant:String}
@@ -76,5 +89,5 @@ async function printSpend(client: import('../platform/clickhouse.ts').ClickHouse
     format: 'JSONCompact',
   })
   const body = await result.json<unknown[]>()
-  print('\n' + renderTable(['agent', 'model', 'calls', 'spend (USD)'], body.data as unknown[][]))
+  print('\n' + renderTable(['agent', 'model', 'calls', 'spend (USD)'], body.data))
 }

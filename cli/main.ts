@@ -35,21 +35,35 @@ const OPTIONS = {
 function intOption(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`--${name}: "${raw}" is not a non-negative integer`)
+  if (!Number.isInteger(value) || value < 0)
+    throw new ConfigError(`--${name}: "${raw}" is not a non-negative integer`)
   return value
 }
 
-function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(
+  name: string,
+  raw: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
   if (raw === undefined) return fallback
-  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`--${name}: "${raw}" is not one of ${allowed.join(', ')}`)
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new ConfigError(`--${name}: "${raw}" is not one of ${allowed.join(', ')}`)
   return raw as T
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  })
   const [command, ...rest] = positionals
   if (values.version) {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string
+    }
     process.stdout.write(`${pkg.version}\n`)
     return 0
   }
@@ -58,8 +72,10 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2
   }
   const overrides: Array<{ path: string[]; value: unknown }> = []
-  if (values.port !== undefined) overrides.push({ path: ['http', 'port'], value: intOption('port', values.port, 8787) })
-  if (values['data-dir'] !== undefined) overrides.push({ path: ['clickhouse', 'dataDir'], value: values['data-dir'] })
+  if (values.port !== undefined)
+    overrides.push({ path: ['http', 'port'], value: intOption('port', values.port, 8787) })
+  if (values['data-dir'] !== undefined)
+    overrides.push({ path: ['clickhouse', 'dataDir'], value: values['data-dir'] })
   const config: Config = loadConfig({ file: values.config, env: process.env, overrides })
   const logger = createLogger({ level: config.log.level })
 
@@ -80,12 +96,17 @@ async function main(argv: string[]): Promise<number> {
       if (!file) throw new ConfigError('replay needs a FILE (or - for standard input)')
       const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')
       const report = await runReplay(config, file, process.stdin)
-      process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReplayTable(report))
+      process.stdout.write(
+        format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReplayTable(report),
+      )
       return 0
     }
     case 'sql': {
       const query = rest[0]
-      if (!query) throw new ConfigError('sql needs a query, e.g. spendguard sql "SELECT count() FROM llm_calls"')
+      if (!query)
+        throw new ConfigError(
+          'sql needs a query, e.g. spendguard sql "SELECT count() FROM llm_calls"',
+        )
       const format = oneOf('format', values.format, ['table', 'json', 'tsv'] as const, 'table')
       process.stdout.write(await runSql(config, query, format))
       return 0
@@ -101,14 +122,23 @@ main(process.argv.slice(2)).then(
     process.exitCode = code
   },
   (error: unknown) => {
-    if (error instanceof ValidationError || error instanceof ConfigError || error instanceof SpendGuardError) {
+    if (
+      error instanceof ValidationError ||
+      error instanceof ConfigError ||
+      error instanceof SpendGuardError
+    ) {
       process.stderr.write(`spendguard: ${error.message}\n`)
-    } else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    } else if (
+      error instanceof TypeError &&
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       process.stderr.write(`spendguard: ${error.message}\n\n${USAGE}`)
     } else if (error instanceof Error && (error as { code?: string }).code === 'ENOENT') {
       process.stderr.write(`spendguard: ${error.message}\n`)
     } else {
-      process.stderr.write(`spendguard: unexpected error\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.stderr.write(
+        `spendguard: unexpected error\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      )
     }
     process.exitCode = 1
   },

@@ -7,15 +7,29 @@ import { createPricerFromConfig } from './runtime.ts'
 import { renderTable } from './text-table.ts'
 
 /** `spendguard replay FILE|-`: the report of what the pipeline would have made of a file. */
-export async function runReplay(config: Config, file: string, stdin: Readable): Promise<ReplayReport> {
+export async function runReplay(
+  config: Config,
+  file: string,
+  stdin: Readable,
+): Promise<ReplayReport> {
   const input = file === '-' ? stdin : createReadStream(file)
-  return replay(input, { pricer: createPricerFromConfig(config), allowedLatenessMs: config.pipeline.allowedLatenessMs })
+  return replay(input, {
+    pricer: createPricerFromConfig(config),
+    allowedLatenessMs: config.pipeline.allowedLatenessMs,
+  })
 }
 
 function groupTable(title: string, groups: Record<string, GroupTotals>): string {
   const rows = Object.entries(groups)
     .sort(([, a], [, b]) => Number(b.cost_usd) - Number(a.cost_usd))
-    .map(([name, g]) => [name, g.calls, g.unpriced_calls, g.input_tokens, g.output_tokens, g.cost_usd])
+    .map(([name, g]) => [
+      name,
+      g.calls,
+      g.unpriced_calls,
+      g.input_tokens,
+      g.output_tokens,
+      g.cost_usd,
+    ])
   return `${title}\n${renderTable(['name', 'calls', 'unpriced', 'input tokens', 'output tokens', 'cost (USD)'], rows)}`
 }
 
@@ -34,10 +48,17 @@ export function formatReplayTable(report: ReplayReport): string {
     groupTable('by user', report.by_user),
   ]
   if (report.unpriced_models.length > 0) {
-    parts.push(`unpriced models\n${renderTable(['model', 'calls', 'reason'], report.unpriced_models.map((u) => [u.model, u.calls, u.reason]))}`)
+    parts.push(
+      `unpriced models\n${renderTable(
+        ['model', 'calls', 'reason'],
+        report.unpriced_models.map((u) => [u.model, u.calls, u.reason]),
+      )}`,
+    )
   }
   if (report.rejected.length > 0) {
-    const rows = report.rejected.flatMap((r) => r.errors.map((error) => [r.line, r.event_id ?? '', error.path || '(line)', error.message]))
+    const rows = report.rejected.flatMap((r) =>
+      r.errors.map((error) => [r.line, r.event_id ?? '', error.path || '(line)', error.message]),
+    )
     parts.push(`rejected lines\n${renderTable(['line', 'event_id', 'field', 'error'], rows)}`)
   }
   return parts.join('\n')

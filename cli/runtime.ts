@@ -1,7 +1,11 @@
 import { join, resolve } from 'node:path'
 import type { Config } from '../platform/config.ts'
 import { topicNames } from '../platform/config.ts'
-import { createAuditStoreClient, type AuditStoreTarget, type ClickHouseClient } from '../platform/clickhouse.ts'
+import {
+  createAuditStoreClient,
+  type AuditStoreTarget,
+  type ClickHouseClient,
+} from '../platform/clickhouse.ts'
 import type { Clock } from '../platform/clock.ts'
 import { createKafka, ensureTopics } from '../platform/kafka.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -39,10 +43,16 @@ export interface Pipeline {
 }
 
 export function createPricerFromConfig(config: Config): Pricer {
-  return createPricer(config.pricing.catalogFile ? loadCatalog(resolve(config.pricing.catalogFile)) : loadCatalog())
+  return createPricer(
+    config.pricing.catalogFile ? loadCatalog(resolve(config.pricing.catalogFile)) : loadCatalog(),
+  )
 }
 
-export async function createPipeline(config: Config, logger: Logger, clock: Clock): Promise<Pipeline> {
+export async function createPipeline(
+  config: Config,
+  logger: Logger,
+  clock: Clock,
+): Promise<Pipeline> {
   const pricer = createPricerFromConfig(config)
   const { client, target } = createAuditStoreClient(config.clickhouse)
   const closers: Array<() => Promise<void>> = [() => client.close()]
@@ -87,7 +97,9 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
       await producer.connect()
       const codec = await createEventCodec({
-        ...(config.schemaRegistry.url ? { registry: createSchemaRegistry({ url: config.schemaRegistry.url }) } : {}),
+        ...(config.schemaRegistry.url
+          ? { registry: createSchemaRegistry({ url: config.schemaRegistry.url }) }
+          : {}),
         subject: `${topics.llmCalls}-value`,
       })
       const publisher = createKafkaTransport({ producer, codec, topic: topics.llmCalls })
@@ -107,7 +119,10 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
         deadLetters: createKafkaDeadLetterSink(producer, topics.dlq),
       })
     } else {
-      bus = createInProcessBus({ logger: logger.child({ component: 'in-process-bus' }), capacity: config.pipeline.maxQueuedEvents })
+      bus = createInProcessBus({
+        logger: logger.child({ component: 'in-process-bus' }),
+        capacity: config.pipeline.maxQueuedEvents,
+      })
       processor = createEventProcessor({
         ...processorOptions,
         deadLetters: createFileDeadLetterSink(join(target.location, 'dead-letters.ndjson')),
@@ -136,7 +151,8 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
       },
     }
   } catch (error) {
-    for (const close of closers) await close().catch((closeError: unknown) => logger.warn({ err: closeError }, 'close failed'))
+    for (const close of closers)
+      await close().catch((closeError: unknown) => logger.warn({ err: closeError }, 'close failed'))
     throw error
   }
 }

@@ -10,7 +10,11 @@ import { createPipeline } from './runtime.ts'
  * signal it stops accepting requests, drains what was accepted through the processor,
  * flushes the audit sink and closes every client, then exits 0.
  */
-export async function runStart(config: Config, logger: Logger, options: { onListening?: (port: number) => void } = {}): Promise<void> {
+export async function runStart(
+  config: Config,
+  logger: Logger,
+  options: { onListening?: (port: number) => void } = {},
+): Promise<void> {
   const pipeline = await createPipeline(config, logger, systemClock)
   const server = createHttpServer({
     bus: pipeline.bus,
@@ -31,7 +35,10 @@ export async function runStart(config: Config, logger: Logger, options: { onList
     server.listen(config.http.port, config.http.host, resolve)
   })
   const port = (server.address() as AddressInfo).port
-  logger.info({ port, host: config.http.host, transport: pipeline.transport, store: pipeline.store }, 'spendguard is running')
+  logger.info(
+    { port, host: config.http.host, transport: pipeline.transport, store: pipeline.store },
+    'spendguard is running',
+  )
   options.onListening?.(port)
 
   await new Promise<void>((resolve) => {

@@ -78,5 +78,9 @@ export function createAuditStoreClient(config: Config['clickhouse']): {
  * stable code CHDB_CONNECTION (the engine prints "Cannot lock file .../status").
  */
 function isChdbConnectionFailure(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'CHDB_CONNECTION'
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: unknown }).code === 'CHDB_CONNECTION'
+  )
 }

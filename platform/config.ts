@@ -46,7 +46,10 @@ export const configSchema = z.object({
       url: z.url().optional(),
       username: z.string().default('default'),
       password: z.string().default(''),
-      database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('default'),
+      database: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .default('default'),
       dataDir: z.string().default('./data'),
     })
     .prefault({}),
@@ -159,7 +162,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const raw = options.env?.[name]
     if (raw === undefined || raw === '') continue
     let value: unknown = raw
-    if (target.kind === 'list') value = raw.split(',').map((item) => item.trim()).filter(Boolean)
+    if (target.kind === 'list')
+      value = raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
     if (target.kind === 'int') {
       value = Number(raw)
       if (!Number.isInteger(value)) throw new ConfigError(`${name}: "${raw}" is not an integer`)

@@ -1,4 +1,11 @@
-import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry, type SASLOptions } from 'kafkajs'
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type ITopicConfig,
+  type LogEntry,
+  type SASLOptions,
+} from 'kafkajs'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 

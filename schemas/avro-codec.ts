@@ -31,7 +31,10 @@ export function readReleasedSchemas(): avro.Schema[] {
   return readdirSync(RELEASED_SCHEMAS_DIR)
     .filter((file) => /^llm_call\.v\d+\.avsc$/.test(file))
     .sort()
-    .map((file) => JSON.parse(readFileSync(new URL(file, RELEASED_SCHEMAS_DIR), 'utf8')) as avro.Schema)
+    .map(
+      (file) =>
+        JSON.parse(readFileSync(new URL(file, RELEASED_SCHEMAS_DIR), 'utf8')) as avro.Schema,
+    )
 }
 
 /** Reads the current llm_call schema from schemas/avro. */

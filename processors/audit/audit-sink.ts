@@ -97,7 +97,10 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
         if (!isRetriable(error) || closed) throw error
         const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(attempt, 16))
         stats.insertRetries++
-        logger.warn({ err: error, attempt: attempt + 1, delayMs: delay }, `${action} failed; retrying`)
+        logger.warn(
+          { err: error, attempt: attempt + 1, delayMs: delay },
+          `${action} failed; retrying`,
+        )
         await sleep(delay)
       }
     }
@@ -155,7 +158,10 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
         await writeBatch(batch)
         for (const pending of batch) pending.resolve(pending.result)
       } catch (error) {
-        logger.error({ err: error, rows: batch.reduce((n, p) => n + p.rows.length, 0) }, 'audit batch not written')
+        logger.error(
+          { err: error, rows: batch.reduce((n, p) => n + p.rows.length, 0) },
+          'audit batch not written',
+        )
         for (const pending of batch) pending.reject(error)
       }
     })

@@ -69,7 +69,8 @@ export function createClickHouseAuditStore(client: ClickHouseClient): AuditStore
       if (eventIds.length === 0) return new Set()
       try {
         const result = await client.query({
-          query: 'SELECT toString(event_id) AS id FROM llm_calls WHERE event_id IN {ids:Array(UUID)}',
+          query:
+            'SELECT toString(event_id) AS id FROM llm_calls WHERE event_id IN {ids:Array(UUID)}',
           query_params: { ids: eventIds },
           format: 'JSONEachRow',
         })

@@ -54,8 +54,13 @@ export async function migrate(
       (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
       ENGINE = MergeTree ORDER BY version`,
   })
-  const result = await client.query({ query: 'SELECT version FROM schema_migrations', format: 'JSONEachRow' })
-  const applied = new Set((await result.json<{ version: number | string }>()).map((row) => Number(row.version)))
+  const result = await client.query({
+    query: 'SELECT version FROM schema_migrations',
+    format: 'JSONEachRow',
+  })
+  const applied = new Set(
+    (await result.json<{ version: number | string }>()).map((row) => Number(row.version)),
+  )
   const done: number[] = []
   for (const migration of migrations) {
     if (applied.has(migration.version)) continue

@@ -12,8 +12,7 @@ import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
 export type InputRecord =
-  | { bytes: Buffer; source: EventSource }
-  | { event: LlmCall; source: EventSource }
+  { bytes: Buffer; source: EventSource } | { event: LlmCall; source: EventSource }
 
 export interface ProcessResult {
   accepted: number
@@ -54,7 +53,15 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
   async function decode(record: InputRecord): Promise<{ call: LlmCall } | { letter: DeadLetter }> {
     if ('event' in record) return { call: record.event }
     const letter = (code: string, reason: string, issues: FieldIssue[], eventId?: string) => ({
-      letter: { code, reason, issues, original: record.bytes, source: record.source, eventId, failedAt: clock.now() },
+      letter: {
+        code,
+        reason,
+        issues,
+        original: record.bytes,
+        source: record.source,
+        eventId,
+        failedAt: clock.now(),
+      },
     })
     if (!codec) return letter('NO_CODEC', 'byte record but no codec configured', [])
     let candidate: Record<string, unknown>
@@ -69,7 +76,12 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
     const checked = checkLlmCall(candidate)
     if (!checked.ok) {
       const eventId = typeof candidate.event_id === 'string' ? candidate.event_id : undefined
-      return letter('VALIDATION_FAILED', 'event breaks the llm_call contract', checked.issues, eventId)
+      return letter(
+        'VALIDATION_FAILED',
+        'event breaks the llm_call contract',
+        checked.issues,
+        eventId,
+      )
     }
     return { call: checked.value }
   }
@@ -105,13 +117,20 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
         await deadLetters.publish(letters)
         metrics.deadLettered += letters.length
         for (const letter of letters) {
-          logger.warn({ code: letter.code, issues: letter.issues, source: letter.source }, 'dead-lettered record')
+          logger.warn(
+            { code: letter.code, issues: letter.issues, source: letter.source },
+            'dead-lettered record',
+          )
         }
       }
       const written = await sink.write(rows)
       metrics.audited += written.written
       metrics.duplicates += written.duplicates
-      return { accepted: written.written, duplicates: written.duplicates, deadLettered: letters.length }
+      return {
+        accepted: written.written,
+        duplicates: written.duplicates,
+        deadLettered: letters.length,
+      }
     },
   }
 }

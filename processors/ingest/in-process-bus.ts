@@ -49,8 +49,15 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus {
 
   return {
     publish(events, origin = 'http') {
-      if (stopping) return Promise.reject(new SpendGuardError('the pipeline is shutting down', { code: 'SHUTTING_DOWN', retriable: true }))
-      if (queue.length + events.length > options.capacity) return Promise.reject(new BufferFullError(options.capacity))
+      if (stopping)
+        return Promise.reject(
+          new SpendGuardError('the pipeline is shutting down', {
+            code: 'SHUTTING_DOWN',
+            retriable: true,
+          }),
+        )
+      if (queue.length + events.length > options.capacity)
+        return Promise.reject(new BufferFullError(options.capacity))
       for (const event of events) queue.push({ event, source: { kind: origin } })
       notify()
       return Promise.resolve()

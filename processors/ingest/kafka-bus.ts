@@ -24,7 +24,10 @@ export interface KafkaBusOptions {
 export function createKafkaBus(options: KafkaBusOptions): EventBus {
   const { consumer, topic, logger } = options
 
-  async function onBatch(payload: EachBatchPayload, handler: (records: InputRecord[]) => Promise<void>): Promise<void> {
+  async function onBatch(
+    payload: EachBatchPayload,
+    handler: (records: InputRecord[]) => Promise<void>,
+  ): Promise<void> {
     const { batch } = payload
     if (batch.messages.length === 0) return
     const records: InputRecord[] = batch.messages.map((message) => ({
@@ -36,7 +39,10 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
     payload.resolveOffset(batch.lastOffset())
     await payload.heartbeat()
-    logger.debug({ partition: batch.partition, records: records.length, committed: next }, 'batch committed')
+    logger.debug(
+      { partition: batch.partition, records: records.length, committed: next },
+      'batch committed',
+    )
   }
 
   return {

@@ -13,7 +13,9 @@ export function createKafkaDeadLetterSink(producer: Producer, topic: string): De
         topic,
         acks: -1,
         messages: letters.map((letter) => ({
-          key: letter.eventId ?? `${letter.source.kind}:${letter.source.partition ?? ''}:${letter.source.offset ?? ''}`,
+          key:
+            letter.eventId ??
+            `${letter.source.kind}:${letter.source.partition ?? ''}:${letter.source.offset ?? ''}`,
           value: letter.original,
           headers: {
             'spendguard.code': letter.code,

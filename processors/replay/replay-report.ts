@@ -45,7 +45,9 @@ export const replayReportSchema = z.object({
   by_user: z.record(z.string(), groupTotalsSchema),
   by_team: z.record(z.string(), groupTotalsSchema),
   by_model: z.record(z.string(), groupTotalsSchema),
-  unpriced_models: z.array(z.object({ model: z.string(), calls: z.int().positive(), reason: z.string() })),
+  unpriced_models: z.array(
+    z.object({ model: z.string(), calls: z.int().positive(), reason: z.string() }),
+  ),
   rejected: z.array(
     z.object({
       line: z.int().positive(),

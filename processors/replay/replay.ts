@@ -75,7 +75,10 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
     try {
       value = JSON.parse(text)
     } catch (error) {
-      rejected.push({ line: lineNumber, errors: [{ path: '', message: `malformed JSON: ${(error as Error).message}` }] })
+      rejected.push({
+        line: lineNumber,
+        errors: [{ path: '', message: `malformed JSON: ${(error as Error).message}` }],
+      })
       continue
     }
     const checked = checkLlmCall(value)
@@ -95,7 +98,9 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
       rejected.push({
         line: lineNumber,
         event_id: call.event_id,
-        errors: [{ path: 'event_id', message: `repeats the event_id of line ${seenAt}; priced once` }],
+        errors: [
+          { path: 'event_id', message: `repeats the event_id of line ${seenAt}; priced once` },
+        ],
       })
       continue
     }
@@ -138,7 +143,14 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
   const first = accepted[0]?.call.occurred_at
   const last = accepted[accepted.length - 1]?.call.occurred_at
   return {
-    events: { read, accepted: accepted.length, rejected: rejected.length, duplicates, late, unpriced: unpricedCount },
+    events: {
+      read,
+      accepted: accepted.length,
+      rejected: rejected.length,
+      duplicates,
+      late,
+      unpriced: unpricedCount,
+    },
     cost_usd: formatUsd(total),
     first_event_at: first === undefined ? null : new Date(first).toISOString(),
     last_event_at: last === undefined ? null : new Date(last).toISOString(),
@@ -148,7 +160,11 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
     by_user: byUser.toJSON(),
     by_team: byTeam.toJSON(),
     by_model: byModel.toJSON(),
-    unpriced_models: [...unpriced].map(([model, u]) => ({ model, calls: u.calls, reason: u.reason })),
+    unpriced_models: [...unpriced].map(([model, u]) => ({
+      model,
+      calls: u.calls,
+      reason: u.reason,
+    })),
     rejected,
     alerts: [],
     commands: [],

@@ -30,12 +30,26 @@ describe('spendguard CLI on the embedded store (chDB)', () => {
     const running = await startCli(['start', '--port', String(port), '--data-dir', dataDir], env)
 
     const events = Array.from({ length: 40 }, (_, i) =>
-      makeLlmCallInput({ model: i % 4 === 0 ? 'model-nobody-priced' : 'gpt-4', input_tokens: 1800, output_tokens: 600 }),
+      makeLlmCallInput({
+        model: i % 4 === 0 ? 'model-nobody-priced' : 'gpt-4',
+        input_tokens: 1800,
+        output_tokens: 600,
+      }),
     )
-    const arrayResponse = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', body: JSON.stringify(events.slice(0, 30)) })
+    const arrayResponse = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+      method: 'POST',
+      body: JSON.stringify(events.slice(0, 30)),
+    })
     expect(arrayResponse.status).toBe(200)
-    const ndjson = [...events.slice(30).map((e) => JSON.stringify(e)), '{not json', JSON.stringify(events[0])].join('\n')
-    const ndjsonResponse = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', body: ndjson })
+    const ndjson = [
+      ...events.slice(30).map((e) => JSON.stringify(e)),
+      '{not json',
+      JSON.stringify(events[0]),
+    ].join('\n')
+    const ndjsonResponse = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+      method: 'POST',
+      body: ndjson,
+    })
     expect(ndjsonResponse.status).toBe(207)
     // The re-sent first event is accepted at the door (another request) and audited once.
     expect(await ndjsonResponse.json()).toMatchObject({ accepted: 11, rejected: 1 })
@@ -66,7 +80,13 @@ describe('spendguard CLI on the embedded store (chDB)', () => {
 
   it('sql explains, without a stack trace, that a running pipeline holds the store', async () => {
     const dataDir = join(work, 'locked')
-    const running = await startCli(['start', '--port', String(await freePort()), '--data-dir', dataDir])
+    const running = await startCli([
+      'start',
+      '--port',
+      String(await freePort()),
+      '--data-dir',
+      dataDir,
+    ])
     try {
       const result = await runCli(['sql', 'SELECT 1', '--data-dir', dataDir])
       expect(result.code).toBe(1)

@@ -10,9 +10,14 @@ export interface CliResult {
 }
 
 /** Runs `spendguard ARGS` to completion. */
-export function runCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env } })
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...options.env },
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -24,7 +29,10 @@ export function runCli(args: string[], options: { input?: string; env?: NodeJS.P
 }
 
 /** Starts a long-running `spendguard` command and waits until its log says it is running. */
-export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; logs: () => string; exited: Promise<number | null> }> {
+export async function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; logs: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } })
   let logs = ''
   child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()))

@@ -22,7 +22,8 @@ export class MemoryAuditStore implements AuditStore {
       this.#seenTokens.add(dedupToken)
       this.rows.push(...rows)
     }
-    if (fault === 'lose-ack') return Promise.reject(new SinkUnavailableError('connection reset after insert'))
+    if (fault === 'lose-ack')
+      return Promise.reject(new SinkUnavailableError('connection reset after insert'))
     return Promise.resolve()
   }
 

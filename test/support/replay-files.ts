@@ -26,7 +26,8 @@ export function gpt4IncidentLines(count: number, startMs = Date.UTC(2026, 2, 2, 
 /** One line per kind of bad input, with the field the report must name. */
 export function badLines(): Array<{ text: string; field: string }> {
   const good = makeLlmCallInput()
-  const line = (overrides: Record<string, unknown>) => JSON.stringify({ ...makeLlmCallInput(), ...overrides })
+  const line = (overrides: Record<string, unknown>) =>
+    JSON.stringify({ ...makeLlmCallInput(), ...overrides })
   const without = (field: string) => {
     const copy: Record<string, unknown> = { ...makeLlmCallInput() }
     delete copy[field]

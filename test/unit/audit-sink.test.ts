@@ -12,11 +12,19 @@ const pricer = createPricer(loadCatalog())
 function rows(count: number): AuditRow[] {
   return Array.from({ length: count }, () => {
     const call = makeLlmCall({ model: 'gpt-4', input_tokens: 1800, output_tokens: 600 })
-    return toAuditRow(call, { price: pricer.price(call), source: { kind: 'http' }, late: false, ingestedAt: 0 })
+    return toAuditRow(call, {
+      price: pricer.price(call),
+      source: { kind: 'http' },
+      late: false,
+      ingestedAt: 0,
+    })
   })
 }
 
-function sink(store: MemoryAuditStore, options: { batchSize?: number; flushIntervalMs?: number } = {}) {
+function sink(
+  store: MemoryAuditStore,
+  options: { batchSize?: number; flushIntervalMs?: number } = {},
+) {
   return createAuditSink({
     store,
     logger: silentLogger(),

@@ -151,7 +151,10 @@ describe('golden sample v1', () => {
     const dir = new URL('../fixtures/golden/', import.meta.url)
     const bytes = readFileSync(new URL('llm_call-v1.single-object.bin', dir))
     const v1 = JSON.parse(
-      readFileSync(new URL('../../schemas/avro/released/llm_call.v1.avsc', import.meta.url), 'utf8'),
+      readFileSync(
+        new URL('../../schemas/avro/released/llm_call.v1.avsc', import.meta.url),
+        'utf8',
+      ),
     ) as avro.Schema
     // The fixture is consistent: its header is the fingerprint of the v1 writer schema.
     expect(bytes.subarray(2, 10)).toEqual(

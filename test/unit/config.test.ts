@@ -14,13 +14,19 @@ describe('configuration', () => {
   })
 
   it('parses the sample config shipped in the repository', () => {
-    const document: unknown = JSON.parse(readFileSync(new URL('../../spendguard.example.json', import.meta.url), 'utf8'))
+    const document: unknown = JSON.parse(
+      readFileSync(new URL('../../spendguard.example.json', import.meta.url), 'utf8'),
+    )
     expect(() => parseConfig(document)).not.toThrow()
   })
 
   it('lets the environment override the file, and command-line values override both', () => {
     const config = loadConfig({
-      env: { SPENDGUARD_KAFKA_BROKERS: 'k1:9092, k2:9092', SPENDGUARD_HTTP_PORT: '9000', SPENDGUARD_KAFKA_TOPIC_PREFIX: 'prod.' },
+      env: {
+        SPENDGUARD_KAFKA_BROKERS: 'k1:9092, k2:9092',
+        SPENDGUARD_HTTP_PORT: '9000',
+        SPENDGUARD_KAFKA_TOPIC_PREFIX: 'prod.',
+      },
       overrides: [{ path: ['http', 'port'], value: 9100 }],
     })
     expect(config.kafka.brokers).toEqual(['k1:9092', 'k2:9092'])
@@ -29,9 +35,13 @@ describe('configuration', () => {
   })
 
   it('names the bad field when validation fails', () => {
-    expect(() => parseConfig({ http: { port: 70_000 }, audit: { batchSize: 0 } })).toThrow(ConfigError)
+    expect(() => parseConfig({ http: { port: 70_000 }, audit: { batchSize: 0 } })).toThrow(
+      ConfigError,
+    )
     expect(() => parseConfig({ http: { port: 70_000 } })).toThrow(/http\.port/)
     expect(() => parseConfig({ clickhouse: { url: 'not a url' } })).toThrow(/clickhouse\.url/)
-    expect(() => loadConfig({ env: { SPENDGUARD_HTTP_PORT: 'eighty' } })).toThrow(/SPENDGUARD_HTTP_PORT/)
+    expect(() => loadConfig({ env: { SPENDGUARD_HTTP_PORT: 'eighty' } })).toThrow(
+      /SPENDGUARD_HTTP_PORT/,
+    )
   })
 })

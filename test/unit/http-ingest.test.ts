@@ -14,7 +14,10 @@ afterEach(async () => {
 })
 
 async function serve(options: { capacity?: number; maxBodyBytes?: number } = {}) {
-  const bus: EventBus = createInProcessBus({ logger: silentLogger(), capacity: options.capacity ?? 1000 })
+  const bus: EventBus = createInProcessBus({
+    logger: silentLogger(),
+    capacity: options.capacity ?? 1000,
+  })
   const received: InputRecord[] = []
   await bus.start((records) => {
     received.push(...records)
@@ -45,7 +48,10 @@ describe('POST /v1/events', () => {
     const events = [makeLlmCallInput(), makeLlmCallInput()]
     const response = await post(url, JSON.stringify(events))
     expect(response.status).toBe(200)
-    const body = (await response.json()) as { accepted: number; results: Array<{ status: string; event_id: string }> }
+    const body = (await response.json()) as {
+      accepted: number
+      results: Array<{ status: string; event_id: string }>
+    }
     expect(body.accepted).toBe(2)
     expect(body.results.map((r) => r.event_id)).toEqual(events.map((e) => e.event_id))
     await expect.poll(() => received.length).toBe(2)
@@ -66,10 +72,19 @@ describe('POST /v1/events', () => {
       accepted: number
       rejected: number
       duplicates: number
-      results: Array<{ index: number; status: string; errors?: Array<{ path: string; message: string }> }>
+      results: Array<{
+        index: number
+        status: string
+        errors?: Array<{ path: string; message: string }>
+      }>
     }
     expect(result).toMatchObject({ accepted: 1, rejected: 2, duplicates: 1 })
-    expect(result.results.map((r) => r.status)).toEqual(['accepted', 'rejected', 'rejected', 'duplicate'])
+    expect(result.results.map((r) => r.status)).toEqual([
+      'accepted',
+      'rejected',
+      'rejected',
+      'duplicate',
+    ])
     expect(result.results[1]!.errors![0]!.message).toMatch(/malformed JSON/)
     expect(result.results[2]!.errors!.map((e) => e.path)).toEqual(['input_tokens'])
     await expect.poll(() => received.length).toBe(1)
