@@ -94,7 +94,11 @@ export async function createPipeline(
       } finally {
         await admin.disconnect()
       }
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+      const producer = kafka.producer(
+        config.kafka.idempotent
+          ? { idempotent: true, maxInFlightRequests: 1 }
+          : { maxInFlightRequests: 1 },
+      )
       await producer.connect()
       const codec = await createEventCodec({
         ...(config.schemaRegistry.url
@@ -102,7 +106,12 @@ export async function createPipeline(
           : {}),
         subject: `${topics.llmCalls}-value`,
       })
-      const publisher = createKafkaTransport({ producer, codec, topic: topics.llmCalls })
+      const publisher = createKafkaTransport({
+        producer,
+        codec,
+        topic: topics.llmCalls,
+        compression: config.kafka.compression,
+      })
       closers.unshift(() => publisher.close())
       const consumer = kafka.consumer({ groupId: config.kafka.groupId })
       await consumer.connect()

@@ -24,6 +24,8 @@ export const configSchema = z.object({
       partitions: positiveInt.default(3),
       replicationFactor: positiveInt.default(1),
       compression: z.enum(['none', 'gzip']).default('none'),
+      /** Idempotent producer (no duplicates from producer retries); needs a broker that supports it. */
+      idempotent: z.boolean().default(true),
       ssl: z.boolean().default(false),
       sasl: z
         .object({

@@ -1,4 +1,4 @@
-import type { Message, Producer } from 'kafkajs'
+import { CompressionTypes, type Message, type Producer } from 'kafkajs'
 import { SpendGuardError } from '../platform/errors.ts'
 import type { EventCodec } from '../schemas/avro-codec.ts'
 import type { LlmCall } from '../schemas/llm-call.ts'
@@ -12,6 +12,8 @@ export interface KafkaTransportOptions {
   topic: string
   /** Acknowledgements required; -1 (all in-sync replicas) by default. */
   acks?: number
+  /** Batch compression; none by default. */
+  compression?: 'none' | 'gzip'
 }
 
 /**
@@ -26,6 +28,7 @@ export function eventKey(event: Pick<LlmCall, 'tenant_id' | 'agent_id'>): string
 export function createKafkaTransport(options: KafkaTransportOptions): EmitterTransport {
   const { producer, codec, topic } = options
   const acks = options.acks ?? -1
+  const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None
 
   return {
     async send(events) {
@@ -35,7 +38,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): EmitterTra
         headers: { event_id: event.event_id },
       }))
       try {
-        await producer.send({ topic, acks, messages })
+        await producer.send({ topic, acks, messages, compression })
       } catch (error) {
         throw toSendError(error, topic, events.length)
       }
