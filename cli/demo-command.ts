@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
-import { createHttpServer } from '../api/http-server.ts'
 import type { Config } from '../platform/config.ts'
 import { systemClock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
 import { createEmitter } from '../producers/emitter.ts'
 import { createHttpTransport } from '../producers/http-transport.ts'
 import { createDemoTraffic, seededRandom } from './demo-traffic.ts'
+import { listenHttp } from './http-listener.ts'
 import { createPipeline } from './runtime.ts'
+import { nextStopSignal } from './start-command.ts'
 import { renderTable } from './text-table.ts'
 
 export interface DemoOptions {
@@ -26,16 +26,9 @@ export interface DemoOptions {
  */
 export async function runDemo(config: Config, logger: Logger, options: DemoOptions): Promise<void> {
   const pipeline = await createPipeline(config, logger, systemClock)
-  const server = createHttpServer({
-    bus: pipeline.bus,
-    logger: logger.child({ component: 'http' }),
-    maxBodyBytes: config.http.maxBodyBytes,
-    maxEventsPerRequest: config.http.maxEventsPerRequest,
-    health: () => ({ pipeline: pipeline.processor.metrics }),
-  })
   await pipeline.start()
-  await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve))
-  const port = (server.address() as AddressInfo).port
+  const http = await listenHttp(pipeline, config, logger)
+  const port = http.port
   const emitter = createEmitter({
     transport: createHttpTransport({ url: `http://${config.http.host}:${port}` }),
     logger: logger.child({ component: 'emitter' }),
@@ -49,11 +42,16 @@ export async function runDemo(config: Config, logger: Logger, options: DemoOptio
     `demo: sending ${options.rate} events/s to http://${config.http.host}:${port}/v1/events (Ctrl-C to stop)\n`,
   )
 
-  let stop!: () => void
-  const stopped = new Promise<void>((resolve) => (stop = resolve))
-  process.once('SIGINT', () => stop())
-  process.once('SIGTERM', () => stop())
-  if (options.durationSeconds > 0) setTimeout(() => stop(), options.durationSeconds * 1000).unref()
+  const stopped = Promise.race([
+    nextStopSignal(logger),
+    ...(options.durationSeconds > 0
+      ? [
+          new Promise<void>((resolve) =>
+            setTimeout(resolve, options.durationSeconds * 1000).unref(),
+          ),
+        ]
+      : []),
+  ])
 
   const tick = setInterval(() => {
     for (let i = 0; i < options.rate / 10; i++) emitter.emit(next())
@@ -68,7 +66,7 @@ export async function runDemo(config: Config, logger: Logger, options: DemoOptio
   clearInterval(tick)
   clearInterval(report)
   await emitter.close()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await http.close()
   await pipeline.stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'))
   const metrics = pipeline.processor.metrics
   options.print(`demo stopped: ${metrics.audited} events audited in ${pipeline.store.location}\n`)

@@ -1,47 +1,12 @@
-import type { AddressInfo } from 'node:net'
-import { createHttpServer } from '../api/http-server.ts'
 import type { Config } from '../platform/config.ts'
 import { systemClock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
+import { listenHttp } from './http-listener.ts'
 import { createPipeline } from './runtime.ts'
 
-/**
- * `spendguard start`: the pipeline plus its HTTP interface, until SIGTERM or SIGINT. On a
- * signal it stops accepting requests, drains what was accepted through the processor,
- * flushes the audit sink and closes every client, then exits 0.
- */
-export async function runStart(
-  config: Config,
-  logger: Logger,
-  options: { onListening?: (port: number) => void } = {},
-): Promise<void> {
-  const pipeline = await createPipeline(config, logger, systemClock)
-  const server = createHttpServer({
-    bus: pipeline.bus,
-    logger: logger.child({ component: 'http' }),
-    maxBodyBytes: config.http.maxBodyBytes,
-    maxEventsPerRequest: config.http.maxEventsPerRequest,
-    health: () => ({
-      transport: pipeline.transport,
-      store: pipeline.store,
-      catalog: pipeline.pricer.catalogVersion,
-      pipeline: pipeline.processor.metrics,
-      audit: pipeline.sink.stats(),
-    }),
-  })
-  await pipeline.start()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.http.port, config.http.host, resolve)
-  })
-  const port = (server.address() as AddressInfo).port
-  logger.info(
-    { port, host: config.http.host, transport: pipeline.transport, store: pipeline.store },
-    'spendguard is running',
-  )
-  options.onListening?.(port)
-
-  await new Promise<void>((resolve) => {
+/** Resolves at the first SIGTERM or SIGINT. */
+export function nextStopSignal(logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'shutting down: draining accepted events')
       process.off('SIGTERM', onSignal)
@@ -51,7 +16,28 @@ export async function runStart(
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
   })
-  await new Promise<void>((resolve) => server.close(() => resolve()))
+}
+
+/**
+ * `spendguard start`: the pipeline plus its HTTP interface, until SIGTERM or SIGINT. On a
+ * signal it stops accepting requests, drains what was accepted through the processor,
+ * flushes the audit sink and closes every client, then exits 0.
+ */
+export async function runStart(config: Config, logger: Logger): Promise<void> {
+  const pipeline = await createPipeline(config, logger, systemClock)
+  await pipeline.start()
+  const http = await listenHttp(pipeline, config, logger)
+  logger.info(
+    {
+      port: http.port,
+      host: config.http.host,
+      transport: pipeline.transport,
+      store: pipeline.store,
+    },
+    'spendguard is running',
+  )
+  await nextStopSignal(logger)
+  await http.close()
   await pipeline.stop()
   logger.info({ pipeline: pipeline.processor.metrics, audit: pipeline.sink.stats() }, 'stopped')
 }
