@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path'
+import { Partitioners } from 'kafkajs'
 import type { Config } from '../platform/config.ts'
 import { topicNames } from '../platform/config.ts'
 import {
@@ -94,11 +95,12 @@ export async function createPipeline(
       } finally {
         await admin.disconnect()
       }
-      const producer = kafka.producer(
-        config.kafka.idempotent
-          ? { idempotent: true, maxInFlightRequests: 1 }
-          : { maxInFlightRequests: 1 },
-      )
+      // One request in flight keeps per-partition order even when a send is retried.
+      const producer = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        idempotent: config.kafka.idempotent,
+        maxInFlightRequests: 1,
+      })
       await producer.connect()
       const codec = await createEventCodec({
         ...(config.schemaRegistry.url

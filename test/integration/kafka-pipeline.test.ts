@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type KafkaMessage } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPipeline, type Pipeline } from '../../cli/runtime.ts'
 import { parseConfig, type Config } from '../../platform/config.ts'
@@ -58,7 +58,7 @@ afterAll(async () => {
 
 /** Emits events with the SDK's emitter over a fresh kafkajs producer. */
 async function emit(events: ReturnType<typeof makeLlmCallInput>[]): Promise<void> {
-  const producer = kafka.producer()
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const emitter = createEmitter({
     transport: createKafkaTransport({ producer, codec, topic: topics.llmCalls }),
@@ -111,7 +111,7 @@ describe(`pipeline over Kafka protocol and ClickHouse engine`, () => {
       await pipeline.start()
       await emit(first)
       // Two bad records straight onto the topic, past the SDK's validation.
-      const raw = kafka.producer()
+      const raw = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
       await raw.connect()
       const badAvro = codec.encode(negative)
       await raw.send({
