@@ -69,6 +69,7 @@ export async function createPipeline(
     closers.unshift(() => sink.close())
 
     let bus: EventBus
+    let abandon = () => {}
     let processor: EventProcessor
     const processorOptions = {
       pricer,
@@ -130,14 +131,26 @@ export async function createPipeline(
         deadLetters: createKafkaDeadLetterSink(producer, topics.dlq),
       })
     } else {
-      bus = createInProcessBus({
+      const deadLetters = createFileDeadLetterSink(join(resolve(config.clickhouse.dataDir), 'dead-letters.ndjson'))
+      const inProcess = createInProcessBus({
         logger: logger.child({ component: 'in-process-bus' }),
         capacity: config.pipeline.maxQueuedEvents,
+        park: (records, error) =>
+          deadLetters.publish(
+            records.map((record) => ({
+              code: 'SHUTDOWN_UNWRITTEN',
+              reason: `not audited before the shutdown deadline: ${error instanceof Error ? error.message : String(error)}`,
+              issues: [],
+              original: Buffer.from(JSON.stringify('event' in record ? record.event : null)),
+              source: record.source,
+              ...('event' in record ? { eventId: record.event.event_id } : {}),
+              failedAt: clock.now(),
+            })),
+          ),
       })
-      processor = createEventProcessor({
-        ...processorOptions,
-        deadLetters: createFileDeadLetterSink(join(target.location, 'dead-letters.ndjson')),
-      })
+      abandon = () => inProcess.abandon()
+      bus = inProcess
+      processor = createEventProcessor({ ...processorOptions, deadLetters })
     }
     closers.unshift(() => bus.stop())
 
@@ -156,7 +169,18 @@ export async function createPipeline(
         }),
       stop() {
         stopping ??= (async () => {
-          for (const close of closers) await close()
+          // Past the deadline a store that is still down stops being retried: on Kafka the
+          // batch stays uncommitted, embedded the queue is parked in the dead-letter file.
+          const deadline = setTimeout(() => {
+            logger.error({ deadlineMs: config.pipeline.shutdownTimeoutMs }, 'shutdown deadline passed')
+            abandon()
+            sink.abandonRetries()
+          }, config.pipeline.shutdownTimeoutMs)
+          try {
+            for (const close of closers) await close()
+          } finally {
+            clearTimeout(deadline)
+          }
         })()
         return stopping
       },

@@ -25,8 +25,16 @@ export const LIMITS = {
 export const CALL_STATUSES = ['ok', 'error', 'timeout', 'blocked'] as const
 export const ENDPOINTS = ['realtime', 'batch'] as const
 
-const id = z.string().min(1, 'must not be empty').max(LIMITS.idLength)
-const text = z.string().max(LIMITS.textLength)
+// A lone UTF-16 surrogate survives JSON.parse but no store can hold it: ClickHouse refuses
+// the whole insert. Such strings are rejected here, at the contract.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+const unicode = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((value) => !LONE_SURROGATE.test(value), 'must be valid Unicode (it has a lone surrogate)')
+const id = unicode(LIMITS.idLength).min(1, 'must not be empty')
+const text = unicode(LIMITS.textLength)
 const tokens = z.int().nonnegative().max(LIMITS.maxTokens).default(0)
 
 const ISO_TIME =
@@ -92,9 +100,13 @@ const eventTime = z
     message: 'is outside the plausible range 2015-01-01 .. 2100-01-01',
   })
 
+/** Fits the audit's Decimal(38, 15): at most 23 integer digits and 15 decimals. */
 const decimalUsd = z
   .string()
-  .regex(/^\d+(\.\d{1,15})?$/, 'must be a non-negative decimal USD string with at most 15 decimals')
+  .regex(
+    /^\d{1,23}(\.\d{1,15})?$/,
+    'must be a non-negative decimal USD string with at most 23 integer digits and 15 decimals',
+  )
 
 export const fallbackSchema = z.object({
   from_model: id,
@@ -104,7 +116,8 @@ export const fallbackSchema = z.object({
 
 export const llmCallSchema = z
   .object({
-    event_id: z.uuid({ message: 'must be a UUID' }),
+    // Lower-cased: the same id in another case is the same call (ClickHouse's UUID is too).
+    event_id: z.uuid({ message: 'must be a UUID' }).transform((value) => value.toLowerCase()),
     occurred_at: eventTime,
     started_at: eventTime.optional(),
     tenant_id: id.default('default'),
@@ -121,7 +134,7 @@ export const llmCallSchema = z
     parent_span_id: id.optional(),
     parent_agent_id: id.optional(),
     tags: z
-      .record(z.string().max(LIMITS.tagKeyLength), z.string().max(LIMITS.tagValueLength))
+      .record(unicode(LIMITS.tagKeyLength), unicode(LIMITS.tagValueLength))
       .refine((tags) => Object.keys(tags).length <= LIMITS.tagCount, {
         message: `must have at most ${LIMITS.tagCount} entries`,
       })

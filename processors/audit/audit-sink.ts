@@ -1,14 +1,15 @@
-import { createHash } from 'node:crypto'
 import type { Logger } from '../../platform/logger.ts'
-import { isRetriable } from '../../platform/errors.ts'
 import type { AuditRow } from './audit-row.ts'
 import type { AuditStore } from './audit-store.ts'
+import { createBatchWriter, type BatchOutcome } from './batch-writer.ts'
 import { RecentIds } from './recent-ids.ts'
+
+export { batchToken } from './batch-writer.ts'
 
 /**
  * Buffers audit rows and writes them in batches, on size or on time. `write` resolves only
- * when its rows are persisted, so a caller that commits input offsets after `await write()`
- * never commits what the store does not hold.
+ * when its rows are persisted, known duplicates, or refused for good, so a caller that
+ * commits input offsets after `await write()` never commits what the store does not hold.
  *
  * Exactly-once rows, three layers (docs/adr/0002-dedup.md):
  * 1. ids written or pending in this process are dropped at once (bounded memory);
@@ -18,11 +19,17 @@ import { RecentIds } from './recent-ids.ts'
  *    insert whose first attempt landed is not written twice.
  */
 export interface AuditSink {
-  /** Resolves when all `rows` are persisted (or known duplicates); rejects on a fault that retrying will not fix. */
+  /** Resolves when every row is settled; rejects when the store stays unavailable past shutdown. */
   write(rows: readonly AuditRow[]): Promise<WriteResult>
   /** Writes what is buffered now. */
   flush(): Promise<void>
-  /** Flushes and stops the timer; later writes are refused. */
+  /**
+   * From now on a write that meets an unavailable store fails at once (and one waiting in a
+   * retry fails now) instead of retrying: for a shutdown deadline. Its input is then not
+   * committed, so nothing is lost.
+   */
+  abandonRetries(): void
+  /** Flushes what is buffered and refuses later writes. */
   close(): Promise<void>
   stats(): AuditSinkStats
 }
@@ -30,12 +37,16 @@ export interface AuditSink {
 export interface WriteResult {
   written: number
   duplicates: number
+  /** Event ids of the rows not written because they were already audited or repeated. */
+  duplicateIds: string[]
+  /** Rows the store refused for good, with its reason: the caller dead-letters them. */
+  refused: Array<{ eventId: string; reason: string }>
 }
 
 export interface AuditSinkStats {
   rowsWritten: number
   duplicatesDropped: number
-  batchesWritten: number
+  rowsRefused: number
   insertRetries: number
   buffered: number
 }
@@ -49,7 +60,7 @@ export interface AuditSinkOptions {
   /** Backoff between retries of a retriable failure: base, doubling, capped. */
   retryBaseMs?: number
   retryMaxMs?: number
-  /** Injected for tests: how the sink waits. */
+  /** Injected for tests: how the sink waits between retries. */
   sleep?: (ms: number) => Promise<void>
 }
 
@@ -57,111 +68,84 @@ interface Pending {
   rows: readonly AuditRow[]
   resolve: (result: WriteResult) => void
   reject: (error: unknown) => void
-  result: WriteResult
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** The insert deduplication token of a batch: a hash of its sorted event ids. */
-export function batchToken(rows: readonly AuditRow[]): string {
-  const hash = createHash('sha256')
-  for (const id of rows.map((row) => row.event_id).sort()) hash.update(id).update('\n')
-  return `llm_calls:${hash.digest('hex')}`
+/** A wait that a shutdown deadline cuts short. */
+function interruptible(wait: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done)
+    void wait.then(done)
+  })
+}
+
+/** Splits a batch outcome among the writes that made up the batch, first occurrence first. */
+function settle(batch: Pending[], outcome: BatchOutcome): WriteResult[] {
+  const claimed = new Set<string>()
+  return batch.map((pending) => {
+    const result: WriteResult = { written: 0, duplicates: 0, duplicateIds: [], refused: [] }
+    for (const { event_id: id } of pending.rows) {
+      const first = !claimed.has(id)
+      claimed.add(id)
+      const reason = outcome.refused.get(id)
+      if (first && reason !== undefined) result.refused.push({ eventId: id, reason })
+      else if (first && outcome.written.has(id)) result.written++
+      else {
+        result.duplicates++
+        result.duplicateIds.push(id)
+      }
+    }
+    return result
+  })
 }
 
 export function createAuditSink(options: AuditSinkOptions): AuditSink {
-  const { store, logger } = options
+  const { logger } = options
   const batchSize = options.batchSize ?? 1000
   const flushIntervalMs = options.flushIntervalMs ?? 1000
-  const retryBaseMs = options.retryBaseMs ?? 200
-  const retryMaxMs = options.retryMaxMs ?? 30_000
+  const shutdown = new AbortController()
+  const stats: AuditSinkStats = { rowsWritten: 0, duplicatesDropped: 0, rowsRefused: 0, insertRetries: 0, buffered: 0 }
   const sleep = options.sleep ?? defaultSleep
-  const recent = new RecentIds(options.recentIdsCapacity ?? 200_000)
-  const stats: AuditSinkStats = {
-    rowsWritten: 0,
-    duplicatesDropped: 0,
-    batchesWritten: 0,
-    insertRetries: 0,
-    buffered: 0,
-  }
+  const writeBatch = createBatchWriter({
+    store: options.store,
+    recent: new RecentIds(options.recentIdsCapacity ?? 200_000),
+    logger,
+    retryBaseMs: options.retryBaseMs ?? 200,
+    retryMaxMs: options.retryMaxMs ?? 30_000,
+    sleep: (ms) => interruptible(sleep(ms), shutdown.signal),
+    signal: shutdown.signal,
+    onRetry: () => stats.insertRetries++,
+  })
   let queue: Pending[] = []
   let timer: NodeJS.Timeout | undefined
   let flushing: Promise<void> = Promise.resolve()
   let closed = false
 
-  async function withRetry<T>(action: string, run: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await run()
-      } catch (error) {
-        if (!isRetriable(error) || closed) throw error
-        const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(attempt, 16))
-        stats.insertRetries++
-        logger.warn(
-          { err: error, attempt: attempt + 1, delayMs: delay },
-          `${action} failed; retrying`,
-        )
-        await sleep(delay)
-      }
-    }
-  }
-
-  async function writeBatch(batch: Pending[]): Promise<void> {
-    const seen = new Set<string>()
-    const candidates: AuditRow[] = []
-    for (const pending of batch) {
-      for (const row of pending.rows) {
-        if (seen.has(row.event_id) || recent.has(row.event_id)) {
-          pending.result.duplicates++
-          continue
-        }
-        seen.add(row.event_id)
-        candidates.push(row)
-      }
-    }
-    const existing = await withRetry('event id lookup', () =>
-      store.existingEventIds(candidates.map((row) => row.event_id)),
-    )
-    const rows = candidates.filter((row) => !existing.has(row.event_id))
-    if (existing.size > 0) {
-      for (const pending of batch) {
-        for (const row of pending.rows) if (existing.has(row.event_id)) pending.result.duplicates++
-      }
-    }
-    if (rows.length > 0) {
-      const token = batchToken(rows)
-      await withRetry('audit insert', () => store.insertCalls(rows, token))
-      stats.batchesWritten++
-    }
-    for (const row of candidates) recent.add(row.event_id)
-    stats.rowsWritten += rows.length
-    for (const pending of batch) {
-      pending.result.written = pending.rows.length - pending.result.duplicates
-      stats.duplicatesDropped += pending.result.duplicates
-    }
-  }
-
-  function takeBatch(): Pending[] {
+  function scheduleFlush(): Promise<void> {
     const batch = queue
     queue = []
     stats.buffered = 0
     if (timer) clearTimeout(timer)
     timer = undefined
-    return batch
-  }
-
-  function scheduleFlush(): Promise<void> {
-    const batch = takeBatch()
     if (batch.length === 0) return flushing
     flushing = flushing.then(async () => {
       try {
-        await writeBatch(batch)
-        for (const pending of batch) pending.resolve(pending.result)
+        const results = settle(batch, await writeBatch(batch.flatMap((pending) => pending.rows)))
+        results.forEach((result, i) => {
+          stats.rowsWritten += result.written
+          stats.duplicatesDropped += result.duplicates
+          stats.rowsRefused += result.refused.length
+          for (const refused of result.refused) logger.error(refused, 'audit row refused by the store')
+          batch[i]!.resolve(result)
+        })
       } catch (error) {
-        logger.error(
-          { err: error, rows: batch.reduce((n, p) => n + p.rows.length, 0) },
-          'audit batch not written',
-        )
+        logger.error({ err: error, rows: batch.reduce((n, p) => n + p.rows.length, 0) }, 'audit batch not written')
         for (const pending of batch) pending.reject(error)
       }
     })
@@ -171,18 +155,21 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
   return {
     write(rows) {
       if (closed) return Promise.reject(new Error('audit sink is closed'))
-      if (rows.length === 0) return Promise.resolve({ written: 0, duplicates: 0 })
+      if (rows.length === 0) return Promise.resolve({ written: 0, duplicates: 0, duplicateIds: [], refused: [] })
       return new Promise<WriteResult>((resolve, reject) => {
-        queue.push({ rows, resolve, reject, result: { written: 0, duplicates: 0 } })
+        queue.push({ rows, resolve, reject })
         stats.buffered += rows.length
         if (stats.buffered >= batchSize) void scheduleFlush()
         else timer ??= setTimeout(() => void scheduleFlush(), flushIntervalMs)
       })
     },
     flush: scheduleFlush,
+    abandonRetries() {
+      shutdown.abort()
+    },
     async close() {
-      await scheduleFlush()
       closed = true
+      await scheduleFlush()
     },
     stats: () => ({ ...stats }),
   }

@@ -2,17 +2,17 @@ import type { Clock } from '../../platform/clock.ts'
 import { SpendGuardError, type FieldIssue } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { EventCodec } from '../../schemas/avro-codec.ts'
+import { DEFAULT_EVENT_TIME_WINDOW, eventTimeIssue, type EventTimeWindow } from '../../schemas/event-time.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import { checkLlmCall } from '../../schemas/validate.ts'
-import { toAuditRow, type EventSource } from '../audit/audit-row.ts'
+import { toAuditRow, type AuditRow, type EventSource } from '../audit/audit-row.ts'
 import type { AuditSink } from '../audit/audit-sink.ts'
 import type { Pricer } from '../pricing/pricer.ts'
 import type { DeadLetter, DeadLetterSink } from './dead-letters.ts'
 import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
-export type InputRecord =
-  { bytes: Buffer; source: EventSource } | { event: LlmCall; source: EventSource }
+export type InputRecord = { bytes: Buffer; source: EventSource } | { event: LlmCall; source: EventSource }
 
 export interface ProcessResult {
   accepted: number
@@ -21,10 +21,12 @@ export interface ProcessResult {
 }
 
 /**
- * The live pipeline's per-batch work: decode, validate, price, flag late events, audit.
- * Bad records go to the dead-letter sink with their reason and bytes, never stop the batch.
- * `process` resolves when every record of the batch is either audited or dead-lettered, so
- * its caller may then commit the input.
+ * The live pipeline's per-batch work: decode, validate, check the event time, price, flag
+ * late events, audit. A record that cannot be audited (undecodable, breaking the contract,
+ * outside the retention window, refused by the store) goes to the dead-letter sink with its
+ * reason and original bytes; it never stops the batch. `process` resolves when every record
+ * is audited, a known duplicate or dead-lettered, so its caller may then commit the input;
+ * it rejects, and the caller commits nothing, when the store stays unavailable.
  */
 export interface EventProcessor {
   process(records: readonly InputRecord[]): Promise<ProcessResult>
@@ -41,96 +43,111 @@ export interface EventProcessorOptions {
   codec?: EventCodec
   /** Event-time lateness tolerated before an event counts as late. */
   allowedLatenessMs: number
+  eventTimeWindow?: EventTimeWindow
   metrics?: PipelineMetrics
+}
+
+interface Prepared {
+  row: AuditRow
+  record: InputRecord
+  late: boolean
+  unpricedModel?: string
+  unpricedReason?: string
+}
+
+/** The bytes a dead letter keeps: the Kafka value as received, or the event as JSON. */
+function originalBytes(record: InputRecord): Buffer {
+  return 'bytes' in record ? record.bytes : Buffer.from(JSON.stringify(record.event))
 }
 
 export function createEventProcessor(options: EventProcessorOptions): EventProcessor {
   const { pricer, sink, deadLetters, logger, clock, codec } = options
+  const window = options.eventTimeWindow ?? DEFAULT_EVENT_TIME_WINDOW
   const metrics = options.metrics ?? createPipelineMetrics()
   const unpricedLogged = new Set<string>()
   let maxEventTime = Number.NEGATIVE_INFINITY
 
-  async function decode(record: InputRecord): Promise<{ call: LlmCall } | { letter: DeadLetter }> {
+  function letter(record: InputRecord, code: string, reason: string, issues: FieldIssue[], eventId?: string): DeadLetter {
+    return { code, reason, issues, original: originalBytes(record), source: record.source, eventId, failedAt: clock.now() }
+  }
+
+  async function decode(record: InputRecord): Promise<{ call: LlmCall } | { dead: DeadLetter }> {
     if ('event' in record) return { call: record.event }
-    const letter = (code: string, reason: string, issues: FieldIssue[], eventId?: string) => ({
-      letter: {
-        code,
-        reason,
-        issues,
-        original: record.bytes,
-        source: record.source,
-        eventId,
-        failedAt: clock.now(),
-      },
-    })
-    if (!codec) return letter('NO_CODEC', 'byte record but no codec configured', [])
+    if (!codec) return { dead: letter(record, 'NO_CODEC', 'byte record but no codec configured', []) }
     let candidate: Record<string, unknown>
     try {
       candidate = await codec.decode(record.bytes)
     } catch (error) {
-      if (error instanceof SpendGuardError && !error.retriable) {
-        return letter(error.code, error.message, [])
-      }
+      if (error instanceof SpendGuardError && !error.retriable) return { dead: letter(record, error.code, error.message, []) }
       throw error
     }
     const checked = checkLlmCall(candidate)
-    if (!checked.ok) {
-      const eventId = typeof candidate.event_id === 'string' ? candidate.event_id : undefined
-      return letter(
-        'VALIDATION_FAILED',
-        'event breaks the llm_call contract',
-        checked.issues,
-        eventId,
-      )
-    }
-    return { call: checked.value }
+    if (checked.ok) return { call: checked.value }
+    const eventId = typeof candidate.event_id === 'string' ? candidate.event_id : undefined
+    return { dead: letter(record, 'VALIDATION_FAILED', 'event breaks the llm_call contract', checked.issues, eventId) }
   }
 
   return {
     metrics,
     async process(records) {
       const letters: DeadLetter[] = []
-      const rows = []
-      const ingestedAt = clock.now()
+      const prepared: Prepared[] = []
+      const now = clock.now()
+      // Watermark moves only when the batch is settled, so a retried batch counts the same.
+      let batchMaxTime = maxEventTime
       for (const record of records) {
-        metrics.received++
         const decoded = await decode(record)
-        if ('letter' in decoded) {
-          letters.push(decoded.letter)
+        if ('dead' in decoded) {
+          letters.push(decoded.dead)
           continue
         }
         const call = decoded.call
-        const late = call.occurred_at < maxEventTime - options.allowedLatenessMs
-        if (late) metrics.late++
-        maxEventTime = Math.max(maxEventTime, call.occurred_at)
+        const timeIssue = eventTimeIssue(call.occurred_at, now, window)
+        if (timeIssue) {
+          letters.push(letter(record, 'EVENT_TIME_OUT_OF_RANGE', 'event time outside the accepted window', [timeIssue], call.event_id))
+          continue
+        }
+        const late = call.occurred_at < batchMaxTime - options.allowedLatenessMs
+        batchMaxTime = Math.max(batchMaxTime, call.occurred_at)
         const price = pricer.price(call)
-        if (price.status === 'unpriced') {
-          metrics.unpriced++
-          if (!unpricedLogged.has(price.pricedModelId)) {
-            unpricedLogged.add(price.pricedModelId)
-            logger.warn({ model: price.pricedModelId, reason: price.reason }, 'unpriced model')
-          }
-        }
-        rows.push(toAuditRow(call, { price, source: record.source, late, ingestedAt }))
+        prepared.push({
+          row: toAuditRow(call, { price, source: record.source, late, ingestedAt: now }),
+          record,
+          late,
+          ...(price.status === 'unpriced' ? { unpricedModel: price.pricedModelId, unpricedReason: price.reason } : {}),
+        })
       }
-      if (letters.length > 0) {
-        await deadLetters.publish(letters)
-        metrics.deadLettered += letters.length
-        for (const letter of letters) {
-          logger.warn(
-            { code: letter.code, issues: letter.issues, source: letter.source },
-            'dead-lettered record',
-          )
+
+      const written = await sink.write(prepared.map((p) => p.row))
+      const refused = new Map(written.refused.map((r) => [r.eventId, r.reason]))
+      for (const item of prepared) {
+        const reason = refused.get(item.row.event_id)
+        if (reason !== undefined) {
+          letters.push(letter(item.record, 'AUDIT_REFUSED', `the audit store refused the row: ${reason}`, [], item.row.event_id))
         }
       }
-      const written = await sink.write(rows)
+      if (letters.length > 0) await deadLetters.publish(letters)
+
+      // Counted once the batch is settled: a batch that fails and comes again counts once.
+      maxEventTime = batchMaxTime
+      metrics.received += records.length
       metrics.audited += written.written
       metrics.duplicates += written.duplicates
-      return {
-        accepted: written.written,
-        duplicates: written.duplicates,
-        deadLettered: letters.length,
+      metrics.deadLettered += letters.length
+      const duplicate = new Set(written.duplicateIds)
+      for (const item of prepared) {
+        if (refused.has(item.row.event_id) || duplicate.has(item.row.event_id)) continue
+        if (item.late) metrics.late++
+        if (item.unpricedModel !== undefined) {
+          metrics.unpriced++
+          if (!unpricedLogged.has(item.unpricedModel)) {
+            unpricedLogged.add(item.unpricedModel)
+            logger.warn({ model: item.unpricedModel, reason: item.unpricedReason }, 'unpriced model')
+          }
+        }
       }
+      for (const dead of letters) logger.warn({ code: dead.code, issues: dead.issues, source: dead.source }, 'dead-lettered record')
+      return { accepted: written.written, duplicates: written.duplicates, deadLettered: letters.length }
     },
   }
 }

@@ -4,6 +4,8 @@ import type { LlmCall } from '../../schemas/llm-call.ts'
 import type { EventBus } from './event-bus.ts'
 import type { InputRecord } from './event-processor.ts'
 
+const HEARTBEAT_MS = 3000
+
 export interface KafkaBusOptions {
   /** Sends validated events to the input topic (the SDK's Kafka transport). */
   publisher: { send(events: LlmCall[]): Promise<void> }
@@ -34,7 +36,15 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       bytes: message.value ?? Buffer.alloc(0),
       source: { kind: 'kafka', partition: batch.partition, offset: message.offset },
     }))
-    await handler(records)
+    // The handler may wait on a store that is down; keep the group membership alive meanwhile.
+    const beat = setInterval(() => {
+      payload.heartbeat().catch((error: unknown) => logger.warn({ err: error }, 'heartbeat failed'))
+    }, HEARTBEAT_MS)
+    try {
+      await handler(records)
+    } finally {
+      clearInterval(beat)
+    }
     const next = (BigInt(batch.lastOffset()) + 1n).toString()
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
     payload.resolveOffset(batch.lastOffset())

@@ -12,9 +12,15 @@ export class MemoryAuditStore implements AuditStore {
   readonly #seenTokens = new Set<string>()
   /** Scripted outcomes of the next inserts: 'fail' throws before writing, 'lose-ack' writes then throws. */
   readonly insertFaults: Array<'fail' | 'lose-ack' | 'reject'> = []
+  /** While true every insert fails as if the store were down. */
+  down = false
+  /** Rows the store refuses for good, as ClickHouse refuses a value it cannot hold. */
+  poison: (row: AuditRow) => boolean = () => false
 
   insertCalls(rows: readonly AuditRow[], dedupToken: string): Promise<void> {
     this.tokens.push(dedupToken)
+    if (this.down) return Promise.reject(new SinkUnavailableError('store down'))
+    if (rows.some(this.poison)) return Promise.reject(new Error('Decimal value is too big'))
     const fault = this.insertFaults.shift()
     if (fault === 'fail') return Promise.reject(new SinkUnavailableError('store down'))
     if (fault === 'reject') return Promise.reject(new Error('column type mismatch'))

@@ -39,7 +39,7 @@ describe('audit sink', () => {
     const store = new MemoryAuditStore()
     const audit = sink(store, { batchSize: 5, flushIntervalMs: 60_000 })
     const result = await audit.write(rows(5))
-    expect(result).toEqual({ written: 5, duplicates: 0 })
+    expect(result).toEqual({ written: 5, duplicates: 0, duplicateIds: [], refused: [] })
     expect(store.rows).toHaveLength(5)
     expect(store.tokens).toHaveLength(1)
   })
@@ -49,7 +49,7 @@ describe('audit sink', () => {
     const audit = sink(store, { batchSize: 1000, flushIntervalMs: 5 })
     const pending = audit.write(rows(3))
     expect(store.rows).toHaveLength(0)
-    await expect(pending).resolves.toEqual({ written: 3, duplicates: 0 })
+    await expect(pending).resolves.toEqual({ written: 3, duplicates: 0, duplicateIds: [], refused: [] })
     expect(store.rows).toHaveLength(3)
   })
 
@@ -58,9 +58,9 @@ describe('audit sink', () => {
     const audit = sink(store)
     const batch = rows(4)
     const first = await audit.write([...batch, batch[0]!])
-    expect(first).toEqual({ written: 4, duplicates: 1 })
+    expect(first).toMatchObject({ written: 4, duplicates: 1 })
     const second = await audit.write([batch[1]!, ...rows(1)])
-    expect(second).toEqual({ written: 1, duplicates: 1 })
+    expect(second).toMatchObject({ written: 1, duplicates: 1 })
     expect(store.rows).toHaveLength(5)
   })
 
@@ -70,7 +70,7 @@ describe('audit sink', () => {
     await sink(store).write(batch.slice(0, 4))
     // A new process: empty memory, replayed input overlapping what was written.
     const result = await sink(store).write(batch)
-    expect(result).toEqual({ written: 2, duplicates: 4 })
+    expect(result).toMatchObject({ written: 2, duplicates: 4 })
     expect(new Set(store.rows.map((r) => r.event_id)).size).toBe(6)
     expect(store.rows).toHaveLength(6)
   })
@@ -88,12 +88,45 @@ describe('audit sink', () => {
     expect(audit.stats().insertRetries).toBe(2)
   })
 
-  it('rejects the write when the store refuses the rows for good, so the input is not committed', async () => {
+  it('isolates a row the store refuses for good and writes the others of its batch', async () => {
     const store = new MemoryAuditStore()
-    store.insertFaults.push('reject')
-    const audit = sink(store)
-    await expect(audit.write(rows(2))).rejects.toThrow(/column type mismatch/)
+    const batch = rows(9)
+    const bad = batch[5]!
+    store.poison = (row) => row.event_id === bad.event_id
+    const result = await sink(store).write(batch)
+    expect(result.written).toBe(8)
+    expect(result.refused).toEqual([{ eventId: bad.event_id, reason: 'Decimal value is too big' }])
+    expect(store.rows.map((r) => r.event_id).sort()).toEqual(
+      batch.filter((r) => r !== bad).map((r) => r.event_id).sort(),
+    )
+  })
+
+  it('counts a repeated row that the store already holds as duplicates, never as a negative write', async () => {
+    const store = new MemoryAuditStore()
+    const [row] = rows(1)
+    await sink(store).write([row!])
+    const result = await sink(store).write([row!, row!])
+    expect(result).toEqual({ written: 0, duplicates: 2, duplicateIds: [row!.event_id, row!.event_id], refused: [] })
+  })
+
+  it('keeps retrying while the store is down, and rejects at a shutdown deadline so nothing is committed', async () => {
+    const store = new MemoryAuditStore()
+    store.down = true
+    const audit = createAuditSink({
+      store,
+      logger: silentLogger(),
+      batchSize: 100,
+      flushIntervalMs: 60_000,
+      retryBaseMs: 1,
+      retryMaxMs: 5,
+    })
+    const pending = audit.write(rows(3))
+    const closing = audit.close()
+    setTimeout(() => audit.abandonRetries(), 100)
+    await expect(pending).rejects.toThrow(/abandoned at shutdown/)
+    await closing
     expect(store.rows).toHaveLength(0)
+    expect(audit.stats().insertRetries).toBeGreaterThan(3)
   })
 
   it('flushes what is buffered on close', async () => {
@@ -101,7 +134,7 @@ describe('audit sink', () => {
     const audit = sink(store, { batchSize: 1000, flushIntervalMs: 60_000 })
     const pending = audit.write(rows(7))
     await audit.close()
-    await expect(pending).resolves.toEqual({ written: 7, duplicates: 0 })
+    await expect(pending).resolves.toMatchObject({ written: 7, duplicates: 0 })
     expect(store.rows).toHaveLength(7)
     await expect(audit.write(rows(1))).rejects.toThrow(/closed/)
   })

@@ -178,4 +178,30 @@ describe('llm_call validation accepts and normalises good events', () => {
     const call = parseLlmCall({ ...makeLlmCallInput(), prompt: 'secret text' })
     expect(call).not.toHaveProperty('prompt')
   })
+
+  it('lower-cases the event_id, so one call in two spellings is one call', () => {
+    const call = parseLlmCall(makeLlmCallInput({ event_id: '5B0D7C1E-3A52-4C7E-9F0E-2F2D4B9A1C11' }))
+    expect(call.event_id).toBe('5b0d7c1e-3a52-4c7e-9f0e-2f2d4b9a1c11')
+  })
+})
+
+describe('llm_call validation rejects what the audit store could not hold', () => {
+  it.each([
+    ['agent_id', { agent_id: 'bot-\ud800' }],
+    ['tags.team', { tags: { team: 'a\udc00b' } }],
+    ['tool_calls.0', { tool_calls: ['search\ud83d'] }],
+  ])('a lone surrogate in %s', (path, overrides) => {
+    expect(rejectedPaths({ ...makeLlmCallInput(), ...overrides })).toEqual([path])
+  })
+
+  it('accepts a well-formed astral character', () => {
+    expect(rejectedPaths(makeLlmCallInput({ agent_id: 'bot-\ud83d\ude80' }))).toEqual([])
+  })
+
+  it('a provider_reported_cost beyond Decimal(38, 15)', () => {
+    expect(rejectedPaths(makeLlmCallInput({ provider_reported_cost: '1'.repeat(24) }))).toEqual([
+      'provider_reported_cost',
+    ])
+    expect(rejectedPaths(makeLlmCallInput({ provider_reported_cost: '9'.repeat(23) + '.5' }))).toEqual([])
+  })
 })

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import { isRetriable, SinkUnavailableError } from '../../platform/errors.ts'
+import type { Logger } from '../../platform/logger.ts'
+import type { AuditRow } from './audit-row.ts'
+import type { AuditStore } from './audit-store.ts'
+import type { RecentIds } from './recent-ids.ts'
+
+/** What became of the distinct event ids of one batch. */
+export interface BatchOutcome {
+  written: Set<string>
+  /** Already in the store or in this process: not written again. */
+  duplicates: Set<string>
+  /** Refused by the store for good (a value it cannot hold): id -> reason. */
+  refused: Map<string, string>
+}
+
+export interface BatchWriterOptions {
+  store: AuditStore
+  recent: RecentIds
+  logger: Logger
+  retryBaseMs: number
+  retryMaxMs: number
+  sleep: (ms: number) => Promise<void>
+  /** Aborted at a shutdown deadline: retries stop and the batch fails. */
+  signal: AbortSignal
+  onRetry: () => void
+}
+
+/** The insert deduplication token of a batch: a hash of its sorted event ids. */
+export function batchToken(rows: readonly AuditRow[]): string {
+  const hash = createHash('sha256')
+  for (const id of rows.map((row) => row.event_id).sort()) hash.update(id).update('\n')
+  return `llm_calls:${hash.digest('hex')}`
+}
+
+/**
+ * Writes one batch exactly once: drops ids seen in this process or already stored, inserts
+ * the rest with a deduplication token, retries what may succeed later, and when the store
+ * refuses the batch for good, splits it in halves until the refused rows are isolated, so
+ * one bad row never blocks the others.
+ */
+export function createBatchWriter(options: BatchWriterOptions) {
+  const { store, recent, logger, signal } = options
+
+  async function withRetry<T>(action: string, run: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run()
+      } catch (error) {
+        if (!isRetriable(error)) throw error
+        if (signal.aborted) throw new SinkUnavailableError(`${action} abandoned at shutdown`, error)
+        const delay = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.min(attempt, 16))
+        options.onRetry()
+        logger.warn({ err: error, attempt: attempt + 1, delayMs: delay }, `${action} failed; retrying`)
+        await options.sleep(delay)
+      }
+    }
+  }
+
+  async function insertIsolating(rows: AuditRow[], refused: Map<string, string>): Promise<AuditRow[]> {
+    try {
+      await withRetry('audit insert', () => store.insertCalls(rows, batchToken(rows)))
+      return rows
+    } catch (error) {
+      if (isRetriable(error)) throw error
+      if (rows.length === 1) {
+        refused.set(rows[0]!.event_id, error instanceof Error ? error.message : String(error))
+        return []
+      }
+      const half = Math.ceil(rows.length / 2)
+      const left = await insertIsolating(rows.slice(0, half), refused)
+      const right = await insertIsolating(rows.slice(half), refused)
+      return [...left, ...right]
+    }
+  }
+
+  return async function writeBatch(rows: readonly AuditRow[]): Promise<BatchOutcome> {
+    const outcome: BatchOutcome = { written: new Set(), duplicates: new Set(), refused: new Map() }
+    const candidates = new Map<string, AuditRow>()
+    for (const row of rows) {
+      if (recent.has(row.event_id)) outcome.duplicates.add(row.event_id)
+      else if (!candidates.has(row.event_id)) candidates.set(row.event_id, row)
+    }
+    const existing = await withRetry('event id lookup', () => store.existingEventIds([...candidates.keys()]))
+    for (const id of existing) {
+      outcome.duplicates.add(id)
+      candidates.delete(id)
+    }
+    const written = candidates.size > 0 ? await insertIsolating([...candidates.values()], outcome.refused) : []
+    for (const row of written) {
+      outcome.written.add(row.event_id)
+      recent.add(row.event_id)
+    }
+    for (const id of existing) recent.add(id)
+    return outcome
+  }
+}

@@ -1,0 +1,86 @@
+import type { Consumer, ConsumerRunConfig, EachBatchPayload } from 'kafkajs'
+import { describe, expect, it } from 'vitest'
+import { silentLogger } from '../../platform/logger.ts'
+import { createKafkaBus } from '../../processors/ingest/kafka-bus.ts'
+import type { InputRecord } from '../../processors/ingest/event-processor.ts'
+
+/** The part of a kafkajs Consumer the bus drives; it hands over batches we build by hand. */
+function fakeConsumer() {
+  const commits: Array<{ topic: string; partition: number; offset: string }> = []
+  let run: ConsumerRunConfig | undefined
+  const consumer = {
+    subscribe: () => Promise.resolve(),
+    run: (config: ConsumerRunConfig) => {
+      run = config
+      return Promise.resolve()
+    },
+    commitOffsets: (offsets: Array<{ topic: string; partition: number; offset: string }>) => {
+      commits.push(...offsets)
+      return Promise.resolve()
+    },
+    stop: () => Promise.resolve(),
+    disconnect: () => Promise.resolve(),
+  }
+  function deliver(partition: number, offsets: string[]): Promise<void> {
+    const payload = {
+      batch: {
+        topic: 'llm-calls',
+        partition,
+        messages: offsets.map((offset) => ({
+          offset,
+          value: Buffer.from(`m${offset}`),
+          key: null,
+          headers: {},
+        })),
+        lastOffset: () => offsets[offsets.length - 1]!,
+      },
+      resolveOffset: () => {},
+      heartbeat: () => Promise.resolve(),
+    } as unknown as EachBatchPayload
+    return run!.eachBatch!(payload)
+  }
+  return { consumer: consumer as unknown as Consumer, commits, deliver, config: () => run }
+}
+
+describe('kafka bus', () => {
+  it('commits the offset after the last record only once the handler has resolved', async () => {
+    const fake = fakeConsumer()
+    const bus = createKafkaBus({
+      publisher: { send: () => Promise.resolve() },
+      consumer: fake.consumer,
+      topic: 'llm-calls',
+      logger: silentLogger(),
+    })
+    const seen: InputRecord[] = []
+    let release!: () => void
+    await bus.start(async (records) => {
+      seen.push(...records)
+      await new Promise<void>((resolve) => (release = resolve))
+    })
+    expect(fake.config()).toMatchObject({ autoCommit: false, eachBatchAutoResolve: false })
+    const delivery = fake.deliver(1, ['41', '42', '43'])
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(seen.map((r) => r.source)).toEqual([
+      { kind: 'kafka', partition: 1, offset: '41' },
+      { kind: 'kafka', partition: 1, offset: '42' },
+      { kind: 'kafka', partition: 1, offset: '43' },
+    ])
+    expect(fake.commits).toEqual([])
+    release()
+    await delivery
+    expect(fake.commits).toEqual([{ topic: 'llm-calls', partition: 1, offset: '44' }])
+  })
+
+  it('commits nothing when the handler fails, so the batch is delivered again', async () => {
+    const fake = fakeConsumer()
+    const bus = createKafkaBus({
+      publisher: { send: () => Promise.resolve() },
+      consumer: fake.consumer,
+      topic: 'llm-calls',
+      logger: silentLogger(),
+    })
+    await bus.start(() => Promise.reject(new Error('audit store down')))
+    await expect(fake.deliver(0, ['7', '8'])).rejects.toThrow('audit store down')
+    expect(fake.commits).toEqual([])
+  })
+})
