@@ -56,20 +56,16 @@ function send(
 }
 
 /**
- * The HTTP interface: `POST /v1/events` (JSON array or NDJSON; per-item results, bad items
- * rejected with field-level errors while good ones are accepted) and `GET /healthz`.
+ * The HTTP interface: `POST /v1/events` (a JSON array, one JSON event, or NDJSON; per-item
+ * results, bad items rejected with field-level errors while good ones are accepted) and
+ * `GET /healthz`.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
   const { bus, logger } = options
 
   async function ingest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await readBody(request, options.maxBodyBytes)
-    let items
-    try {
-      items = splitBody(body)
-    } catch (error) {
-      throw new HttpError(400, (error as Error).message)
-    }
+    const items = splitBody(body)
     if (items.length === 0) throw new HttpError(400, 'no events in the body')
     if (items.length > options.maxEventsPerRequest) {
       throw new HttpError(413, `at most ${options.maxEventsPerRequest} events per request`)

@@ -4,7 +4,10 @@ import { checkLlmCall } from '../schemas/validate.ts'
 
 /** The result of one item of a batch ingest request. */
 export interface ItemResult {
+  /** 0-based position of the item among the items of the body. */
   index: number
+  /** For an NDJSON body: the 1-based line of the body the item came from, blank lines counted. */
+  line?: number
   event_id?: string
   status: 'accepted' | 'duplicate' | 'rejected'
   errors?: FieldIssue[]
@@ -15,43 +18,54 @@ export interface ParsedIngest {
   results: ItemResult[]
 }
 
+/** One item of a body: its parsed value, or why it could not be parsed. */
+export interface BodyItem {
+  value?: unknown
+  error?: string
+  /** Set for NDJSON bodies only. */
+  line?: number
+}
+
 /**
- * Splits a request body into items: a JSON array, or NDJSON (one event per line). A line
- * that is not JSON is one rejected item; it does not spoil the others.
+ * Splits a request body into items. The whole body is tried as JSON first: an array gives its
+ * elements, any other value (one event, pretty-printed or not) a batch of one. A body that is
+ * not one JSON document is read as NDJSON, one item per non-blank line; a line that is not
+ * JSON becomes one rejected item and does not spoil the others. Never throws.
  */
-export function splitBody(body: string): Array<{ value?: unknown; error?: string }> {
-  const trimmed = body.trimStart()
-  if (trimmed.startsWith('[')) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(trimmed)
-    } catch (error) {
-      throw new SyntaxError(`body is not a valid JSON array: ${(error as Error).message}`)
-    }
-    if (!Array.isArray(parsed))
-      throw new SyntaxError('body must be a JSON array of events or NDJSON')
-    return parsed.map((value: unknown) => ({ value }))
+export function splitBody(body: string): BodyItem[] {
+  let whole: unknown
+  try {
+    whole = JSON.parse(body)
+  } catch {
+    // Not a single JSON document (the usual case for NDJSON): read it line by line below.
+    return splitLines(body)
   }
-  return body
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      try {
-        return { value: JSON.parse(line) as unknown }
-      } catch (error) {
-        return { error: `malformed JSON: ${(error as Error).message}` }
-      }
-    })
+  return Array.isArray(whole) ? whole.map((value: unknown) => ({ value })) : [{ value: whole }]
+}
+
+function splitLines(body: string): BodyItem[] {
+  const items: BodyItem[] = []
+  body.split('\n').forEach((text, at) => {
+    if (text.trim() === '') return
+    const line = at + 1
+    try {
+      items.push({ value: JSON.parse(text) as unknown, line })
+    } catch (error) {
+      items.push({ error: `malformed JSON: ${(error as Error).message}`, line })
+    }
+  })
+  return items
 }
 
 /** Validates each item; repeats of an event_id within the request are answered as duplicates. */
-export function validateItems(items: Array<{ value?: unknown; error?: string }>): ParsedIngest {
+export function validateItems(items: readonly BodyItem[]): ParsedIngest {
   const events: LlmCall[] = []
   const results: ItemResult[] = []
   const seen = new Set<string>()
   items.forEach((item, index) => {
+    const where = item.line === undefined ? { index } : { index, line: item.line }
     if (item.error !== undefined) {
-      results.push({ index, status: 'rejected', errors: [{ path: '', message: item.error }] })
+      results.push({ ...where, status: 'rejected', errors: [{ path: '', message: item.error }] })
       return
     }
     const checked = checkLlmCall(item.value)
@@ -59,7 +73,7 @@ export function validateItems(items: Array<{ value?: unknown; error?: string }>)
       const raw = item.value as { event_id?: unknown } | null
       const eventId = typeof raw?.event_id === 'string' ? raw.event_id : undefined
       results.push({
-        index,
+        ...where,
         ...(eventId ? { event_id: eventId } : {}),
         status: 'rejected',
         errors: checked.issues,
@@ -68,12 +82,12 @@ export function validateItems(items: Array<{ value?: unknown; error?: string }>)
     }
     const id = checked.value.event_id
     if (seen.has(id)) {
-      results.push({ index, event_id: id, status: 'duplicate' })
+      results.push({ ...where, event_id: id, status: 'duplicate' })
       return
     }
     seen.add(id)
     events.push(checked.value)
-    results.push({ index, event_id: id, status: 'accepted' })
+    results.push({ ...where, event_id: id, status: 'accepted' })
   })
   return { events, results }
 }

@@ -12,7 +12,8 @@ export async function runSql(
   query: string,
   format: 'table' | 'json' | 'tsv',
 ): Promise<string> {
-  const { client } = createAuditStoreClient(config.clickhouse)
+  // Reading must not create a store: a mistyped --data-dir would answer "Unknown table".
+  const { client } = createAuditStoreClient(config.clickhouse, { create: false })
   try {
     const settings = { readonly: '1' } as const
     if (format === 'json') {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import {
   createClient,
@@ -8,7 +8,7 @@ import {
 } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import type { Config } from './config.ts'
-import { StoreLockedError, SpendGuardError } from './errors.ts'
+import { StoreLockedError, StoreMissingError, SpendGuardError } from './errors.ts'
 
 export type { ClickHouseClient }
 
@@ -29,12 +29,23 @@ export interface AuditStoreTarget {
   location: string
 }
 
+export interface AuditStoreClientOptions {
+  /**
+   * Create the embedded store's data directory when it is missing. Default true; readers pass
+   * false so a mistyped path fails with StoreMissingError instead of leaving an empty store.
+   */
+  create?: boolean
+}
+
 /**
  * Creates the @clickhouse/client for the audit store: a server when `clickhouse.url` is set,
  * otherwise chDB in-process under `clickhouse.dataDir`. Everything downstream uses the same
  * client API, so the two share one code path.
  */
-export function createAuditStoreClient(config: Config['clickhouse']): {
+export function createAuditStoreClient(
+  config: Config['clickhouse'],
+  options: AuditStoreClientOptions = {},
+): {
   client: ClickHouseClient
   target: AuditStoreTarget
 } {
@@ -51,7 +62,8 @@ export function createAuditStoreClient(config: Config['clickhouse']): {
     }
   }
   const dataDir = resolve(config.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  if (options.create ?? true) mkdirSync(dataDir, { recursive: true })
+  else if (!existsSync(dataDir)) throw new StoreMissingError(dataDir)
   let connection: ReturnType<typeof createChdbConnection>
   try {
     connection = createChdbConnection({ path: dataDir })

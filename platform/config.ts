@@ -5,15 +5,16 @@ import { ConfigError } from './errors.ts'
 /**
  * The one configuration of a SpendGuard process. Every optional field has a default, so an
  * empty file (or no file) runs the product on its embedded defaults: in-process transport,
- * chDB under ./data. Environment variables override the file (see ENV_OVERRIDES).
+ * chDB under ./data. Environment variables override the file (see ENV_OVERRIDES). Every
+ * object is strict: an unknown key (a typo such as `kafka.broker`) is an error, not ignored.
  */
 
 const port = z.int().min(0).max(65_535)
 const positiveInt = z.int().positive()
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   kafka: z
-    .object({
+    .strictObject({
       /** No brokers: the embedded in-process transport. */
       brokers: z.array(z.string().min(1)).default([]),
       clientId: z.string().default('spendguard'),
@@ -28,7 +29,7 @@ export const configSchema = z.object({
       idempotent: z.boolean().default(true),
       ssl: z.boolean().default(false),
       sasl: z
-        .object({
+        .strictObject({
           mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
           username: z.string(),
           password: z.string(),
@@ -37,13 +38,13 @@ export const configSchema = z.object({
     })
     .prefault({}),
   schemaRegistry: z
-    .object({
+    .strictObject({
       /** With a URL, events use Confluent framing; without, Avro single-object framing. */
       url: z.url().optional(),
     })
     .prefault({}),
   clickhouse: z
-    .object({
+    .strictObject({
       /** A ClickHouse server URL; without one, chDB runs in-process under dataDir. */
       url: z.url().optional(),
       username: z.string().default('default'),
@@ -56,7 +57,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   http: z
-    .object({
+    .strictObject({
       host: z.string().default('127.0.0.1'),
       port: port.default(8787),
       /** Largest accepted request body. */
@@ -66,13 +67,13 @@ export const configSchema = z.object({
     })
     .prefault({}),
   pricing: z
-    .object({
+    .strictObject({
       /** A catalog file in SpendGuard's format or the public JSON price-list format. */
       catalogFile: z.string().optional(),
     })
     .prefault({}),
   audit: z
-    .object({
+    .strictObject({
       /** Rows per insert. */
       batchSize: positiveInt.default(1000),
       /** Longest time a row waits before its batch is written. */
@@ -82,15 +83,17 @@ export const configSchema = z.object({
     })
     .prefault({}),
   pipeline: z
-    .object({
+    .strictObject({
       /** Events accepted over HTTP but not yet processed (embedded transport). */
       maxQueuedEvents: positiveInt.default(100_000),
       /** Event-time lateness tolerated before an event counts as late. */
       allowedLatenessMs: z.int().nonnegative().default(120_000),
+      /** On SIGTERM, how long to keep retrying an unavailable audit store before giving up. */
+      shutdownTimeoutMs: positiveInt.default(30_000),
     })
     .prefault({}),
   log: z
-    .object({
+    .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
@@ -126,13 +129,20 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]!] = value
 }
 
-/** Validates a config document; the error names every bad field. */
+/** "a.b: message" for each problem; an unknown key is named by its own path. */
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  const at = (path: PropertyKey[]): string => path.map(String).join('.') || '(root)'
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${at([...issue.path, key])}: unrecognized key`)
+  }
+  return [`${at(issue.path)}: ${issue.message}`]
+}
+
+/** Validates a config document; the error names every bad field and every unknown key. */
 export function parseConfig(document: unknown, source = 'configuration'): Config {
   const parsed = configSchema.safeParse(document ?? {})
   if (parsed.success) return parsed.data
-  const detail = parsed.error.issues
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
-    .join('; ')
+  const detail = parsed.error.issues.flatMap(describeIssue).join('; ')
   throw new ConfigError(`invalid ${source}: ${detail}`)
 }
 

@@ -68,6 +68,17 @@ export class StoreLockedError extends SpendGuardError {
   }
 }
 
+/** A command that only reads the embedded store was pointed at a directory that has none. */
+export class StoreMissingError extends SpendGuardError {
+  constructor(dataDir: string) {
+    super(
+      `there is no audit store at ${dataDir} yet; run \`spendguard start\` or \`spendguard demo\` ` +
+        'to create one, or point --data-dir at an existing store',
+      { code: 'STORE_NOT_FOUND', retriable: false },
+    )
+  }
+}
+
 /** The emitter's buffer is full: the event was dropped and counted. */
 export class BufferFullError extends SpendGuardError {
   constructor(capacity: number) {

@@ -32,6 +32,11 @@ export interface PricePeriod {
 export interface CatalogModel {
   id: string
   provider?: string
+  /**
+   * Lower-cased providers this entry may price. Undefined means any provider; when set, a call
+   * from another provider is left unpriced (a call that names no provider still matches).
+   */
+  providers?: readonly string[]
   premium: boolean
   selfHosted: boolean
   aliases: string[]
@@ -66,6 +71,10 @@ const periodSchema = z.object({
 const modelSchema = z.object({
   id: z.string().min(1),
   provider: z.string().optional(),
+  providers: z
+    .array(z.string().min(1))
+    .min(1, 'list at least one provider, or leave it out')
+    .optional(),
   premium: z.boolean().default(false),
   self_hosted: z.boolean().default(false),
   aliases: z.array(z.string().min(1)).default([]),
@@ -184,6 +193,7 @@ export function parseCatalog(document: unknown): PriceCatalog {
     return {
       id: entry.id,
       provider: entry.provider,
+      providers: entry.providers?.map((name) => name.toLowerCase()),
       premium: entry.premium,
       selfHosted: entry.self_hosted,
       aliases: entry.aliases,

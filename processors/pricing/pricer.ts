@@ -28,7 +28,10 @@ export type PriceResult =
     }
   | {
       status: 'unpriced'
-      /** Why: no catalog entry for the model, or no price in effect at the event's time. */
+      /**
+       * Why: no catalog entry for the model, an entry limited to other providers, or no price
+       * in effect at the event's time.
+       */
       reason: string
       pricedModelId: string
     }
@@ -45,6 +48,15 @@ function periodAt(model: CatalogModel, atMs: number): PricePeriod | undefined {
     else break
   }
   return found
+}
+
+/**
+ * True when a catalog entry may price a call from this provider: the entry lists no providers,
+ * the call names none, or the call's provider is one of the listed (any case).
+ */
+function servesProvider(model: CatalogModel, provider: string | undefined): boolean {
+  if (!model.providers || provider === undefined) return true
+  return model.providers.includes(provider.toLowerCase())
 }
 
 /** Exact femto-USD cost of a call's tokens at the given rates. */
@@ -67,8 +79,9 @@ export function costOf(call: LlmCall, rates: Rates): CostBreakdown {
 
 /**
  * Prices calls against a catalog. The provider bills the model that answered, so the
- * `response_model` is tried first and the requested `model` second. An unknown model is
- * reported as unpriced, never as zero.
+ * `response_model` is tried first and the requested `model` second. An unknown model, or a
+ * known one served by a provider its entry does not list, is reported as unpriced, never as
+ * zero.
  */
 export function createPricer(catalog: PriceCatalog): Pricer {
   return {
@@ -78,13 +91,13 @@ export function createPricer(catalog: PriceCatalog): Pricer {
       for (const id of candidates) {
         const match = catalog.resolve(id)
         if (!match) continue
-        // A zero-cost self-hosted entry ("llama", "mistral") must not price the same family
-        // served by a paying provider: it applies only to calls from its own provider.
-        if (match.model.selfHosted && call.provider !== match.model.provider) {
+        // Open-weight families ("llama", "mistral") are free only where we run them; the same
+        // model from a paying host must not be priced at the self-hosted rate.
+        if (!servesProvider(match.model, call.provider)) {
           return {
             status: 'unpriced',
             pricedModelId: id,
-            reason: `${id} matches self-hosted entry ${match.model.id}, but the call's provider is ${call.provider ?? 'not given'}, not ${match.model.provider ?? 'self-hosted'}`,
+            reason: `${id} matches catalog entry ${match.model.id}, which does not price calls from provider ${call.provider}; it prices only ${match.model.providers?.join(', ')}`,
           }
         }
         const period = periodAt(match.model, call.occurred_at)

@@ -44,4 +44,26 @@ describe('configuration', () => {
       /SPENDGUARD_HTTP_PORT/,
     )
   })
+
+  it('refuses an unknown key, naming its path, so a typo is not silently ignored', () => {
+    expect(() => parseConfig({ kafka: { broker: ['k1:9092'] } })).toThrow(
+      /invalid configuration: kafka\.broker: unrecognized key/,
+    )
+    expect(() =>
+      parseConfig({
+        kafka: { sasl: { mechanism: 'plain', username: 'u', password: 'p', pasword: 'p' } },
+      }),
+    ).toThrow(/kafka\.sasl\.pasword/)
+    expect(() => parseConfig({ clickhous: {} })).toThrow(/clickhous: unrecognized key/)
+    expect(() =>
+      loadConfig({ env: {}, overrides: [{ path: ['http', 'prot'], value: 9000 }] }),
+    ).toThrow(/http\.prot/)
+  })
+
+  it('still fills in the defaults of a section that is absent or partly given', () => {
+    const config = parseConfig({ kafka: { brokers: ['k1:9092'] } })
+    expect(config.kafka).toMatchObject({ brokers: ['k1:9092'], groupId: 'spendguard-processor' })
+    expect(config.audit.batchSize).toBe(1000)
+    expect(parseConfig({})).toEqual(parseConfig(undefined))
+  })
 })

@@ -39,6 +39,19 @@ async function serve(options: { capacity?: number; maxBodyBytes?: number } = {})
   return { url, received, bus }
 }
 
+interface IngestResponse {
+  accepted: number
+  rejected: number
+  duplicates: number
+  results: Array<{
+    index: number
+    line?: number
+    event_id?: string
+    status: string
+    errors?: Array<{ path: string; message: string }>
+  }>
+}
+
 const post = (url: string, body: string, type = 'application/json') =>
   fetch(`${url}/v1/events`, { method: 'POST', body, headers: { 'content-type': type } })
 
@@ -68,16 +81,7 @@ describe('POST /v1/events', () => {
     ].join('\n')
     const response = await post(url, body, 'application/x-ndjson')
     expect(response.status).toBe(207)
-    const result = (await response.json()) as {
-      accepted: number
-      rejected: number
-      duplicates: number
-      results: Array<{
-        index: number
-        status: string
-        errors?: Array<{ path: string; message: string }>
-      }>
-    }
+    const result = (await response.json()) as IngestResponse
     expect(result).toMatchObject({ accepted: 1, rejected: 2, duplicates: 1 })
     expect(result.results.map((r) => r.status)).toEqual([
       'accepted',
@@ -90,12 +94,53 @@ describe('POST /v1/events', () => {
     await expect.poll(() => received.length).toBe(1)
   })
 
-  it('answers 400 when every item is bad, and for a body that is not an array or NDJSON', async () => {
+  it('accepts one pretty-printed event as a batch of one', async () => {
+    const { url, received } = await serve()
+    const event = makeLlmCallInput()
+    const response = await post(url, JSON.stringify(event, null, 2))
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({
+      accepted: 1,
+      rejected: 0,
+      duplicates: 0,
+      results: [{ index: 0, event_id: event.event_id, status: 'accepted' }],
+    })
+    await expect.poll(() => received.length).toBe(1)
+  })
+
+  it('reports the body line of each NDJSON item, blank lines counted', async () => {
+    const { url } = await serve()
+    const body = [
+      JSON.stringify(makeLlmCallInput()),
+      '',
+      JSON.stringify(makeLlmCallInput({ output_tokens: -5 })),
+      '   ',
+      '{oops',
+    ].join('\n')
+    const response = await post(url, body, 'application/x-ndjson')
+    expect(response.status).toBe(207)
+    const result = (await response.json()) as IngestResponse
+    expect(result.results.map((r) => [r.index, r.line, r.status])).toEqual([
+      [0, 1, 'accepted'],
+      [1, 3, 'rejected'],
+      [2, 5, 'rejected'],
+    ])
+    expect(result.results[1]!.errors!.map((e) => e.path)).toEqual(['output_tokens'])
+  })
+
+  it('answers 400 when every item is bad, with per-line results for a body that is not JSON', async () => {
     const { url } = await serve()
     expect((await post(url, JSON.stringify([{ agent_id: 'x' }]))).status).toBe(400)
-    const broken = await post(url, '[{"a": 1')
+    const broken = await post(url, '[{"a": 1,\n  "b": 2')
     expect(broken.status).toBe(400)
-    expect(((await broken.json()) as { error: string }).error).toMatch(/not a valid JSON array/)
+    const result = (await broken.json()) as IngestResponse
+    expect(result).toMatchObject({ accepted: 0, rejected: 2, duplicates: 0 })
+    expect(result.results.map((r) => [r.index, r.line])).toEqual([
+      [0, 1],
+      [1, 2],
+    ])
+    expect(result.results[0]!.errors![0]!.message).toMatch(/malformed JSON/)
+    expect((await post(url, '  \n')).status).toBe(400)
   })
 
   it('answers 503 with Retry-After when the queue is full, accepting nothing', async () => {

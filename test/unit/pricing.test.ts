@@ -236,25 +236,49 @@ describe('unknown and self-hosted models', () => {
     )
   })
 
-  it.each(['llama3.1-70b', 'meta-llama/Llama-3.3-70B-Instruct', 'mistral-7b-instruct', 'mixtral'])(
-    'prices self-hosted %s at exactly 0, as priced',
-    (model) => {
-      const result = priced(
-        price({ model, provider: 'self-hosted', input_tokens: MILLION, output_tokens: MILLION }),
-      )
-      expect(result.model.selfHosted).toBe(true)
-      expect(result.cost.total).toBe(0n)
-    },
-  )
+  it.each([
+    ['llama3.1-70b', 'self-hosted'],
+    ['llama3.1-70b', undefined],
+    ['meta-llama/Llama-3.3-70B-Instruct', 'vLLM'],
+    ['mistral-7b-instruct', 'self-hosted'],
+    ['mistral-7b', 'ollama'],
+    ['mixtral', undefined],
+  ])('prices self-hosted %s from provider %s at exactly 0, as priced', (model, provider) => {
+    const result = priced(price({ model, provider, input_tokens: MILLION, output_tokens: MILLION }))
+    expect(result.model.selfHosted).toBe(true)
+    expect(result.cost.total).toBe(0n)
+  })
 
   it.each([
     ['mistral-large-latest', 'mistral'],
     ['llama-3.3-70b-versatile', 'groq'],
-    ['llama3.1-8b', undefined],
+    ['llama3.1-8b', 'together'],
   ])('does not price %s from provider %s as a free self-hosted model', (model, provider) => {
     const result = price({ model, provider, input_tokens: MILLION, output_tokens: MILLION })
     expect(result.status).toBe('unpriced')
-    expect(result.status === 'unpriced' && result.reason).toMatch(/self-hosted/)
+    expect(result.status === 'unpriced' && result.reason).toContain(`provider ${provider}`)
+  })
+
+  it('restricts an entry to its listed providers, ignoring case, and lets others match any', () => {
+    const prices = [{ effective_from: '2025-01-01', input: '1', output: '2' }]
+    const own = createPricer(
+      parseCatalog(
+        catalogOf([
+          { id: 'house-model', providers: ['Acme-Cloud'], prices },
+          { id: 'open-model', prices },
+        ]),
+      ),
+    )
+    const at = (model: string, provider: string | undefined): string =>
+      own.price(makeLlmCall({ model, provider })).status
+    expect(at('house-model', 'acme-cloud')).toBe('priced')
+    expect(at('house-model', undefined)).toBe('priced')
+    expect(at('house-model', 'other-cloud')).toBe('unpriced')
+    expect(at('open-model', 'other-cloud')).toBe('priced')
+    const refused = own.price(makeLlmCall({ model: 'house-model', provider: 'other-cloud' }))
+    expect(refused.status === 'unpriced' && refused.reason).toMatch(
+      /provider other-cloud.*only acme-cloud/,
+    )
   })
 })
 
@@ -277,6 +301,18 @@ describe('catalog documents', () => {
     expectPricingError(
       () => parseCatalog(catalogOf([{ id: 'm', batch_discount: '1.5', prices: [] }])),
       /models\.0\.batch_discount.*models\.0\.prices/,
+    )
+  })
+
+  it('refuses a providers list that is empty or not a list of names', () => {
+    const prices = [{ effective_from: '2025-01-01', input: '1', output: '2' }]
+    expectPricingError(
+      () => parseCatalog(catalogOf([{ id: 'm', providers: [], prices }])),
+      /models\.0\.providers: list at least one provider/,
+    )
+    expectPricingError(
+      () => parseCatalog({ version: 'x', models: [{ id: 'm', providers: 'ollama', prices }] }),
+      /models\.0\.providers/,
     )
   })
 
