@@ -131,7 +131,9 @@ export async function createPipeline(
         deadLetters: createKafkaDeadLetterSink(producer, topics.dlq),
       })
     } else {
-      const deadLetters = createFileDeadLetterSink(join(resolve(config.clickhouse.dataDir), 'dead-letters.ndjson'))
+      const deadLetters = createFileDeadLetterSink(
+        join(resolve(config.clickhouse.dataDir), 'dead-letters.ndjson'),
+      )
       const inProcess = createInProcessBus({
         logger: logger.child({ component: 'in-process-bus' }),
         capacity: config.pipeline.maxQueuedEvents,
@@ -172,7 +174,10 @@ export async function createPipeline(
           // Past the deadline a store that is still down stops being retried: on Kafka the
           // batch stays uncommitted, embedded the queue is parked in the dead-letter file.
           const deadline = setTimeout(() => {
-            logger.error({ deadlineMs: config.pipeline.shutdownTimeoutMs }, 'shutdown deadline passed')
+            logger.error(
+              { deadlineMs: config.pipeline.shutdownTimeoutMs },
+              'shutdown deadline passed',
+            )
             abandon()
             sink.abandonRetries()
           }, config.pipeline.shutdownTimeoutMs)

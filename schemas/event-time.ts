@@ -14,7 +14,11 @@ const DAY = 24 * 60 * 60 * 1000
 export const DEFAULT_EVENT_TIME_WINDOW: EventTimeWindow = { maxAgeMs: 729 * DAY, maxFutureMs: DAY }
 
 /** The issue with an event time relative to now, or undefined when it is acceptable. */
-export function eventTimeIssue(occurredAt: number, now: number, window: EventTimeWindow): FieldIssue | undefined {
+export function eventTimeIssue(
+  occurredAt: number,
+  now: number,
+  window: EventTimeWindow,
+): FieldIssue | undefined {
   if (occurredAt < now - window.maxAgeMs) {
     return {
       path: 'occurred_at',
@@ -22,7 +26,10 @@ export function eventTimeIssue(occurredAt: number, now: number, window: EventTim
     }
   }
   if (occurredAt > now + window.maxFutureMs) {
-    return { path: 'occurred_at', message: `is more than ${Math.round(window.maxFutureMs / 60_000)} minutes in the future` }
+    return {
+      path: 'occurred_at',
+      message: `is more than ${Math.round(window.maxFutureMs / 60_000)} minutes in the future`,
+    }
   }
   return undefined
 }

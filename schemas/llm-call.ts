@@ -32,7 +32,10 @@ const unicode = (max: number) =>
   z
     .string()
     .max(max)
-    .refine((value) => !LONE_SURROGATE.test(value), 'must be valid Unicode (it has a lone surrogate)')
+    .refine(
+      (value) => !LONE_SURROGATE.test(value),
+      'must be valid Unicode (it has a lone surrogate)',
+    )
 const id = unicode(LIMITS.idLength).min(1, 'must not be empty')
 const text = unicode(LIMITS.textLength)
 const tokens = z.int().nonnegative().max(LIMITS.maxTokens).default(0)

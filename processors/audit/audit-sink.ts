@@ -110,7 +110,13 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
   const batchSize = options.batchSize ?? 1000
   const flushIntervalMs = options.flushIntervalMs ?? 1000
   const shutdown = new AbortController()
-  const stats: AuditSinkStats = { rowsWritten: 0, duplicatesDropped: 0, rowsRefused: 0, insertRetries: 0, buffered: 0 }
+  const stats: AuditSinkStats = {
+    rowsWritten: 0,
+    duplicatesDropped: 0,
+    rowsRefused: 0,
+    insertRetries: 0,
+    buffered: 0,
+  }
   const sleep = options.sleep ?? defaultSleep
   const writeBatch = createBatchWriter({
     store: options.store,
@@ -141,11 +147,15 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
           stats.rowsWritten += result.written
           stats.duplicatesDropped += result.duplicates
           stats.rowsRefused += result.refused.length
-          for (const refused of result.refused) logger.error(refused, 'audit row refused by the store')
+          for (const refused of result.refused)
+            logger.error(refused, 'audit row refused by the store')
           batch[i]!.resolve(result)
         })
       } catch (error) {
-        logger.error({ err: error, rows: batch.reduce((n, p) => n + p.rows.length, 0) }, 'audit batch not written')
+        logger.error(
+          { err: error, rows: batch.reduce((n, p) => n + p.rows.length, 0) },
+          'audit batch not written',
+        )
         for (const pending of batch) pending.reject(error)
       }
     })
@@ -155,7 +165,8 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
   return {
     write(rows) {
       if (closed) return Promise.reject(new Error('audit sink is closed'))
-      if (rows.length === 0) return Promise.resolve({ written: 0, duplicates: 0, duplicateIds: [], refused: [] })
+      if (rows.length === 0)
+        return Promise.resolve({ written: 0, duplicates: 0, duplicateIds: [], refused: [] })
       return new Promise<WriteResult>((resolve, reject) => {
         queue.push({ rows, resolve, reject })
         stats.buffered += rows.length

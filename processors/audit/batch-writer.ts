@@ -51,13 +51,19 @@ export function createBatchWriter(options: BatchWriterOptions) {
         if (signal.aborted) throw new SinkUnavailableError(`${action} abandoned at shutdown`, error)
         const delay = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.min(attempt, 16))
         options.onRetry()
-        logger.warn({ err: error, attempt: attempt + 1, delayMs: delay }, `${action} failed; retrying`)
+        logger.warn(
+          { err: error, attempt: attempt + 1, delayMs: delay },
+          `${action} failed; retrying`,
+        )
         await options.sleep(delay)
       }
     }
   }
 
-  async function insertIsolating(rows: AuditRow[], refused: Map<string, string>): Promise<AuditRow[]> {
+  async function insertIsolating(
+    rows: AuditRow[],
+    refused: Map<string, string>,
+  ): Promise<AuditRow[]> {
     try {
       await withRetry('audit insert', () => store.insertCalls(rows, batchToken(rows)))
       return rows
@@ -81,12 +87,15 @@ export function createBatchWriter(options: BatchWriterOptions) {
       if (recent.has(row.event_id)) outcome.duplicates.add(row.event_id)
       else if (!candidates.has(row.event_id)) candidates.set(row.event_id, row)
     }
-    const existing = await withRetry('event id lookup', () => store.existingEventIds([...candidates.keys()]))
+    const existing = await withRetry('event id lookup', () =>
+      store.existingEventIds([...candidates.keys()]),
+    )
     for (const id of existing) {
       outcome.duplicates.add(id)
       candidates.delete(id)
     }
-    const written = candidates.size > 0 ? await insertIsolating([...candidates.values()], outcome.refused) : []
+    const written =
+      candidates.size > 0 ? await insertIsolating([...candidates.values()], outcome.refused) : []
     for (const row of written) {
       outcome.written.add(row.event_id)
       recent.add(row.event_id)

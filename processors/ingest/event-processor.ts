@@ -2,7 +2,11 @@ import type { Clock } from '../../platform/clock.ts'
 import { SpendGuardError, type FieldIssue } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { EventCodec } from '../../schemas/avro-codec.ts'
-import { DEFAULT_EVENT_TIME_WINDOW, eventTimeIssue, type EventTimeWindow } from '../../schemas/event-time.ts'
+import {
+  DEFAULT_EVENT_TIME_WINDOW,
+  eventTimeIssue,
+  type EventTimeWindow,
+} from '../../schemas/event-time.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import { checkLlmCall } from '../../schemas/validate.ts'
 import { toAuditRow, type AuditRow, type EventSource } from '../audit/audit-row.ts'
@@ -12,7 +16,8 @@ import type { DeadLetter, DeadLetterSink } from './dead-letters.ts'
 import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
-export type InputRecord = { bytes: Buffer; source: EventSource } | { event: LlmCall; source: EventSource }
+export type InputRecord =
+  { bytes: Buffer; source: EventSource } | { event: LlmCall; source: EventSource }
 
 export interface ProcessResult {
   accepted: number
@@ -67,24 +72,48 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
   const unpricedLogged = new Set<string>()
   let maxEventTime = Number.NEGATIVE_INFINITY
 
-  function letter(record: InputRecord, code: string, reason: string, issues: FieldIssue[], eventId?: string): DeadLetter {
-    return { code, reason, issues, original: originalBytes(record), source: record.source, eventId, failedAt: clock.now() }
+  function letter(
+    record: InputRecord,
+    code: string,
+    reason: string,
+    issues: FieldIssue[],
+    eventId?: string,
+  ): DeadLetter {
+    return {
+      code,
+      reason,
+      issues,
+      original: originalBytes(record),
+      source: record.source,
+      eventId,
+      failedAt: clock.now(),
+    }
   }
 
   async function decode(record: InputRecord): Promise<{ call: LlmCall } | { dead: DeadLetter }> {
     if ('event' in record) return { call: record.event }
-    if (!codec) return { dead: letter(record, 'NO_CODEC', 'byte record but no codec configured', []) }
+    if (!codec)
+      return { dead: letter(record, 'NO_CODEC', 'byte record but no codec configured', []) }
     let candidate: Record<string, unknown>
     try {
       candidate = await codec.decode(record.bytes)
     } catch (error) {
-      if (error instanceof SpendGuardError && !error.retriable) return { dead: letter(record, error.code, error.message, []) }
+      if (error instanceof SpendGuardError && !error.retriable)
+        return { dead: letter(record, error.code, error.message, []) }
       throw error
     }
     const checked = checkLlmCall(candidate)
     if (checked.ok) return { call: checked.value }
     const eventId = typeof candidate.event_id === 'string' ? candidate.event_id : undefined
-    return { dead: letter(record, 'VALIDATION_FAILED', 'event breaks the llm_call contract', checked.issues, eventId) }
+    return {
+      dead: letter(
+        record,
+        'VALIDATION_FAILED',
+        'event breaks the llm_call contract',
+        checked.issues,
+        eventId,
+      ),
+    }
   }
 
   return {
@@ -104,7 +133,15 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
         const call = decoded.call
         const timeIssue = eventTimeIssue(call.occurred_at, now, window)
         if (timeIssue) {
-          letters.push(letter(record, 'EVENT_TIME_OUT_OF_RANGE', 'event time outside the accepted window', [timeIssue], call.event_id))
+          letters.push(
+            letter(
+              record,
+              'EVENT_TIME_OUT_OF_RANGE',
+              'event time outside the accepted window',
+              [timeIssue],
+              call.event_id,
+            ),
+          )
           continue
         }
         const late = call.occurred_at < batchMaxTime - options.allowedLatenessMs
@@ -114,7 +151,9 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
           row: toAuditRow(call, { price, source: record.source, late, ingestedAt: now }),
           record,
           late,
-          ...(price.status === 'unpriced' ? { unpricedModel: price.pricedModelId, unpricedReason: price.reason } : {}),
+          ...(price.status === 'unpriced'
+            ? { unpricedModel: price.pricedModelId, unpricedReason: price.reason }
+            : {}),
         })
       }
 
@@ -123,7 +162,15 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       for (const item of prepared) {
         const reason = refused.get(item.row.event_id)
         if (reason !== undefined) {
-          letters.push(letter(item.record, 'AUDIT_REFUSED', `the audit store refused the row: ${reason}`, [], item.row.event_id))
+          letters.push(
+            letter(
+              item.record,
+              'AUDIT_REFUSED',
+              `the audit store refused the row: ${reason}`,
+              [],
+              item.row.event_id,
+            ),
+          )
         }
       }
       if (letters.length > 0) await deadLetters.publish(letters)
@@ -142,12 +189,23 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
           metrics.unpriced++
           if (!unpricedLogged.has(item.unpricedModel)) {
             unpricedLogged.add(item.unpricedModel)
-            logger.warn({ model: item.unpricedModel, reason: item.unpricedReason }, 'unpriced model')
+            logger.warn(
+              { model: item.unpricedModel, reason: item.unpricedReason },
+              'unpriced model',
+            )
           }
         }
       }
-      for (const dead of letters) logger.warn({ code: dead.code, issues: dead.issues, source: dead.source }, 'dead-lettered record')
-      return { accepted: written.written, duplicates: written.duplicates, deadLettered: letters.length }
+      for (const dead of letters)
+        logger.warn(
+          { code: dead.code, issues: dead.issues, source: dead.source },
+          'dead-lettered record',
+        )
+      return {
+        accepted: written.written,
+        duplicates: written.duplicates,
+        deadLettered: letters.length,
+      }
     },
   }
 }

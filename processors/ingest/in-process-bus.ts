@@ -18,7 +18,8 @@ export interface InProcessBusOptions {
   park?: (records: InputRecord[], error: unknown) => Promise<void>
 }
 
-const eventIdOf = (record: InputRecord): string | undefined => ('event' in record ? record.event.event_id : undefined)
+const eventIdOf = (record: InputRecord): string | undefined =>
+  'event' in record ? record.event.event_id : undefined
 
 export interface InProcessBus extends EventBus {
   /** During `stop()`: a batch that fails is parked instead of retried. */
@@ -57,9 +58,16 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         queue.splice(0, batch.length)
       } catch (error) {
         if (abandoned) {
-          options.logger.error({ err: error, records: batch.length }, 'batch failed at shutdown; parking it')
+          options.logger.error(
+            { err: error, records: batch.length },
+            'batch failed at shutdown; parking it',
+          )
           if (options.park) await options.park(batch, error)
-          else options.logger.error({ eventIds: batch.map(eventIdOf) }, 'unprocessed events at shutdown')
+          else
+            options.logger.error(
+              { eventIds: batch.map(eventIdOf) },
+              'unprocessed events at shutdown',
+            )
           queue.splice(0, batch.length)
           continue
         }

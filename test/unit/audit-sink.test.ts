@@ -49,7 +49,12 @@ describe('audit sink', () => {
     const audit = sink(store, { batchSize: 1000, flushIntervalMs: 5 })
     const pending = audit.write(rows(3))
     expect(store.rows).toHaveLength(0)
-    await expect(pending).resolves.toEqual({ written: 3, duplicates: 0, duplicateIds: [], refused: [] })
+    await expect(pending).resolves.toEqual({
+      written: 3,
+      duplicates: 0,
+      duplicateIds: [],
+      refused: [],
+    })
     expect(store.rows).toHaveLength(3)
   })
 
@@ -97,7 +102,10 @@ describe('audit sink', () => {
     expect(result.written).toBe(8)
     expect(result.refused).toEqual([{ eventId: bad.event_id, reason: 'Decimal value is too big' }])
     expect(store.rows.map((r) => r.event_id).sort()).toEqual(
-      batch.filter((r) => r !== bad).map((r) => r.event_id).sort(),
+      batch
+        .filter((r) => r !== bad)
+        .map((r) => r.event_id)
+        .sort(),
     )
   })
 
@@ -106,7 +114,12 @@ describe('audit sink', () => {
     const [row] = rows(1)
     await sink(store).write([row!])
     const result = await sink(store).write([row!, row!])
-    expect(result).toEqual({ written: 0, duplicates: 2, duplicateIds: [row!.event_id, row!.event_id], refused: [] })
+    expect(result).toEqual({
+      written: 0,
+      duplicates: 2,
+      duplicateIds: [row!.event_id, row!.event_id],
+      refused: [],
+    })
   })
 
   it('keeps retrying while the store is down, and rejects at a shutdown deadline so nothing is committed', async () => {

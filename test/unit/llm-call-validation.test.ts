@@ -180,7 +180,9 @@ describe('llm_call validation accepts and normalises good events', () => {
   })
 
   it('lower-cases the event_id, so one call in two spellings is one call', () => {
-    const call = parseLlmCall(makeLlmCallInput({ event_id: '5B0D7C1E-3A52-4C7E-9F0E-2F2D4B9A1C11' }))
+    const call = parseLlmCall(
+      makeLlmCallInput({ event_id: '5B0D7C1E-3A52-4C7E-9F0E-2F2D4B9A1C11' }),
+    )
     expect(call.event_id).toBe('5b0d7c1e-3a52-4c7e-9f0e-2f2d4b9a1c11')
   })
 })
@@ -202,6 +204,8 @@ describe('llm_call validation rejects what the audit store could not hold', () =
     expect(rejectedPaths(makeLlmCallInput({ provider_reported_cost: '1'.repeat(24) }))).toEqual([
       'provider_reported_cost',
     ])
-    expect(rejectedPaths(makeLlmCallInput({ provider_reported_cost: '9'.repeat(23) + '.5' }))).toEqual([])
+    expect(
+      rejectedPaths(makeLlmCallInput({ provider_reported_cost: '9'.repeat(23) + '.5' })),
+    ).toEqual([])
   })
 })
