@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Clock } from '../platform/clock.ts'
 import { SpendGuardError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { EventBus } from '../processors/ingest/event-bus.ts'
+import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../schemas/event-time.ts'
 import { splitBody, validateItems } from './ingest-request.ts'
 
 export interface HttpServerOptions {
@@ -11,6 +13,9 @@ export interface HttpServerOptions {
   maxEventsPerRequest: number
   /** What /healthz reports besides status. */
   health: () => Record<string, unknown>
+  /** Event times are checked against this clock (retention and future skew). */
+  clock: Clock
+  eventTimeWindow?: EventTimeWindow
 }
 
 class HttpError extends Error {
@@ -70,7 +75,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (items.length > options.maxEventsPerRequest) {
       throw new HttpError(413, `at most ${options.maxEventsPerRequest} events per request`)
     }
-    const { events, results } = validateItems(items)
+    const { events, results } = validateItems(items, {
+      now: options.clock.now(),
+      window: options.eventTimeWindow ?? DEFAULT_EVENT_TIME_WINDOW,
+    })
     if (events.length > 0) {
       try {
         await bus.publish(events)

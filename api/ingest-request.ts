@@ -1,5 +1,6 @@
 import type { FieldIssue } from '../platform/errors.ts'
 import type { LlmCall } from '../schemas/llm-call.ts'
+import { eventTimeIssue, type EventTimeWindow } from '../schemas/event-time.ts'
 import { checkLlmCall } from '../schemas/validate.ts'
 
 /** The result of one item of a batch ingest request. */
@@ -58,7 +59,10 @@ function splitLines(body: string): BodyItem[] {
 }
 
 /** Validates each item; repeats of an event_id within the request are answered as duplicates. */
-export function validateItems(items: readonly BodyItem[]): ParsedIngest {
+export function validateItems(
+  items: readonly BodyItem[],
+  time: { now: number; window: EventTimeWindow },
+): ParsedIngest {
   const events: LlmCall[] = []
   const results: ItemResult[] = []
   const seen = new Set<string>()
@@ -81,6 +85,11 @@ export function validateItems(items: readonly BodyItem[]): ParsedIngest {
       return
     }
     const id = checked.value.event_id
+    const timeIssue = eventTimeIssue(checked.value.occurred_at, time.now, time.window)
+    if (timeIssue) {
+      results.push({ ...where, event_id: id, status: 'rejected', errors: [timeIssue] })
+      return
+    }
     if (seen.has(id)) {
       results.push({ ...where, event_id: id, status: 'duplicate' })
       return

@@ -21,6 +21,7 @@ export async function listenHttp(
     logger: logger.child({ component: 'http' }),
     maxBodyBytes: config.http.maxBodyBytes,
     maxEventsPerRequest: config.http.maxEventsPerRequest,
+    clock: pipeline.clock,
     health: () => ({
       transport: pipeline.transport,
       store: pipeline.store,

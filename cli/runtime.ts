@@ -36,6 +36,8 @@ export interface Pipeline {
   readonly pricer: Pricer
   readonly store: AuditStoreTarget
   readonly client: ClickHouseClient
+  /** The clock the pipeline reads; the HTTP ingest checks event times against it too. */
+  readonly clock: Clock
   /** 'kafka' when brokers are configured, 'embedded' otherwise. */
   readonly transport: 'kafka' | 'embedded'
   start(): Promise<void>
@@ -164,6 +166,7 @@ export async function createPipeline(
       pricer,
       store: target,
       client,
+      clock,
       transport: config.kafka.brokers.length > 0 ? 'kafka' : 'embedded',
       start: () =>
         bus.start(async (records) => {

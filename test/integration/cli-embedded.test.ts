@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { replayReportSchema } from '../../processors/replay/replay-report.ts'
 import { runCli, startCli } from '../support/cli-process.ts'
-import { makeLlmCallInput } from '../support/make-llm-call.ts'
+import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import { badLines, gpt4IncidentLines } from '../support/replay-files.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'spendguard-cli-'))
@@ -31,6 +31,7 @@ describe('spendguard CLI on the embedded store (chDB)', () => {
 
     const events = Array.from({ length: 40 }, (_, i) =>
       makeLlmCallInput({
+        occurred_at: recentTime(),
         model: i % 4 === 0 ? 'model-nobody-priced' : 'gpt-4',
         input_tokens: 1800,
         output_tokens: 600,

@@ -9,7 +9,7 @@ import { createEmitter } from '../../producers/emitter.ts'
 import { createKafkaTransport } from '../../producers/kafka-transport.ts'
 import { createEventCodec, type EventCodec } from '../../schemas/avro-codec.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
-import { makeLlmCall, makeLlmCallInput } from '../support/make-llm-call.ts'
+import { makeLlmCall, makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import { startTestServices, type TestServices } from '../support/test-services.ts'
 
 /**
@@ -99,10 +99,15 @@ async function readTopic(topic: string, expected: number): Promise<KafkaMessage[
 
 describe(`pipeline over Kafka protocol and ClickHouse engine`, () => {
   const first = Array.from({ length: 30 }, () =>
-    makeLlmCallInput({ model: 'gpt-4', input_tokens: 1800, output_tokens: 600 }),
+    makeLlmCallInput({
+      occurred_at: recentTime(),
+      model: 'gpt-4',
+      input_tokens: 1800,
+      output_tokens: 600,
+    }),
   )
   // Avro can carry a negative long; only the contract's validation stops it.
-  const negative: LlmCall = { ...makeLlmCall(), input_tokens: -5 }
+  const negative: LlmCall = { ...makeLlmCall({ occurred_at: recentTime() }), input_tokens: -5 }
   const garbage = Buffer.from('this is not avro at all')
 
   it('audits every good event exactly, dead-letters bad records with their reason and bytes', async () => {
@@ -158,7 +163,12 @@ describe(`pipeline over Kafka protocol and ClickHouse engine`, () => {
 
   it('resumes from committed offsets after a restart: nothing lost, nothing counted twice', async () => {
     const later = Array.from({ length: 10 }, () =>
-      makeLlmCallInput({ model: 'gpt-4o-mini', input_tokens: 1000, output_tokens: 100 }),
+      makeLlmCallInput({
+        occurred_at: recentTime(),
+        model: 'gpt-4o-mini',
+        input_tokens: 1000,
+        output_tokens: 100,
+      }),
     )
     // Produced while no processor runs, and one already-audited event sent again.
     await emit([...later, first[0]!])

@@ -29,3 +29,11 @@ export function makeLlmCallInput(overrides: Partial<LlmCallInput> = {}): LlmCall
 export function makeLlmCall(overrides: Partial<LlmCallInput> = {}): LlmCall {
   return parseLlmCall(makeLlmCallInput(overrides))
 }
+
+/**
+ * An ISO time `secondsAgo` before now: for events that go through a live pipeline, which
+ * refuses event times outside the audit's retention window.
+ */
+export function recentTime(secondsAgo = 60): string {
+  return new Date(Date.now() - secondsAgo * 1000).toISOString()
+}

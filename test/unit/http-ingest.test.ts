@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHttpServer } from '../../api/http-server.ts'
+import { ManualClock } from '../../platform/clock.ts'
 import { silentLogger } from '../../platform/logger.ts'
 import type { EventBus } from '../../processors/ingest/event-bus.ts'
 import type { InputRecord } from '../../processors/ingest/event-processor.ts'
@@ -29,6 +30,7 @@ async function serve(options: { capacity?: number; maxBodyBytes?: number } = {})
     maxBodyBytes: options.maxBodyBytes ?? 1_000_000,
     maxEventsPerRequest: 100,
     health: () => ({ pipeline: { received: received.length } }),
+    clock: new ManualClock(Date.parse('2026-03-02T12:00:00Z')),
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -141,6 +143,29 @@ describe('POST /v1/events', () => {
     ])
     expect(result.results[0]!.errors![0]!.message).toMatch(/malformed JSON/)
     expect((await post(url, '  \n')).status).toBe(400)
+  })
+
+  it('rejects an event older than the audit retention or far in the future, naming occurred_at', async () => {
+    const { url, received } = await serve()
+    const events = [
+      makeLlmCallInput({ occurred_at: '2020-06-01T00:00:00Z' }),
+      makeLlmCallInput({ occurred_at: '2026-03-09T00:00:00Z' }),
+      makeLlmCallInput(),
+    ]
+    const response = await post(url, JSON.stringify(events))
+    expect(response.status).toBe(207)
+    const body = (await response.json()) as {
+      results: Array<{ status: string; errors?: Array<{ path: string; message: string }> }>
+    }
+    expect(body.results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'accepted'])
+    expect(body.results[0]!.errors).toEqual([
+      {
+        path: 'occurred_at',
+        message: expect.stringMatching(/older than the audit retention/) as string,
+      },
+    ])
+    expect(body.results[1]!.errors![0]!.message).toMatch(/in the future/)
+    await expect.poll(() => received.length).toBe(1)
   })
 
   it('answers 503 with Retry-After when the queue is full, accepting nothing', async () => {
