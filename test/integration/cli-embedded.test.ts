@@ -1,26 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { replayReportSchema } from '../../processors/replay/replay-report.ts'
 import { runCli, startCli } from '../support/cli-process.ts'
+import { freePort } from '../support/free-port.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import { badLines, gpt4IncidentLines } from '../support/replay-files.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'spendguard-cli-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
 
 describe('spendguard CLI on the embedded store (chDB)', () => {
   it('start, POST events, SIGTERM, then sql counts every accepted event', async () => {
