@@ -6,7 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startCli } from '../support/cli-process.ts'
 import { freePort } from '../support/free-port.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
-import { startTestServices, type TestServices } from '../support/test-services.ts'
+import {
+  pipelineConfigFor,
+  startTestServices,
+  type TestServices,
+} from '../support/test-services.ts'
 
 /**
  * `spendguard start` with Kafka configured: the HTTP ingest produces to the llm-calls topic,
@@ -31,20 +35,9 @@ afterAll(async () => {
 describe('spendguard start on Kafka', () => {
   it('takes events over HTTP through the Kafka topic into the audit, and drains on SIGTERM', async () => {
     const configFile = join(work, 'spendguard.json')
-    const store = services.store.clickhouse
     writeFileSync(
       configFile,
-      JSON.stringify({
-        kafka: {
-          brokers: services.broker.brokers,
-          topicPrefix: prefix,
-          groupId: `${prefix}processor`,
-          partitions: 2,
-          idempotent: services.broker.supportsIdempotentBatches,
-        },
-        clickhouse: store,
-        audit: { flushIntervalMs: 200 },
-      }),
+      JSON.stringify(pipelineConfigFor(services, prefix, { flushIntervalMs: 200 })),
     )
     const port = await freePort()
     const running = await startCli(['start', '--config', configFile, '--port', String(port)])

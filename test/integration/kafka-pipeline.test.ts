@@ -10,7 +10,11 @@ import { createKafkaTransport } from '../../producers/kafka-transport.ts'
 import { createEventCodec, type EventCodec } from '../../schemas/avro-codec.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import { makeLlmCall, makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
-import { startTestServices, type TestServices } from '../support/test-services.ts'
+import {
+  pipelineConfigFor,
+  startTestServices,
+  type TestServices,
+} from '../support/test-services.ts'
 
 /**
  * The whole path over real protocols: the SDK emitter produces Avro over TCP to a
@@ -33,15 +37,7 @@ beforeAll(async () => {
     { name: topics.dlq, partitions: 1 },
   ])
   config = parseConfig({
-    kafka: {
-      brokers: services.broker.brokers,
-      topicPrefix: prefix,
-      groupId: `${prefix}processor`,
-      partitions: 2,
-      idempotent: services.broker.supportsIdempotentBatches,
-    },
-    clickhouse: services.store.clickhouse,
-    audit: { batchSize: 25, flushIntervalMs: 200 },
+    ...pipelineConfigFor(services, prefix, { batchSize: 25, flushIntervalMs: 200 }),
     log: { level: 'warn' },
   })
   codec = await createEventCodec()

@@ -43,6 +43,28 @@ export interface TestServices {
 
 type Mode = 'embedded' | 'containers'
 
+/**
+ * A SpendGuard config document pointing at the test services: topics `<prefix>llm-calls` and
+ * `<prefix>dlq` (two partitions for the input), its own consumer group.
+ */
+export function pipelineConfigFor(
+  services: TestServices,
+  prefix: string,
+  audit: { batchSize?: number; flushIntervalMs: number },
+) {
+  return {
+    kafka: {
+      brokers: services.broker.brokers,
+      topicPrefix: prefix,
+      groupId: `${prefix}processor`,
+      partitions: 2,
+      idempotent: services.broker.supportsIdempotentBatches,
+    },
+    clickhouse: services.store.clickhouse,
+    audit,
+  }
+}
+
 async function dockerAvailable(): Promise<boolean> {
   try {
     await getContainerRuntimeClient()

@@ -42,15 +42,18 @@ function fakeConsumer() {
   return { consumer: consumer as unknown as Consumer, commits, deliver, config: () => run }
 }
 
+const busOver = (consumer: Consumer) =>
+  createKafkaBus({
+    publisher: { send: () => Promise.resolve() },
+    consumer,
+    topic: 'llm-calls',
+    logger: silentLogger(),
+  })
+
 describe('kafka bus', () => {
   it('commits the offset after the last record only once the handler has resolved', async () => {
     const fake = fakeConsumer()
-    const bus = createKafkaBus({
-      publisher: { send: () => Promise.resolve() },
-      consumer: fake.consumer,
-      topic: 'llm-calls',
-      logger: silentLogger(),
-    })
+    const bus = busOver(fake.consumer)
     const seen: InputRecord[] = []
     let release!: () => void
     await bus.start(async (records) => {
@@ -73,12 +76,7 @@ describe('kafka bus', () => {
 
   it('commits nothing when the handler fails, so the batch is delivered again', async () => {
     const fake = fakeConsumer()
-    const bus = createKafkaBus({
-      publisher: { send: () => Promise.resolve() },
-      consumer: fake.consumer,
-      topic: 'llm-calls',
-      logger: silentLogger(),
-    })
+    const bus = busOver(fake.consumer)
     await bus.start(() => Promise.reject(new Error('audit store down')))
     await expect(fake.deliver(0, ['7', '8'])).rejects.toThrow('audit store down')
     expect(fake.commits).toEqual([])
