@@ -37,7 +37,11 @@ export function splitBody(body: string): BodyItem[] {
   let whole: unknown
   try {
     whole = JSON.parse(body)
-  } catch {
+  } catch (error) {
+    // A broken array is one broken document: answered as a whole, not line by line.
+    if (body.trimStart().startsWith('[')) {
+      return [{ error: `body is not a valid JSON array: ${(error as Error).message}` }]
+    }
     // Not a single JSON document (the usual case for NDJSON): read it line by line below.
     return splitLines(body)
   }

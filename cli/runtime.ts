@@ -139,6 +139,8 @@ export async function createPipeline(
       const inProcess = createInProcessBus({
         logger: logger.child({ component: 'in-process-bus' }),
         capacity: config.pipeline.maxQueuedEvents,
+        // One bus batch fills one insert, so a batch never waits on the sink's flush timer.
+        batchSize: config.audit.batchSize,
         park: (records, error) =>
           deadLetters.publish(
             records.map((record) => ({
@@ -184,11 +186,16 @@ export async function createPipeline(
             abandon()
             sink.abandonRetries()
           }, config.pipeline.shutdownTimeoutMs)
-          try {
-            for (const close of closers) await close()
-          } finally {
-            clearTimeout(deadline)
+          // Every step runs even when an earlier one fails; the first failure is reported.
+          const failures: unknown[] = []
+          for (const close of closers) {
+            await close().catch((error: unknown) => {
+              logger.error({ err: error }, 'shutdown step failed')
+              failures.push(error)
+            })
           }
+          clearTimeout(deadline)
+          if (failures.length > 0) throw failures[0]
         })()
         return stopping
       },

@@ -37,6 +37,8 @@ export interface AuditSink {
 export interface WriteResult {
   written: number
   duplicates: number
+  /** Event ids of the rows this write added to the store. */
+  writtenIds: string[]
   /** Event ids of the rows not written because they were already audited or repeated. */
   duplicateIds: string[]
   /** Rows the store refused for good, with its reason: the caller dead-letters them. */
@@ -70,7 +72,8 @@ interface Pending {
   reject: (error: unknown) => void
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+// unref: a backoff cut short by a shutdown deadline must not keep the process alive.
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
 
 /** A wait that a shutdown deadline cuts short. */
 function interruptible(wait: Promise<void>, signal: AbortSignal): Promise<void> {
@@ -89,14 +92,22 @@ function interruptible(wait: Promise<void>, signal: AbortSignal): Promise<void> 
 function settle(batch: Pending[], outcome: BatchOutcome): WriteResult[] {
   const claimed = new Set<string>()
   return batch.map((pending) => {
-    const result: WriteResult = { written: 0, duplicates: 0, duplicateIds: [], refused: [] }
+    const result: WriteResult = {
+      written: 0,
+      writtenIds: [],
+      duplicates: 0,
+      duplicateIds: [],
+      refused: [],
+    }
     for (const { event_id: id } of pending.rows) {
       const first = !claimed.has(id)
       claimed.add(id)
       const reason = outcome.refused.get(id)
       if (first && reason !== undefined) result.refused.push({ eventId: id, reason })
-      else if (first && outcome.written.has(id)) result.written++
-      else {
+      else if (first && outcome.written.has(id)) {
+        result.written++
+        result.writtenIds.push(id)
+      } else {
         result.duplicates++
         result.duplicateIds.push(id)
       }
@@ -166,7 +177,13 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
     write(rows) {
       if (closed) return Promise.reject(new Error('audit sink is closed'))
       if (rows.length === 0)
-        return Promise.resolve({ written: 0, duplicates: 0, duplicateIds: [], refused: [] })
+        return Promise.resolve({
+          written: 0,
+          writtenIds: [],
+          duplicates: 0,
+          duplicateIds: [],
+          refused: [],
+        })
       return new Promise<WriteResult>((resolve, reject) => {
         queue.push({ rows, resolve, reject })
         stats.buffered += rows.length

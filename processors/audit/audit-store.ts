@@ -32,6 +32,34 @@ const RETRIABLE_CLICKHOUSE_CODES = new Set([
   '425', // SYSTEM_ERROR
 ])
 
+/**
+ * ClickHouse error codes that blame the data of an insert, not the store: one bad value among
+ * good rows. Only these make the sink look for the bad row; any other refusal (disk full,
+ * access denied, a missing column) holds the whole batch back.
+ */
+const ROW_DATA_CLICKHOUSE_CODES = new Set([
+  '6', // CANNOT_PARSE_TEXT
+  '25', // CANNOT_PARSE_ESCAPE_SEQUENCE
+  '26', // CANNOT_PARSE_QUOTED_STRING
+  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '38', // CANNOT_PARSE_DATE
+  '41', // CANNOT_PARSE_DATETIME
+  '53', // TYPE_MISMATCH
+  '69', // ARGUMENT_OUT_OF_BOUND
+  '70', // CANNOT_CONVERT_TYPE
+  '72', // CANNOT_PARSE_NUMBER
+  '117', // INCORRECT_DATA
+  '321', // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+  '407', // DECIMAL_OVERFLOW
+])
+
+/** The store refused an insert because of a value in it; retrying the same rows fails again. */
+export class RowRejectedError extends SpendGuardError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'AUDIT_ROW_REJECTED', retriable: false, cause })
+  }
+}
+
 /** Maps a thrown value from the client to our error tree, by ClickHouse's numeric code. */
 export function classifyStoreError(error: unknown, action: string): SpendGuardError {
   if (error instanceof SpendGuardError) return error
@@ -39,6 +67,10 @@ export function classifyStoreError(error: unknown, action: string): SpendGuardEr
   // "60"; socket errors carry Node's "ECONNREFUSED" and the like.
   const code = (error as { code?: unknown } | null)?.code
   const isEngineError = typeof code === 'string' && /^\d+$/.test(code)
+  if (isEngineError && ROW_DATA_CLICKHOUSE_CODES.has(code)) {
+    const message = error instanceof Error ? error.message : String(error)
+    return new RowRejectedError(`audit store refused a value (${action}): ${message}`, error)
+  }
   if (isEngineError && !RETRIABLE_CLICKHOUSE_CODES.has(code)) {
     const message = error instanceof Error ? error.message : String(error)
     return new SpendGuardError(`audit store refused to ${action}: ${message}`, {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { isRetriable, SinkUnavailableError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { AuditRow } from './audit-row.ts'
-import type { AuditStore } from './audit-store.ts'
+import { RowRejectedError, type AuditStore } from './audit-store.ts'
 import type { RecentIds } from './recent-ids.ts'
 
 /** What became of the distinct event ids of one batch. */
@@ -68,7 +68,9 @@ export function createBatchWriter(options: BatchWriterOptions) {
       await withRetry('audit insert', () => store.insertCalls(rows, batchToken(rows)))
       return rows
     } catch (error) {
-      if (isRetriable(error)) throw error
+      // Only a refusal that blames a value is narrowed down to its row; anything else (the
+      // store itself refuses) fails the batch, which then stays uncommitted.
+      if (!(error instanceof RowRejectedError)) throw error
       if (rows.length === 1) {
         refused.set(rows[0]!.event_id, error instanceof Error ? error.message : String(error))
         return []
@@ -76,6 +78,8 @@ export function createBatchWriter(options: BatchWriterOptions) {
       const half = Math.ceil(rows.length / 2)
       const left = await insertIsolating(rows.slice(0, half), refused)
       const right = await insertIsolating(rows.slice(half), refused)
+      // Every row refused on its own: the cause is not one bad value, hold the batch back.
+      if (left.length + right.length === 0) throw error
       return [...left, ...right]
     }
   }

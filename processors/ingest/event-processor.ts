@@ -159,9 +159,11 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
 
       const written = await sink.write(prepared.map((p) => p.row))
       const refused = new Map(written.refused.map((r) => [r.eventId, r.reason]))
+      const refusedLettered = new Set<string>()
       for (const item of prepared) {
         const reason = refused.get(item.row.event_id)
-        if (reason !== undefined) {
+        if (reason !== undefined && !refusedLettered.has(item.row.event_id)) {
+          refusedLettered.add(item.row.event_id)
           letters.push(
             letter(
               item.record,
@@ -176,14 +178,16 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       if (letters.length > 0) await deadLetters.publish(letters)
 
       // Counted once the batch is settled: a batch that fails and comes again counts once.
-      maxEventTime = batchMaxTime
+      // Batches of different partitions settle in any order: the watermark only moves forward.
+      maxEventTime = Math.max(maxEventTime, batchMaxTime)
       metrics.received += records.length
       metrics.audited += written.written
       metrics.duplicates += written.duplicates
       metrics.deadLettered += letters.length
-      const duplicate = new Set(written.duplicateIds)
+      // Late and unpriced count the rows this batch wrote, each once.
+      const uncounted = new Set(written.writtenIds)
       for (const item of prepared) {
-        if (refused.has(item.row.event_id) || duplicate.has(item.row.event_id)) continue
+        if (!uncounted.delete(item.row.event_id)) continue
         if (item.late) metrics.late++
         if (item.unpricedModel !== undefined) {
           metrics.unpriced++

@@ -25,13 +25,16 @@ export interface KafkaBusOptions {
  */
 export function createKafkaBus(options: KafkaBusOptions): EventBus {
   const { consumer, topic, logger } = options
+  const inFlight = new Set<Promise<void>>()
+  let stopping = false
 
   async function onBatch(
     payload: EachBatchPayload,
     handler: (records: InputRecord[]) => Promise<void>,
   ): Promise<void> {
     const { batch } = payload
-    if (batch.messages.length === 0) return
+    // Stopping: leave the batch uncommitted for the next instance rather than start it.
+    if (stopping || batch.messages.length === 0) return
     const records: InputRecord[] = batch.messages.map((message) => ({
       bytes: message.value ?? Buffer.alloc(0),
       source: { kind: 'kafka', partition: batch.partition, offset: message.offset },
@@ -63,11 +66,20 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-        eachBatch: (payload) => onBatch(payload, handler),
+        eachBatch: (payload) => {
+          const work = onBatch(payload, handler)
+          inFlight.add(work)
+          const done = () => inFlight.delete(work)
+          work.then(done, done)
+          return work
+        },
       })
     },
     async stop() {
-      // stop() lets the batch in flight finish (and commit) before it resolves.
+      // kafkajs's stop() makes commitOffsets a silent no-op for the batches still running, so
+      // they are finished and committed here first; new batches are left alone meanwhile.
+      stopping = true
+      await Promise.allSettled([...inFlight])
       await consumer.stop()
       await consumer.disconnect()
     },

@@ -1,6 +1,6 @@
 import { SinkUnavailableError } from '../../platform/errors.ts'
 import type { AuditRow } from '../../processors/audit/audit-row.ts'
-import type { AuditStore } from '../../processors/audit/audit-store.ts'
+import { RowRejectedError, type AuditStore } from '../../processors/audit/audit-store.ts'
 
 /**
  * An in-memory AuditStore that behaves like ClickHouse insert deduplication: an insert whose
@@ -20,7 +20,8 @@ export class MemoryAuditStore implements AuditStore {
   insertCalls(rows: readonly AuditRow[], dedupToken: string): Promise<void> {
     this.tokens.push(dedupToken)
     if (this.down) return Promise.reject(new SinkUnavailableError('store down'))
-    if (rows.some(this.poison)) return Promise.reject(new Error('Decimal value is too big'))
+    if (rows.some(this.poison))
+      return Promise.reject(new RowRejectedError('Decimal value is too big'))
     const fault = this.insertFaults.shift()
     if (fault === 'fail') return Promise.reject(new SinkUnavailableError('store down'))
     if (fault === 'reject') return Promise.reject(new Error('column type mismatch'))

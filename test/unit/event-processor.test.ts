@@ -96,7 +96,6 @@ describe('event processor', () => {
   it('retries while the store is unavailable; a redelivered batch is audited and counted once', async () => {
     const { store, processor, encoded } = await setup()
     const batch = [encoded(makeLlmCall({ model: 'mystery-model' })), encoded(makeLlmCall())]
-    store.insertFaults.push('reject')
     store.down = true
     const settled = processor.process(batch)
     // The sink retries while the store is down; bring it back and the same batch settles.
@@ -105,6 +104,16 @@ describe('event processor', () => {
     await processor.process(batch)
     expect(store.rows).toHaveLength(2)
     expect(processor.metrics).toMatchObject({ received: 4, audited: 2, duplicates: 2, unpriced: 1 })
+  })
+
+  it('holds the batch back, dead-lettering nothing, when the store refuses inserts as a whole', async () => {
+    const { store, letters, processor, encoded } = await setup()
+    store.insertFaults.push('reject')
+    await expect(
+      processor.process([encoded(makeLlmCall()), encoded(makeLlmCall())]),
+    ).rejects.toThrow(/column type mismatch/)
+    expect(letters).toEqual([])
+    expect(processor.metrics.received).toBe(0)
   })
 
   it('flags an event later than the allowed lateness behind the newest event seen', async () => {

@@ -133,7 +133,7 @@ describe('POST /v1/events', () => {
   it('answers 400 when every item is bad, with per-line results for a body that is not JSON', async () => {
     const { url } = await serve()
     expect((await post(url, JSON.stringify([{ agent_id: 'x' }]))).status).toBe(400)
-    const broken = await post(url, '[{"a": 1,\n  "b": 2')
+    const broken = await post(url, '{"a": 1,\n  "b": 2')
     expect(broken.status).toBe(400)
     const result = (await broken.json()) as IngestResponse
     expect(result).toMatchObject({ accepted: 0, rejected: 2, duplicates: 0 })
@@ -143,6 +143,17 @@ describe('POST /v1/events', () => {
     ])
     expect(result.results[0]!.errors![0]!.message).toMatch(/malformed JSON/)
     expect((await post(url, '  \n')).status).toBe(400)
+  })
+
+  it('rejects a broken JSON array as a whole, even when some of its lines parse', async () => {
+    const { url, received } = await serve()
+    const good = JSON.stringify(makeLlmCallInput())
+    const response = await post(url, `[\n${good},\n{"broken": \n]`)
+    expect(response.status).toBe(400)
+    const result = (await response.json()) as IngestResponse
+    expect(result).toMatchObject({ accepted: 0, rejected: 1 })
+    expect(result.results[0]!.errors![0]!.message).toMatch(/not a valid JSON array/)
+    expect(received).toHaveLength(0)
   })
 
   it('rejects an event older than the audit retention or far in the future, naming occurred_at', async () => {

@@ -7,6 +7,7 @@ import type { InputRecord } from '../../processors/ingest/event-processor.ts'
 /** The part of a kafkajs Consumer the bus drives; it hands over batches we build by hand. */
 function fakeConsumer() {
   const commits: Array<{ topic: string; partition: number; offset: string }> = []
+  let stopped = false
   let run: ConsumerRunConfig | undefined
   const consumer = {
     subscribe: () => Promise.resolve(),
@@ -15,10 +16,14 @@ function fakeConsumer() {
       return Promise.resolve()
     },
     commitOffsets: (offsets: Array<{ topic: string; partition: number; offset: string }>) => {
-      commits.push(...offsets)
+      // Like kafkajs: once the consumer is stopped, a commit is silently dropped.
+      if (!stopped) commits.push(...offsets)
       return Promise.resolve()
     },
-    stop: () => Promise.resolve(),
+    stop: () => {
+      stopped = true
+      return Promise.resolve()
+    },
     disconnect: () => Promise.resolve(),
   }
   function deliver(partition: number, offsets: string[]): Promise<void> {
@@ -80,5 +85,25 @@ describe('kafka bus', () => {
     await bus.start(() => Promise.reject(new Error('audit store down')))
     await expect(fake.deliver(0, ['7', '8'])).rejects.toThrow('audit store down')
     expect(fake.commits).toEqual([])
+  })
+
+  it('finishes and commits the batch in flight before stopping the consumer, and starts no new one', async () => {
+    const fake = fakeConsumer()
+    const bus = busOver(fake.consumer)
+    let release!: () => void
+    let handled = 0
+    await bus.start(async () => {
+      handled++
+      await new Promise<void>((resolve) => (release = resolve))
+    })
+    const inFlight = fake.deliver(0, ['10', '11'])
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const stopping = bus.stop()
+    await fake.deliver(1, ['5'])
+    release()
+    await inFlight
+    await stopping
+    expect(handled).toBe(1)
+    expect(fake.commits).toEqual([{ topic: 'llm-calls', partition: 0, offset: '12' }])
   })
 })
