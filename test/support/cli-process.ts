@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { onTestFinished } from 'vitest'
 
 export const BIN = fileURLToPath(new URL('../../bin/spendguard.js', import.meta.url))
 
@@ -34,6 +35,10 @@ export async function startCli(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ child: ChildProcess; logs: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } })
+  // A test that fails before its SIGTERM must not leave the server running.
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   let logs = ''
   child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()))
   child.stdout.on('data', (chunk: Buffer) => (logs += chunk.toString()))
