@@ -14,7 +14,7 @@ import { createKafkaTransport } from '../producers/kafka-transport.ts'
 import { createAuditSink, type AuditSink } from '../processors/audit/audit-sink.ts'
 import { createClickHouseAuditStore } from '../processors/audit/audit-store.ts'
 import { migrate } from '../processors/audit/migrations.ts'
-import { createFileDeadLetterSink } from '../processors/ingest/dead-letters.ts'
+import { createFileDeadLetterSink, deadLetterOf } from '../processors/ingest/dead-letters.ts'
 import type { EventBus } from '../processors/ingest/event-bus.ts'
 import { createEventProcessor, type EventProcessor } from '../processors/ingest/event-processor.ts'
 import { createInProcessBus } from '../processors/ingest/in-process-bus.ts'
@@ -143,15 +143,16 @@ export async function createPipeline(
         batchSize: config.audit.batchSize,
         park: (records, error) =>
           deadLetters.publish(
-            records.map((record) => ({
-              code: 'SHUTDOWN_UNWRITTEN',
-              reason: `not audited before the shutdown deadline: ${error instanceof Error ? error.message : String(error)}`,
-              issues: [],
-              original: Buffer.from(JSON.stringify('event' in record ? record.event : null)),
-              source: record.source,
-              ...('event' in record ? { eventId: record.event.event_id } : {}),
-              failedAt: clock.now(),
-            })),
+            records.map((record) =>
+              deadLetterOf(
+                record,
+                {
+                  code: 'SHUTDOWN_UNWRITTEN',
+                  reason: `not audited before the shutdown deadline: ${error instanceof Error ? error.message : String(error)}`,
+                },
+                clock.now(),
+              ),
+            ),
           ),
       })
       abandon = () => inProcess.abandon()

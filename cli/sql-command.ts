@@ -1,5 +1,5 @@
 import type { Config } from '../platform/config.ts'
-import { createAuditStoreClient } from '../platform/clickhouse.ts'
+import { clickHouseErrorCode, createAuditStoreClient } from '../platform/clickhouse.ts'
 import { SpendGuardError } from '../platform/errors.ts'
 import { renderTable } from './text-table.ts'
 
@@ -42,8 +42,8 @@ export async function runSql(
     if (typeof only === 'string' || typeof only === 'number') return `${only}\n`
     return renderTable(body.meta?.map((column) => column.name) ?? [], body.data)
   } catch (error) {
-    const code = (error as { code?: unknown }).code
-    if (typeof code === 'string' && /^\d+$/.test(code)) {
+    const code = clickHouseErrorCode(error)
+    if (code !== undefined) {
       throw new SpendGuardError(`query failed: ${(error as Error).message}`, {
         code: `CLICKHOUSE_${code}`,
         cause: error,

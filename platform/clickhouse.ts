@@ -86,6 +86,15 @@ export function createAuditStoreClient(
 }
 
 /**
+ * ClickHouse's numeric error code ("60") carried by an engine error, server or chDB alike;
+ * undefined for anything else (socket errors carry Node's "ECONNREFUSED" and the like).
+ */
+export function clickHouseErrorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^\d+$/.test(code) ? code : undefined
+}
+
+/**
  * chDB reports a data directory held by another process as a connection failure with the
  * stable code CHDB_CONNECTION (the engine prints "Cannot lock file .../status").
  */

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { clickHouseErrorCode } from '../../platform/clickhouse.ts'
 import { SinkUnavailableError, SpendGuardError } from '../../platform/errors.ts'
 import type { AuditRow } from './audit-row.ts'
 
@@ -63,23 +64,19 @@ export class RowRejectedError extends SpendGuardError {
 /** Maps a thrown value from the client to our error tree, by ClickHouse's numeric code. */
 export function classifyStoreError(error: unknown, action: string): SpendGuardError {
   if (error instanceof SpendGuardError) return error
-  // The engine's errors (server or chDB) carry ClickHouse's numeric code as a string, e.g.
-  // "60"; socket errors carry Node's "ECONNREFUSED" and the like.
-  const code = (error as { code?: unknown } | null)?.code
-  const isEngineError = typeof code === 'string' && /^\d+$/.test(code)
-  if (isEngineError && ROW_DATA_CLICKHOUSE_CODES.has(code)) {
-    const message = error instanceof Error ? error.message : String(error)
+  const code = clickHouseErrorCode(error)
+  if (code === undefined || RETRIABLE_CLICKHOUSE_CODES.has(code)) {
+    return new SinkUnavailableError(`audit store unavailable (${action})`, error)
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  if (ROW_DATA_CLICKHOUSE_CODES.has(code)) {
     return new RowRejectedError(`audit store refused a value (${action}): ${message}`, error)
   }
-  if (isEngineError && !RETRIABLE_CLICKHOUSE_CODES.has(code)) {
-    const message = error instanceof Error ? error.message : String(error)
-    return new SpendGuardError(`audit store refused to ${action}: ${message}`, {
-      code: `CLICKHOUSE_${code}`,
-      retriable: false,
-      cause: error,
-    })
-  }
-  return new SinkUnavailableError(`audit store unavailable (${action})`, error)
+  return new SpendGuardError(`audit store refused to ${action}: ${message}`, {
+    code: `CLICKHOUSE_${code}`,
+    retriable: false,
+    cause: error,
+  })
 }
 
 export function createClickHouseAuditStore(client: ClickHouseClient): AuditStore {

@@ -5,11 +5,12 @@ import type { AuditRow } from './audit-row.ts'
 import { RowRejectedError, type AuditStore } from './audit-store.ts'
 import type { RecentIds } from './recent-ids.ts'
 
-/** What became of the distinct event ids of one batch. */
+/**
+ * What became of the distinct event ids of one batch; an id in neither set was already in the
+ * store or written by this process, so it is a duplicate.
+ */
 export interface BatchOutcome {
   written: Set<string>
-  /** Already in the store or in this process: not written again. */
-  duplicates: Set<string>
   /** Refused by the store for good (a value it cannot hold): id -> reason. */
   refused: Map<string, string>
 }
@@ -85,19 +86,16 @@ export function createBatchWriter(options: BatchWriterOptions) {
   }
 
   return async function writeBatch(rows: readonly AuditRow[]): Promise<BatchOutcome> {
-    const outcome: BatchOutcome = { written: new Set(), duplicates: new Set(), refused: new Map() }
+    const outcome: BatchOutcome = { written: new Set(), refused: new Map() }
     const candidates = new Map<string, AuditRow>()
     for (const row of rows) {
-      if (recent.has(row.event_id)) outcome.duplicates.add(row.event_id)
-      else if (!candidates.has(row.event_id)) candidates.set(row.event_id, row)
+      if (!recent.has(row.event_id) && !candidates.has(row.event_id))
+        candidates.set(row.event_id, row)
     }
     const existing = await withRetry('event id lookup', () =>
       store.existingEventIds([...candidates.keys()]),
     )
-    for (const id of existing) {
-      outcome.duplicates.add(id)
-      candidates.delete(id)
-    }
+    for (const id of existing) candidates.delete(id)
     const written =
       candidates.size > 0 ? await insertIsolating([...candidates.values()], outcome.refused) : []
     for (const row of written) {

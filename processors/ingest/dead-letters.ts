@@ -16,6 +16,27 @@ export interface DeadLetter {
   failedAt: number
 }
 
+/**
+ * The dead letter of an input record: it keeps the Kafka value as received, or the event as
+ * JSON when the record came in already parsed (HTTP, embedded).
+ */
+export function deadLetterOf(
+  record: { source: EventSource } & ({ bytes: Buffer } | { event: { event_id: string } }),
+  why: { code: string; reason: string; issues?: readonly FieldIssue[]; eventId?: string },
+  failedAt: number,
+): DeadLetter {
+  const parsed = 'event' in record ? record.event : undefined
+  return {
+    code: why.code,
+    reason: why.reason,
+    issues: why.issues ?? [],
+    original: 'bytes' in record ? record.bytes : Buffer.from(JSON.stringify(parsed)),
+    source: record.source,
+    eventId: why.eventId ?? parsed?.event_id,
+    failedAt,
+  }
+}
+
 /** Where dead letters go: the `dlq` Kafka topic, or a file for the embedded pipeline. */
 export interface DeadLetterSink {
   publish(letters: readonly DeadLetter[]): Promise<void>

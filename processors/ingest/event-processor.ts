@@ -12,7 +12,7 @@ import { checkLlmCall } from '../../schemas/validate.ts'
 import { toAuditRow, type AuditRow, type EventSource } from '../audit/audit-row.ts'
 import type { AuditSink } from '../audit/audit-sink.ts'
 import type { Pricer } from '../pricing/pricer.ts'
-import type { DeadLetter, DeadLetterSink } from './dead-letters.ts'
+import { deadLetterOf, type DeadLetter, type DeadLetterSink } from './dead-letters.ts'
 import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
@@ -60,11 +60,6 @@ interface Prepared {
   unpricedReason?: string
 }
 
-/** The bytes a dead letter keeps: the Kafka value as received, or the event as JSON. */
-function originalBytes(record: InputRecord): Buffer {
-  return 'bytes' in record ? record.bytes : Buffer.from(JSON.stringify(record.event))
-}
-
 export function createEventProcessor(options: EventProcessorOptions): EventProcessor {
   const { pricer, sink, deadLetters, logger, clock, codec } = options
   const window = options.eventTimeWindow ?? DEFAULT_EVENT_TIME_WINDOW
@@ -79,15 +74,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
     issues: FieldIssue[],
     eventId?: string,
   ): DeadLetter {
-    return {
-      code,
-      reason,
-      issues,
-      original: originalBytes(record),
-      source: record.source,
-      eventId,
-      failedAt: clock.now(),
-    }
+    return deadLetterOf(record, { code, reason, issues, eventId }, clock.now())
   }
 
   async function decode(record: InputRecord): Promise<{ call: LlmCall } | { dead: DeadLetter }> {
@@ -158,22 +145,17 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       }
 
       const written = await sink.write(prepared.map((p) => p.row))
-      const refused = new Map(written.refused.map((r) => [r.eventId, r.reason]))
-      const refusedLettered = new Set<string>()
-      for (const item of prepared) {
-        const reason = refused.get(item.row.event_id)
-        if (reason !== undefined && !refusedLettered.has(item.row.event_id)) {
-          refusedLettered.add(item.row.event_id)
-          letters.push(
-            letter(
-              item.record,
-              'AUDIT_REFUSED',
-              `the audit store refused the row: ${reason}`,
-              [],
-              item.row.event_id,
-            ),
-          )
-        }
+      for (const { eventId, reason } of written.refused) {
+        const item = prepared.find((p) => p.row.event_id === eventId)!
+        letters.push(
+          letter(
+            item.record,
+            'AUDIT_REFUSED',
+            `the audit store refused the row: ${reason}`,
+            [],
+            eventId,
+          ),
+        )
       }
       if (letters.length > 0) await deadLetters.publish(letters)
 
