@@ -14,7 +14,7 @@ usage:
   spendguard start  [--port 8787] [--data-dir ./data] [--config FILE]
   spendguard demo   [--port 8787] [--data-dir ./data] [--rate 20] [--duration 0] [--config FILE]
   spendguard replay FILE|- [--format json|table] [--config FILE]
-  spendguard sql "<query>" [--format table|json|tsv] [--data-dir ./data] [--config FILE]
+  spendguard sql "<query>" [--format table|json|tsv|csv] [--data-dir ./data] [--config FILE]
 
 Without Kafka brokers configured (SPENDGUARD_KAFKA_BROKERS or kafka.brokers in the config
 file) the pipeline runs embedded: an in-process transport and chDB under --data-dir.
@@ -107,8 +107,15 @@ async function main(argv: string[]): Promise<number> {
         throw new ConfigError(
           'sql needs a query, e.g. spendguard sql "SELECT count() FROM llm_calls"',
         )
-      const format = oneOf('format', values.format, ['table', 'json', 'tsv'] as const, 'table')
-      process.stdout.write(await runSql(config, query, format))
+      const format = oneOf(
+        'format',
+        values.format,
+        ['table', 'json', 'tsv', 'csv'] as const,
+        'table',
+      )
+      process.stdout.write(
+        await runSql(config, query, format, { terminal: process.stdout.isTTY === true }),
+      )
       return 0
     }
     default:

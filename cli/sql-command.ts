@@ -1,55 +1,50 @@
 import type { Config } from '../platform/config.ts'
-import { clickHouseErrorCode, createAuditStoreClient } from '../platform/clickhouse.ts'
-import { SpendGuardError } from '../platform/errors.ts'
-import { renderTable } from './text-table.ts'
+import { createAuditStoreClient } from '../platform/clickhouse.ts'
+import { createReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
+import { escapeControlCharacters, renderTable } from './text-table.ts'
+
+export type SqlFormat = 'table' | 'json' | 'tsv' | 'csv'
+
+const ENGINE_FORMATS: Record<Exclude<SqlFormat, 'table'>, string> = {
+  json: 'JSONEachRow',
+  tsv: 'TabSeparatedWithNames',
+  csv: 'CSVWithNames',
+}
 
 /**
- * `spendguard sql "<query>"`: runs one read-only query over the audit and returns its text.
- * The session is read-only (`readonly = 1`), so nothing typed here can change the audit.
+ * `spendguard sql "<query>"`: one read-only query over the audit. Only a read of SpendGuard's
+ * tables reaches the engine (see platform/sql), under the configured limits. A FORMAT clause
+ * in the query wins over --format; the output is printed as the engine wrote it.
  */
 export async function runSql(
   config: Config,
   query: string,
-  format: 'table' | 'json' | 'tsv',
+  format: SqlFormat,
+  options: { terminal?: boolean } = {},
 ): Promise<string> {
   // Reading must not create a store: a mistyped --data-dir would answer "Unknown table".
-  const { client } = createAuditStoreClient(config.clickhouse, { create: false })
+  const { client, target } = createAuditStoreClient(config.clickhouse, {
+    create: false,
+    role: 'reader',
+  })
   try {
-    const settings = { readonly: '1' } as const
-    if (format === 'json') {
-      return await (
-        await client.query({ query, format: 'JSONEachRow', clickhouse_settings: settings })
-      ).text()
+    const queries = createReadOnlyQueries({ client, kind: target.kind, limits: config.query })
+    // Machine formats go out as the engine wrote them, unless a person's terminal shows them.
+    const raw = (text: string) =>
+      options.terminal ? escapeControlCharacters(text, { keepNewlines: true }) : text
+    if (format !== 'table') return raw((await queries.run(query, ENGINE_FORMATS[format])).text)
+    const output = await queries.run(query, 'JSONCompact')
+    if (output.format !== 'JSONCompact') return raw(output.text)
+    const body = JSON.parse(output.text) as {
+      meta?: Array<{ name: string }>
+      data: unknown[][]
     }
-    if (format === 'tsv') {
-      return await (
-        await client.query({
-          query,
-          format: 'TabSeparatedWithNames',
-          clickhouse_settings: settings,
-        })
-      ).text()
-    }
-    const result = await client.query({
-      query,
-      format: 'JSONCompact',
-      clickhouse_settings: settings,
-    })
-    const body = await result.json<unknown[]>()
-    const only =
-      body.data.length === 1 && body.meta?.length === 1 ? (body.data[0] as unknown[])[0] : undefined
+    const only = body.data.length === 1 && body.meta?.length === 1 ? body.data[0]![0] : undefined
     // A single value (SHOW CREATE TABLE, a count) prints as itself, newlines and all.
-    if (typeof only === 'string' || typeof only === 'number') return `${only}\n`
+    if (typeof only === 'string')
+      return `${escapeControlCharacters(only, { keepNewlines: true })}\n`
+    if (typeof only === 'number') return `${only}\n`
     return renderTable(body.meta?.map((column) => column.name) ?? [], body.data)
-  } catch (error) {
-    const code = clickHouseErrorCode(error)
-    if (code !== undefined) {
-      throw new SpendGuardError(`query failed: ${(error as Error).message}`, {
-        code: `CLICKHOUSE_${code}`,
-        cause: error,
-      })
-    }
-    throw error
   } finally {
     await client.close()
   }

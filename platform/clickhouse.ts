@@ -35,6 +35,11 @@ export interface AuditStoreClientOptions {
    * false so a mistyped path fails with StoreMissingError instead of leaving an empty store.
    */
   create?: boolean
+  /**
+   * Whose credentials a server connection uses: the writer (username/password, the default),
+   * the reader or the admin (each falling back to the writer's). chDB has no users.
+   */
+  role?: 'writer' | 'reader' | 'admin'
 }
 
 /**
@@ -50,11 +55,14 @@ export function createAuditStoreClient(
   target: AuditStoreTarget
 } {
   if (config.url) {
+    const role = options.role ?? 'writer'
+    const user =
+      (role === 'reader' ? config.reader : role === 'admin' ? config.admin : undefined) ?? config
     return {
       client: createClient({
         url: config.url,
-        username: config.username,
-        password: config.password,
+        username: user.username,
+        password: user.password,
         database: config.database,
         clickhouse_settings: CLICKHOUSE_SETTINGS,
       }),

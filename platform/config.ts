@@ -11,6 +11,30 @@ import { ConfigError } from './errors.ts'
 
 const port = z.int().min(0).max(65_535)
 const positiveInt = z.int().positive()
+const credentials = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().default(''),
+})
+
+/** One access token of the HTTP API. Exactly one of token, tokenFile, tokenEnv gives its value. */
+const accessToken = z
+  .strictObject({
+    /** Shown in logs and audit records instead of the secret. */
+    name: z.string().min(1),
+    /** ingest: POST events; read: spend, SQL, reports, status; admin: everything. */
+    role: z.enum(['ingest', 'read', 'admin']),
+    token: z.string().min(16, 'a token must be at least 16 characters').optional(),
+    /** A file holding the token (re-read when it changes, for rotation without a restart). */
+    tokenFile: z.string().min(1).optional(),
+    /** An environment variable holding the token. */
+    tokenEnv: z.string().min(1).optional(),
+    /** An ingest token bound to a tenant may only write that tenant's events. */
+    tenant: z.string().min(1).optional(),
+  })
+  .refine(
+    (t) => [t.token, t.tokenFile, t.tokenEnv].filter((v) => v !== undefined).length === 1,
+    'give exactly one of token, tokenFile, tokenEnv',
+  )
 
 export const configSchema = z.strictObject({
   kafka: z
@@ -54,6 +78,31 @@ export const configSchema = z.strictObject({
         .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
         .default('default'),
       dataDir: z.string().default('./data'),
+      /**
+       * Server only: the user that reads (sql, reports) and the one that runs migrations. Both
+       * default to username/password, which is the writer's (INSERT) user.
+       */
+      reader: credentials.optional(),
+      admin: credentials.optional(),
+    })
+    .prefault({}),
+  query: z
+    .strictObject({
+      /** Limits of every read-only query (`spendguard sql`, POST /v1/sql); 0: no limit. */
+      maxExecutionTimeSeconds: z.int().nonnegative().default(30),
+      maxResultRows: z.int().nonnegative().default(100_000),
+      maxMemoryUsageBytes: z
+        .int()
+        .nonnegative()
+        .default(1024 * 1024 * 1024),
+      maxRowsToRead: z.int().nonnegative().default(0),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      tokens: z.array(accessToken).default([]),
+      /** A JSON file with a list of tokens in the same shape, re-read when it changes. */
+      tokensFile: z.string().min(1).optional(),
     })
     .prefault({}),
   http: z
@@ -64,6 +113,14 @@ export const configSchema = z.strictObject({
       maxBodyBytes: positiveInt.default(5 * 1024 * 1024),
       /** Largest number of events in one request. */
       maxEventsPerRequest: positiveInt.default(10_000),
+      /** Origins (scheme://host:port) a browser may call the API from; none by default. */
+      allowedOrigins: z.array(z.string().min(1)).default([]),
+      /**
+       * Host header names the API answers to. Empty: loopback names when listening on a
+       * loopback address, that address too when listening on one other address, any on a
+       * wildcard address (which needs tokens).
+       */
+      allowedHosts: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   pricing: z
@@ -112,6 +169,17 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; kind: 'string' | 'i
   SPENDGUARD_CLICKHOUSE_USER: { path: ['clickhouse', 'username'], kind: 'string' },
   SPENDGUARD_CLICKHOUSE_PASSWORD: { path: ['clickhouse', 'password'], kind: 'string' },
   SPENDGUARD_CLICKHOUSE_DATABASE: { path: ['clickhouse', 'database'], kind: 'string' },
+  SPENDGUARD_CLICKHOUSE_READER_USER: { path: ['clickhouse', 'reader', 'username'], kind: 'string' },
+  SPENDGUARD_CLICKHOUSE_READER_PASSWORD: {
+    path: ['clickhouse', 'reader', 'password'],
+    kind: 'string',
+  },
+  SPENDGUARD_CLICKHOUSE_ADMIN_USER: { path: ['clickhouse', 'admin', 'username'], kind: 'string' },
+  SPENDGUARD_CLICKHOUSE_ADMIN_PASSWORD: {
+    path: ['clickhouse', 'admin', 'password'],
+    kind: 'string',
+  },
+  SPENDGUARD_TOKENS_FILE: { path: ['auth', 'tokensFile'], kind: 'string' },
   SPENDGUARD_DATA_DIR: { path: ['clickhouse', 'dataDir'], kind: 'string' },
   SPENDGUARD_HTTP_HOST: { path: ['http', 'host'], kind: 'string' },
   SPENDGUARD_HTTP_PORT: { path: ['http', 'port'], kind: 'int' },
