@@ -2,34 +2,69 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Clock } from '../platform/clock.ts'
 import { SpendGuardError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
+import type { ReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
+import { RecentIds } from '../processors/audit/recent-ids.ts'
 import type { EventBus } from '../processors/ingest/event-bus.ts'
 import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../schemas/event-time.ts'
-import { splitBody, validateItems } from './ingest-request.ts'
+import { hasRole, type AccessTokens, type Principal, type Role } from './access-tokens.ts'
+import { HttpError } from './http-error.ts'
+import { markKnown, splitBody, validateItems } from './ingest-request.ts'
+import {
+  checkContentType,
+  checkHost,
+  checkOrigin,
+  corsHeaders,
+  decodeUtf8,
+  preflightHeaders,
+} from './request-policy.ts'
+import { runSqlRequest } from './sql-request.ts'
 
 export interface HttpServerOptions {
   bus: EventBus
   logger: Logger
   maxBodyBytes: number
   maxEventsPerRequest: number
-  /** What /healthz reports besides status. */
-  health: () => Record<string, unknown>
+  /** Readiness and counters for GET /v1/status (a read token). */
+  status: () => Record<string, unknown>
   /** Event times are checked against this clock (retention and future skew). */
   clock: Clock
   eventTimeWindow?: EventTimeWindow
+  access: AccessTokens
+  /** Host header names served; undefined: any. */
+  allowedHosts: ReadonlySet<string> | undefined
+  allowedOrigins: readonly string[]
+  /** Read-only SQL behind POST /v1/sql. */
+  queries: ReadOnlyQueries
+  /** The subset of ids already in the audit, so a resend is answered `duplicate`. */
+  auditedEventIds: (ids: string[]) => Promise<Set<string>>
+  /** Ids accepted by earlier requests that are remembered (default 200 000). */
+  recentAcceptedCapacity?: number
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message)
-  }
+export const EVENT_CONTENT_TYPES = [
+  'application/json',
+  'application/x-ndjson',
+  'application/ndjson',
+  'application/jsonl',
+]
+
+interface Route {
+  /** Who may call it; undefined: anyone (health probes). */
+  role?: Role
+  /** Media types of the body, for routes that take one. */
+  contentTypes?: readonly string[]
+  handle(request: IncomingMessage, body: string, principal: Principal): Promise<Answer> | Answer
+}
+
+interface Answer {
+  status: number
+  body: unknown
+  /** Text bodies (SQL output) go out as they are, with this content type. */
+  contentType?: string
 }
 
 /** Reads the body; past `limit` bytes it keeps draining the socket but stores nothing. */
-function readBody(request: IncomingMessage, limit: number): Promise<string> {
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -39,7 +74,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<string> {
     })
     request.on('end', () => {
       if (size > limit) reject(new HttpError(413, `body exceeds ${limit} bytes`))
-      else resolve(Buffer.concat(chunks).toString('utf8'))
+      else resolve(Buffer.concat(chunks))
     })
     request.on('error', reject)
   })
@@ -50,35 +85,77 @@ function send(
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
+  contentType?: string,
 ): void {
-  const text = JSON.stringify(body)
+  const text = contentType ? String(body) : JSON.stringify(body)
   response.writeHead(status, {
-    'content-type': 'application/json',
+    'content-type': contentType ?? 'application/json',
     'content-length': Buffer.byteLength(text),
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
     ...headers,
   })
   response.end(text)
 }
 
+const OPEN_PRINCIPAL: Principal = { name: 'anonymous (open loopback API)', role: 'admin' }
+
+/** The principal of a request's bearer token; 401 without a valid one. */
+function authenticate(request: IncomingMessage, access: AccessTokens): Principal {
+  if (access.isOpen()) return OPEN_PRINCIPAL
+  const header = request.headers.authorization ?? ''
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  const principal = match ? access.identify(match[1]!) : undefined
+  if (!principal) {
+    throw new HttpError(
+      401,
+      match ? 'the token is not valid' : 'an Authorization: Bearer <token> header is required',
+      { 'www-authenticate': 'Bearer' },
+    )
+  }
+  return principal
+}
+
 /**
- * The HTTP interface: `POST /v1/events` (a JSON array, one JSON event, or NDJSON; per-item
- * results, bad items rejected with field-level errors while good ones are accepted) and
- * `GET /healthz`.
+ * The HTTP interface. Every request passes the Host and Origin checks; routes with a role need
+ * a bearer token of that role (admin may do everything); bodies must have the route's media
+ * type in UTF-8.
+ * - `POST /v1/events` (ingest): a JSON array, one JSON event, or NDJSON; per-item results.
+ * - `POST /v1/sql` (read): `{"query": "...", "format": "json|tsv|csv"}`, read-only.
+ * - `GET /v1/status` (read): what the pipeline is doing.
+ * - `GET /healthz`, `GET /readyz`: liveness and readiness, without details.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
-  const { bus, logger } = options
+  const { bus, logger, access } = options
+  const recentlyAccepted = new RecentIds(options.recentAcceptedCapacity ?? 200_000)
 
-  async function ingest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const body = await readBody(request, options.maxBodyBytes)
+  async function knownIds(ids: string[]): Promise<Set<string>> {
+    const known = new Set(ids.filter((id) => recentlyAccepted.has(id)))
+    const unknown = ids.filter((id) => !known.has(id))
+    try {
+      for (const id of await options.auditedEventIds(unknown)) known.add(id)
+    } catch (error) {
+      // The audit's own dedup still holds; only the answer may say accepted for a resend.
+      logger.warn({ err: error }, 'could not look up audited event ids; resends may read accepted')
+    }
+    return known
+  }
+
+  async function ingest(body: string, principal: Principal): Promise<Answer> {
     const items = splitBody(body)
     if (items.length === 0) throw new HttpError(400, 'no events in the body')
     if (items.length > options.maxEventsPerRequest) {
       throw new HttpError(413, `at most ${options.maxEventsPerRequest} events per request`)
     }
-    const { events, results } = validateItems(items, {
-      now: options.clock.now(),
-      window: options.eventTimeWindow ?? DEFAULT_EVENT_TIME_WINDOW,
-    })
+    const validated = validateItems(
+      items,
+      { now: options.clock.now(), window: options.eventTimeWindow ?? DEFAULT_EVENT_TIME_WINDOW },
+      principal.tenant,
+    )
+    const { events, results } = markKnown(
+      validated,
+      await knownIds(validated.events.map((event) => event.event_id)),
+    )
     if (events.length > 0) {
       try {
         await bus.publish(events)
@@ -90,33 +167,77 @@ export function createHttpServer(options: HttpServerOptions): Server {
         }
         throw error
       }
+      for (const event of events) recentlyAccepted.add(event.event_id)
     }
     const accepted = results.filter((r) => r.status === 'accepted').length
     const rejected = results.filter((r) => r.status === 'rejected').length
     const duplicates = results.length - accepted - rejected
     const status = rejected === 0 ? 200 : accepted + duplicates > 0 ? 207 : 400
-    send(response, status, { accepted, rejected, duplicates, results })
+    return { status, body: { accepted, rejected, duplicates, results } }
+  }
+
+  const routes: Record<string, Route> = {
+    'POST /v1/events': {
+      role: 'ingest',
+      contentTypes: EVENT_CONTENT_TYPES,
+      handle: (_request, body, principal) => ingest(body, principal),
+    },
+    'POST /v1/sql': {
+      role: 'read',
+      contentTypes: ['application/json'],
+      handle: (_request, body) => runSqlRequest(options.queries, body),
+    },
+    'GET /v1/status': { role: 'read', handle: () => ({ status: 200, body: options.status() }) },
+    'GET /healthz': { handle: () => ({ status: 200, body: { status: 'ok' } }) },
+    'GET /readyz': { handle: () => ({ status: 200, body: { status: 'ready' } }) },
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = (request.url ?? '/').split('?')[0]
-    if (path === '/v1/events') {
-      if (request.method !== 'POST') throw new HttpError(405, 'use POST', { allow: 'POST' })
-      return ingest(request, response)
+    checkHost(request, options.allowedHosts)
+    const path = (request.url ?? '/').split('?')[0]!
+    const method = request.method ?? 'GET'
+    const origin = checkOrigin(request, options.allowedOrigins)
+    if (method === 'OPTIONS') {
+      if (origin === undefined) throw new HttpError(403, 'no cross-origin access is configured')
+      response.writeHead(204, preflightHeaders(origin)).end()
+      return
     }
-    if (path === '/healthz' && request.method === 'GET') {
-      return send(response, 200, { status: 'ok', ...options.health() })
+    const found = routes[`${method} ${path}`]
+    if (!found) {
+      const methods = Object.keys(routes)
+        .filter((key) => key.endsWith(` ${path}`))
+        .map((key) => key.split(' ')[0]!)
+      if (methods.length > 0)
+        throw new HttpError(405, `use ${methods.join(' or ')}`, { allow: methods.join(', ') })
+      throw new HttpError(404, `no route for ${method} ${path}`)
     }
-    throw new HttpError(404, `no route for ${request.method ?? 'GET'} ${path}`)
+    let principal = OPEN_PRINCIPAL
+    if (found.role) {
+      principal = authenticate(request, access)
+      if (!hasRole(principal, found.role))
+        throw new HttpError(403, `this token (${principal.role}) may not ${method} ${path}`)
+    }
+    let body = ''
+    if (found.contentTypes) {
+      checkContentType(request, found.contentTypes)
+      body = decodeUtf8(await readBody(request, options.maxBodyBytes))
+    }
+    const answer = await found.handle(request, body, principal)
+    send(response, answer.status, answer.body, corsHeaders(origin), answer.contentType)
   }
 
   return createServer((request, response) => {
     route(request, response).catch((error: unknown) => {
       if (error instanceof HttpError) {
+        // Unread bodies are drained so the client reads the answer, not a reset.
+        request.resume()
         send(response, error.status, { error: error.message }, error.headers)
         return
       }
-      logger.error({ err: error, url: request.url }, 'request failed')
+      logger.error(
+        { err: error, method: request.method, path: request.url?.split('?')[0] },
+        'request failed',
+      )
       send(response, 500, { error: 'internal error' })
     })
   })

@@ -62,10 +62,15 @@ function splitLines(body: string): BodyItem[] {
   return items
 }
 
-/** Validates each item; repeats of an event_id within the request are answered as duplicates. */
+/**
+ * Validates each item; repeats of an event_id within the request are answered as duplicates.
+ * With a `tenant` (the caller's token is bound to one) an event that names no tenant belongs
+ * to it, and an event for another tenant is rejected.
+ */
 export function validateItems(
   items: readonly BodyItem[],
   time: { now: number; window: EventTimeWindow },
+  tenant?: string,
 ): ParsedIngest {
   const events: LlmCall[] = []
   const results: ItemResult[] = []
@@ -76,7 +81,7 @@ export function validateItems(
       results.push({ ...where, status: 'rejected', errors: [{ path: '', message: item.error }] })
       return
     }
-    const checked = checkLlmCall(item.value)
+    const checked = checkLlmCall(withTenant(item.value, tenant))
     if (!checked.ok) {
       const raw = item.value as { event_id?: unknown } | null
       const eventId = typeof raw?.event_id === 'string' ? raw.event_id : undefined
@@ -94,6 +99,16 @@ export function validateItems(
       results.push({ ...where, event_id: id, status: 'rejected', errors: [timeIssue] })
       return
     }
+    if (tenant !== undefined && checked.value.tenant_id !== tenant) {
+      const message = `this token may only write events of tenant "${tenant}"`
+      results.push({
+        ...where,
+        event_id: id,
+        status: 'rejected',
+        errors: [{ path: 'tenant_id', message }],
+      })
+      return
+    }
     if (seen.has(id)) {
       results.push({ ...where, event_id: id, status: 'duplicate' })
       return
@@ -103,4 +118,26 @@ export function validateItems(
     results.push({ ...where, event_id: id, status: 'accepted' })
   })
   return { events, results }
+}
+
+function withTenant(value: unknown, tenant: string | undefined): unknown {
+  if (tenant === undefined || typeof value !== 'object' || value === null) return value
+  if ((value as { tenant_id?: unknown }).tenant_id !== undefined) return value
+  return { ...value, tenant_id: tenant }
+}
+
+/**
+ * Turns accepted items whose event_id is already known (audited, or accepted by an earlier
+ * request) into duplicates, so a resend is answered `duplicate` whichever request it is in.
+ */
+export function markKnown(parsed: ParsedIngest, known: ReadonlySet<string>): ParsedIngest {
+  if (known.size === 0) return parsed
+  return {
+    events: parsed.events.filter((event) => !known.has(event.event_id)),
+    results: parsed.results.map((result) =>
+      result.status === 'accepted' && result.event_id !== undefined && known.has(result.event_id)
+        ? { ...result, status: 'duplicate' }
+        : result,
+    ),
+  }
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../platform/logger.ts'
 import { createEmitter } from '../producers/emitter.ts'
 import { createHttpTransport } from '../producers/http-transport.ts'
 import { createDemoTraffic, seededRandom } from './demo-traffic.ts'
-import { listenHttp } from './http-listener.ts'
+import { createHttpAccess, listenHttp } from './http-listener.ts'
 import { createPipeline } from './runtime.ts'
 import { nextStopSignal } from './start-command.ts'
 import { renderTable } from './text-table.ts'
@@ -25,12 +25,18 @@ export interface DemoOptions {
  * the audit store; when it stops, the audit stays in the data directory for `spendguard sql`.
  */
 export async function runDemo(config: Config, logger: Logger, options: DemoOptions): Promise<void> {
+  const access = createHttpAccess(config, logger)
   const pipeline = await createPipeline(config, logger, systemClock)
   await pipeline.start()
-  const http = await listenHttp(pipeline, config, logger)
+  const http = await listenHttp(pipeline, config, logger, access)
   const port = http.port
+  // With tokens configured the demo's own traffic gets a token of its own.
+  const token = access.isOpen() ? undefined : access.issueProcessToken('demo traffic', 'ingest')
   const emitter = createEmitter({
-    transport: createHttpTransport({ url: `http://${config.http.host}:${port}` }),
+    transport: createHttpTransport({
+      url: `http://${config.http.host}:${port}`,
+      ...(token ? { token } : {}),
+    }),
     logger: logger.child({ component: 'emitter' }),
   })
   const next = createDemoTraffic({

@@ -11,8 +11,8 @@ import { runStart } from './start-command.ts'
 const USAGE = `spendguard: cost governance for LLM agents
 
 usage:
-  spendguard start  [--port 8787] [--data-dir ./data] [--config FILE]
-  spendguard demo   [--port 8787] [--data-dir ./data] [--rate 20] [--duration 0] [--config FILE]
+  spendguard start  [--host 127.0.0.1] [--port 8787] [--data-dir ./data] [--config FILE]
+  spendguard demo   [--host 127.0.0.1] [--port 8787] [--data-dir ./data] [--rate 20] [--duration 0] [--config FILE]
   spendguard replay FILE|- [--format json|table] [--config FILE]
   spendguard sql "<query>" [--format table|json|tsv|csv] [--data-dir ./data] [--config FILE]
 
@@ -23,6 +23,7 @@ file) the pipeline runs embedded: an in-process transport and chDB under --data-
 const OPTIONS = {
   config: { type: 'string' },
   port: { type: 'string' },
+  host: { type: 'string' },
   'data-dir': { type: 'string' },
   format: { type: 'string' },
   rate: { type: 'string' },
@@ -74,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
   const overrides: Array<{ path: string[]; value: unknown }> = []
   if (values.port !== undefined)
     overrides.push({ path: ['http', 'port'], value: intOption('port', values.port, 8787) })
+  if (values.host !== undefined) overrides.push({ path: ['http', 'host'], value: values.host })
   if (values['data-dir'] !== undefined)
     overrides.push({ path: ['clickhouse', 'dataDir'], value: values['data-dir'] })
   const config: Config = loadConfig({ file: values.config, env: process.env, overrides })

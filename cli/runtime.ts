@@ -9,6 +9,7 @@ import {
 } from '../platform/clickhouse.ts'
 import type { Clock } from '../platform/clock.ts'
 import { createKafka, ensureTopics } from '../platform/kafka.ts'
+import { createReadOnlyQueries, type ReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
 import type { Logger } from '../platform/logger.ts'
 import { createKafkaTransport } from '../producers/kafka-transport.ts'
 import { createAuditSink, type AuditSink } from '../processors/audit/audit-sink.ts'
@@ -36,6 +37,10 @@ export interface Pipeline {
   readonly pricer: Pricer
   readonly store: AuditStoreTarget
   readonly client: ClickHouseClient
+  /** Read-only SQL over the audit, on a connection of its own (the reader user on a server). */
+  readonly queries: ReadOnlyQueries
+  /** The subset of `ids` that already have an audit row. */
+  auditedEventIds(ids: string[]): Promise<Set<string>>
   /** The clock the pipeline reads; the HTTP ingest checks event times against it too. */
   readonly clock: Clock
   /** 'kafka' when brokers are configured, 'embedded' otherwise. */
@@ -51,6 +56,18 @@ export function createPricerFromConfig(config: Config): Pricer {
   )
 }
 
+/** Migrations run as the admin user on a server (the writer may only insert). */
+async function runMigrations(config: Config, writer: ClickHouseClient, logger: Logger) {
+  const migrationsLogger = logger.child({ component: 'migrations' })
+  if (!config.clickhouse.url || !config.clickhouse.admin) return migrate(writer, migrationsLogger)
+  const admin = createAuditStoreClient(config.clickhouse, { role: 'admin' }).client
+  try {
+    await migrate(admin, migrationsLogger)
+  } finally {
+    await admin.close()
+  }
+}
+
 export async function createPipeline(
   config: Config,
   logger: Logger,
@@ -60,9 +77,18 @@ export async function createPipeline(
   const { client, target } = createAuditStoreClient(config.clickhouse)
   const closers: Array<() => Promise<void>> = [() => client.close()]
   try {
-    await migrate(client, logger.child({ component: 'migrations' }))
+    await runMigrations(config, client, logger)
+    // Its own connection: reads never share a session (or, on a server, a user) with writes.
+    const reader = createAuditStoreClient(config.clickhouse, { role: 'reader' }).client
+    closers.push(() => reader.close())
+    const queries = createReadOnlyQueries({
+      client: reader,
+      kind: target.kind,
+      limits: config.query,
+    })
+    const auditStore = createClickHouseAuditStore(client)
     const sink = createAuditSink({
-      store: createClickHouseAuditStore(client),
+      store: auditStore,
       logger: logger.child({ component: 'audit-sink' }),
       batchSize: config.audit.batchSize,
       flushIntervalMs: config.audit.flushIntervalMs,
@@ -169,6 +195,8 @@ export async function createPipeline(
       pricer,
       store: target,
       client,
+      queries,
+      auditedEventIds: (ids) => auditStore.existingEventIds(ids),
       clock,
       transport: config.kafka.brokers.length > 0 ? 'kafka' : 'embedded',
       start: () =>

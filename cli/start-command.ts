@@ -1,7 +1,7 @@
 import type { Config } from '../platform/config.ts'
 import { systemClock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
-import { listenHttp } from './http-listener.ts'
+import { createHttpAccess, listenHttp } from './http-listener.ts'
 import { createPipeline } from './runtime.ts'
 
 /** Resolves at the first SIGTERM or SIGINT. */
@@ -24,9 +24,13 @@ export function nextStopSignal(logger: Logger): Promise<void> {
  * flushes the audit sink and closes every client, then exits 0.
  */
 export async function runStart(config: Config, logger: Logger): Promise<void> {
+  const access = createHttpAccess(config, logger)
   const pipeline = await createPipeline(config, logger, systemClock)
   await pipeline.start()
-  const http = await listenHttp(pipeline, config, logger)
+  const http = await listenHttp(pipeline, config, logger, access)
+  // SIGHUP re-reads token files at once (they are also watched).
+  const reload = () => http.reloadTokens()
+  process.on('SIGHUP', reload)
   logger.info(
     {
       port: http.port,
@@ -37,6 +41,7 @@ export async function runStart(config: Config, logger: Logger): Promise<void> {
     'spendguard is running',
   )
   await nextStopSignal(logger)
+  process.off('SIGHUP', reload)
   await http.close()
   await pipeline.stop()
   logger.info({ pipeline: pipeline.processor.metrics, audit: pipeline.sink.stats() }, 'stopped')

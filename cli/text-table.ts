@@ -8,6 +8,7 @@ export function escapeControlCharacters(
   options: { keepNewlines?: boolean } = {},
 ): string {
   // C0 controls, DEL, C1 controls, and the bidirectional overrides that reorder what is shown.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (char) => {
     if (options.keepNewlines && (char === '\n' || char === '\t')) return char
     const code = char.charCodeAt(0)

@@ -17,7 +17,7 @@ const credentials = z.strictObject({
 })
 
 /** One access token of the HTTP API. Exactly one of token, tokenFile, tokenEnv gives its value. */
-const accessToken = z
+export const accessTokenSchema = z
   .strictObject({
     /** Shown in logs and audit records instead of the secret. */
     name: z.string().min(1),
@@ -100,7 +100,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   auth: z
     .strictObject({
-      tokens: z.array(accessToken).default([]),
+      tokens: z.array(accessTokenSchema).default([]),
       /** A JSON file with a list of tokens in the same shape, re-read when it changes. */
       tokensFile: z.string().min(1).optional(),
     })
@@ -157,6 +157,7 @@ export const configSchema = z.strictObject({
 })
 
 export type Config = z.output<typeof configSchema>
+export type AccessTokenConfig = z.output<typeof accessTokenSchema>
 export type ConfigInput = z.input<typeof configSchema>
 
 /** Environment variable -> config path; list values are comma-separated. */

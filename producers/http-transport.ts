@@ -9,7 +9,9 @@ export interface HttpTransportOptions {
   url: string
   /** Default: the global fetch. */
   fetch?: typeof fetch
-  /** Extra request headers, for example an Authorization header. */
+  /** An ingest token of the SpendGuard API, sent as `Authorization: Bearer <token>`. */
+  token?: string
+  /** Extra request headers. */
   headers?: Record<string, string>
   /** Per-request timeout; a timeout is retriable. Default 10 000 ms. */
   timeoutMs?: number
@@ -91,7 +93,11 @@ export function createHttpTransport(options: HttpTransportOptions): EmitterTrans
       try {
         response = await doFetch(endpoint, {
           method: 'POST',
-          headers: { ...options.headers, 'content-type': 'application/json' },
+          headers: {
+            ...options.headers,
+            ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+            'content-type': 'application/json',
+          },
           body: JSON.stringify(events),
           signal: AbortSignal.timeout(timeoutMs),
         })

@@ -103,6 +103,46 @@ const eventTime = z
     message: 'is outside the plausible range 2015-01-01 .. 2100-01-01',
   })
 
+const tagKey = unicode(LIMITS.tagKeyLength)
+const tagValue = unicode(LIMITS.tagValueLength)
+
+/**
+ * Tags are data: every key is kept as an own property, `__proto__` and `constructor`
+ * included (zod's record drops `__proto__`). The result has no prototype, so no key can
+ * reach Object.prototype.
+ */
+const tagsSchema = z
+  .custom<Record<string, unknown>>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+    { message: 'must be an object of string values' },
+  )
+  .transform((value, ctx) => {
+    const entries = Object.entries(value)
+    if (entries.length > LIMITS.tagCount) {
+      ctx.addIssue({ code: 'custom', message: `must have at most ${LIMITS.tagCount} entries` })
+      return z.NEVER
+    }
+    const tags = Object.create(null) as Record<string, string>
+    for (const [key, raw] of entries) {
+      const checked = tagKey.safeParse(key)
+      const issue = checked.success ? tagValue.safeParse(raw).error : checked.error
+      if (issue) {
+        ctx.addIssue({ code: 'custom', path: [key], message: issue.issues[0]!.message })
+        continue
+      }
+      Object.defineProperty(tags, key, {
+        value: raw,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    }
+    return tags
+  })
+
+/** The nil UUID is a placeholder, never the id of a real call. */
+const NIL_UUID = '00000000-0000-0000-0000-000000000000'
+
 /** Fits the audit's Decimal(38, 15): at most 23 integer digits and 15 decimals. */
 const decimalUsd = z
   .string()
@@ -120,7 +160,10 @@ export const fallbackSchema = z.object({
 export const llmCallSchema = z
   .object({
     // Lower-cased: the same id in another case is the same call (ClickHouse's UUID is too).
-    event_id: z.uuid({ message: 'must be a UUID' }).transform((value) => value.toLowerCase()),
+    event_id: z
+      .uuid({ message: 'must be a UUID' })
+      .refine((value) => value !== NIL_UUID, 'must not be the nil UUID')
+      .transform((value) => value.toLowerCase()),
     occurred_at: eventTime,
     started_at: eventTime.optional(),
     tenant_id: id.default('default'),
@@ -136,12 +179,7 @@ export const llmCallSchema = z
     span_id: id.optional(),
     parent_span_id: id.optional(),
     parent_agent_id: id.optional(),
-    tags: z
-      .record(unicode(LIMITS.tagKeyLength), unicode(LIMITS.tagValueLength))
-      .refine((tags) => Object.keys(tags).length <= LIMITS.tagCount, {
-        message: `must have at most ${LIMITS.tagCount} entries`,
-      })
-      .default({}),
+    tags: tagsSchema.default({}),
     task_category: id.optional(),
     provider: id.optional(),
     model: id,

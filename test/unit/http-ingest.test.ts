@@ -1,45 +1,8 @@
-import type { AddressInfo } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createHttpServer } from '../../api/http-server.ts'
-import { ManualClock } from '../../platform/clock.ts'
-import { silentLogger } from '../../platform/logger.ts'
-import type { EventBus } from '../../processors/ingest/event-bus.ts'
-import type { InputRecord } from '../../processors/ingest/event-processor.ts'
-import { createInProcessBus } from '../../processors/ingest/in-process-bus.ts'
+import { describe, expect, it } from 'vitest'
+import { serveApi, type ServeApiOptions } from '../support/serve-api.ts'
 import { makeLlmCallInput } from '../support/make-llm-call.ts'
 
-let close: (() => Promise<void>) | undefined
-afterEach(async () => {
-  await close?.()
-  close = undefined
-})
-
-async function serve(options: { capacity?: number; maxBodyBytes?: number } = {}) {
-  const bus: EventBus = createInProcessBus({
-    logger: silentLogger(),
-    capacity: options.capacity ?? 1000,
-  })
-  const received: InputRecord[] = []
-  await bus.start((records) => {
-    received.push(...records)
-    return Promise.resolve()
-  })
-  const server = createHttpServer({
-    bus,
-    logger: silentLogger(),
-    maxBodyBytes: options.maxBodyBytes ?? 1_000_000,
-    maxEventsPerRequest: 100,
-    health: () => ({ pipeline: { received: received.length } }),
-    clock: new ManualClock(Date.parse('2026-03-02T12:00:00Z')),
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  close = async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-    await bus.stop()
-  }
-  return { url, received, bus }
-}
+const serve = (options: ServeApiOptions = {}) => serveApi(options)
 
 interface IngestResponse {
   accepted: number
@@ -193,10 +156,17 @@ describe('POST /v1/events', () => {
     expect(response.status).toBe(413)
   })
 
-  it('reports health', async () => {
-    const { url } = await serve()
-    const response = await fetch(`${url}/healthz`)
-    expect(response.status).toBe(200)
-    expect(await response.json()).toMatchObject({ status: 'ok', pipeline: { received: 0 } })
+  it('reports health without details, and details only to a read token', async () => {
+    const { url } = await serve({
+      config: { auth: { tokens: [{ name: 'ops', role: 'read', token: 'read-token-0123456789' }] } },
+    })
+    const health = await fetch(`${url}/healthz`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toEqual({ status: 'ok' })
+    expect((await fetch(`${url}/v1/status`)).status).toBe(401)
+    const status = await fetch(`${url}/v1/status`, {
+      headers: { authorization: 'Bearer read-token-0123456789' },
+    })
+    expect(await status.json()).toMatchObject({ pipeline: { received: 0 } })
   })
 })

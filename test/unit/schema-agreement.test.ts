@@ -86,6 +86,9 @@ function zodFamilies(schema: z.ZodType): Family[] {
       return ['number']
     case 'record':
       return ['map']
+    // The tags schema is a hand-written map check (zod's record drops `__proto__` keys).
+    case 'custom':
+      return ['map']
     case 'array':
       return ['array']
     case 'enum':

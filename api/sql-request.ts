@@ -1,0 +1,50 @@
+import { z } from 'zod'
+import {
+  QueryFailedError,
+  QueryRefusedError,
+  type ReadOnlyQueries,
+} from '../platform/sql/read-only-queries.ts'
+import { HttpError } from './http-error.ts'
+
+/** The body of POST /v1/sql. */
+export const sqlRequestSchema = z.strictObject({
+  query: z.string().min(1, 'must not be empty'),
+  /** json: `{meta, data, rows}`; tsv and csv: with a header line. A FORMAT clause wins. */
+  format: z.enum(['json', 'tsv', 'csv']).default('json'),
+})
+
+const ENGINE_FORMATS = { json: 'JSON', tsv: 'TabSeparatedWithNames', csv: 'CSVWithNames' }
+
+/** The content type of an engine output format. */
+function contentTypeOf(format: string): string {
+  if (format === 'JSONEachRow' || format === 'JSONLines' || format === 'NDJSON')
+    return 'application/x-ndjson; charset=utf-8'
+  if (format.startsWith('JSON')) return 'application/json; charset=utf-8'
+  if (format.startsWith('CSV')) return 'text/csv; charset=utf-8'
+  return 'text/plain; charset=utf-8'
+}
+
+/** Runs the read-only query of a POST /v1/sql body; refusals and engine errors are 400. */
+export async function runSqlRequest(queries: ReadOnlyQueries, body: string) {
+  let document: unknown
+  try {
+    document = JSON.parse(body)
+  } catch (error) {
+    throw new HttpError(400, `the body is not JSON: ${(error as Error).message}`)
+  }
+  const parsed = sqlRequestSchema.safeParse(document)
+  if (!parsed.success) {
+    const detail = parsed.error.issues
+      .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
+      .join('; ')
+    throw new HttpError(400, `invalid SQL request: ${detail}`)
+  }
+  try {
+    const output = await queries.run(parsed.data.query, ENGINE_FORMATS[parsed.data.format])
+    return { status: 200, body: output.text, contentType: contentTypeOf(output.format) }
+  } catch (error) {
+    if (error instanceof QueryRefusedError || error instanceof QueryFailedError)
+      throw new HttpError(400, error.message)
+    throw error
+  }
+}
