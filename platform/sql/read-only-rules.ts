@@ -261,7 +261,7 @@ export function checkStatement(root: AstNode, context: RuleContext): StatementSh
       return {}
     default:
       return refuse(
-        `only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN reach the audit; this is a ${root.type.replace(/Query$/, '')} statement`,
+        `only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN reach the audit, not ${root.type.replace(/Query$/, '').toUpperCase()}`,
       )
   }
 }

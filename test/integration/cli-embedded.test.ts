@@ -28,6 +28,7 @@ describe('spendguard CLI on the embedded store (chDB)', () => {
     )
     const arrayResponse = await fetch(`http://127.0.0.1:${port}/v1/events`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify(events.slice(0, 30)),
     })
     expect(arrayResponse.status).toBe(200)
@@ -38,11 +39,12 @@ describe('spendguard CLI on the embedded store (chDB)', () => {
     ].join('\n')
     const ndjsonResponse = await fetch(`http://127.0.0.1:${port}/v1/events`, {
       method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
       body: ndjson,
     })
     expect(ndjsonResponse.status).toBe(207)
-    // The re-sent first event is accepted at the door (another request) and audited once.
-    expect(await ndjsonResponse.json()).toMatchObject({ accepted: 11, rejected: 1 })
+    // The re-sent first event was accepted by the first request: answered duplicate, audited once.
+    expect(await ndjsonResponse.json()).toMatchObject({ accepted: 10, rejected: 1, duplicates: 1 })
 
     // SIGTERM right away: what was accepted must still reach the audit.
     running.child.kill('SIGTERM')

@@ -56,6 +56,7 @@ describe('spendguard start on Kafka', () => {
     )
     const response = await fetch(`http://127.0.0.1:${port}/v1/events`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify(events),
     })
     expect(response.status).toBe(200)

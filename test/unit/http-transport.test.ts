@@ -73,11 +73,12 @@ const acceptAll: Handler = (req, res) => {
 }
 
 describe('http transport', () => {
-  it('POSTs the batch as a JSON array to /v1/events with the configured headers', async () => {
+  it('POSTs the batch as a JSON array to /v1/events with its token and headers', async () => {
     const ingest = await startIngest(acceptAll)
     const transport = createHttpTransport({
       url: `${ingest.url}/`,
-      headers: { authorization: 'Bearer sg-test' },
+      token: 'sg-test',
+      headers: { 'x-trace': 't1' },
     })
     const events = [makeLlmCall(), makeLlmCall({ agent_id: 'planner' })]
     await transport.send(events)
@@ -87,6 +88,7 @@ describe('http transport', () => {
     expect(request!.headers).toMatchObject({
       'content-type': 'application/json',
       authorization: 'Bearer sg-test',
+      'x-trace': 't1',
     })
     expect(request!.body).toEqual(JSON.parse(JSON.stringify(events)))
     await transport.close()

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createAuditStoreClient } from '../../platform/clickhouse.ts'
+import { parseConfig } from '../../platform/config.ts'
+import { createReadOnlyQueries, QueryRefusedError } from '../../platform/sql/read-only-queries.ts'
+import { runCli, startCli } from '../support/cli-process.ts'
+import { freePort } from '../support/free-port.ts'
+import { hostileStatements } from '../support/hostile-sql.ts'
+import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
+import { servicesMode } from '../support/test-services.ts'
+
+const mode = await servicesMode()
+const work = mkdtempSync(join(tmpdir(), 'spendguard-readonly-'))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+const READ_TOKEN = 'finops-read-token-0123456789'
+const INGEST_TOKEN = 'collector-ingest-token-0123456789'
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+}
+
+/** A digest of every part checksum file of the store: a part broken on disk changes it. */
+function partChecksums(dataDir: string): string {
+  const hash = createHash('sha256')
+  for (const file of filesUnder(dataDir)
+    .filter((f) => f.endsWith('checksums.txt'))
+    .sort()) {
+    hash.update(file).update(readFileSync(file))
+  }
+  return hash.digest('hex')
+}
+
+const FINGERPRINT =
+  'SELECT count() AS rows, toString(groupBitXor(cityHash64(*))) AS digest FROM llm_calls'
+
+describe('read-only SQL: hostile statements through the CLI, the HTTP API and the client', () => {
+  it('refuses every one with a clear message; the audit and the file system are untouched', async () => {
+    const dataDir = join(work, 'data')
+    const outside = join(work, 'outside')
+    mkdirSync(outside)
+    const configFile = join(work, 'spendguard.json')
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        auth: {
+          tokens: [
+            { name: 'finops', role: 'read', token: READ_TOKEN },
+            { name: 'collector', role: 'ingest', token: INGEST_TOKEN },
+          ],
+        },
+      }),
+    )
+    const start = async () => {
+      const port = await freePort()
+      const running = await startCli([
+        'start',
+        '--port',
+        String(port),
+        '--data-dir',
+        dataDir,
+        '--config',
+        configFile,
+      ])
+      return { port, running }
+    }
+
+    // An audit with 26 rows, written the way users write it.
+    const first = await start()
+    const events = Array.from({ length: 26 }, (_, i) =>
+      makeLlmCallInput({ occurred_at: recentTime(), agent_id: `agent-${i % 3}`, model: 'gpt-4' }),
+    )
+    const posted = await fetch(`http://127.0.0.1:${first.port}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${INGEST_TOKEN}` },
+      body: JSON.stringify(events),
+    })
+    expect(await posted.json()).toMatchObject({ accepted: 26 })
+    first.running.child.kill('SIGTERM')
+    expect(await first.running.exited).toBe(0)
+
+    const sql = (query: string, format = 'json') =>
+      runCli(['sql', query, '--data-dir', dataDir, '--format', format])
+    const before = JSON.parse((await sql(FINGERPRINT)).stdout) as { rows: string; digest: string }
+    expect(before.rows).toBe('26')
+    // A live part of the audit: the target of the attack that broke it before.
+    const part = filesUnder(dataDir).find((f) => f.endsWith('checksums.txt'))
+    expect(part).toBeDefined()
+    const statements = hostileStatements(outside, part!.slice(0, -'checksums.txt'.length))
+    expect(statements.length).toBeGreaterThanOrEqual(40)
+    const partsBefore = partChecksums(dataDir)
+
+    // 1. The CLI, the store stopped.
+    for (const statement of statements) {
+      const result = await runCli(['sql', statement, '--data-dir', dataDir])
+      expect({ statement, code: result.code }).toEqual({ statement, code: 1 })
+      expect(result.stderr, statement).toMatch(/^spendguard: query refused: \S/m)
+      expect(result.stderr, statement).not.toMatch(/\n\s+at /)
+    }
+    expect(partChecksums(dataDir)).toBe(partsBefore)
+
+    // 2. The HTTP API of a running pipeline, with a read token.
+    const second = await start()
+    const answers = await Promise.all(
+      statements.map(async (statement) => {
+        const response = await fetch(`http://127.0.0.1:${second.port}/v1/sql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${READ_TOKEN}` },
+          body: JSON.stringify({ query: statement }),
+        })
+        return { statement, status: response.status, body: (await response.json()) as unknown }
+      }),
+    )
+    for (const answer of answers) {
+      expect(answer).toMatchObject({
+        status: 400,
+        body: { error: expect.stringMatching(/^query refused: \S/) as unknown },
+      })
+    }
+    const allowed = await fetch(`http://127.0.0.1:${second.port}/v1/sql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${READ_TOKEN}` },
+      body: JSON.stringify({
+        query:
+          'SELECT agent_id, count() AS calls FROM llm_calls GROUP BY agent_id ORDER BY agent_id',
+      }),
+    })
+    expect(allowed.status).toBe(200)
+    expect(((await allowed.json()) as { data: unknown[] }).data).toEqual([
+      { agent_id: 'agent-0', calls: '9' },
+      { agent_id: 'agent-1', calls: '9' },
+      { agent_id: 'agent-2', calls: '8' },
+    ])
+    second.running.child.kill('SIGTERM')
+    expect(await second.running.exited).toBe(0)
+
+    // 3. Through @clickhouse/client, as every later reader and the server path use it.
+    const { client, target } = createAuditStoreClient(
+      parseConfig({ clickhouse: { dataDir } }).clickhouse,
+      {
+        create: false,
+        role: 'reader',
+      },
+    )
+    try {
+      const queries = createReadOnlyQueries({ client, kind: target.kind })
+      for (const statement of statements) {
+        await expect(queries.run(statement, 'JSONEachRow'), statement).rejects.toBeInstanceOf(
+          QueryRefusedError,
+        )
+      }
+    } finally {
+      await client.close()
+    }
+
+    const after = JSON.parse((await sql(FINGERPRINT)).stdout) as { rows: string; digest: string }
+    expect(after).toEqual(before)
+    expect(readdirSync(outside)).toEqual([])
+  })
+
+  it.skipIf(mode !== 'containers')(
+    'refuses them on a ClickHouse server too (containers, where Docker runs)',
+    async () => {
+      const { ClickHouseContainer } = await import('@testcontainers/clickhouse')
+      const { IMAGES } = await import('../support/images.ts')
+      await using container = await new ClickHouseContainer(IMAGES.clickhouse)
+        .withDatabase('spendguard')
+        .start()
+      const config = parseConfig({
+        clickhouse: {
+          url: container.getHttpUrl(),
+          username: container.getUsername(),
+          password: container.getPassword(),
+          database: 'spendguard',
+        },
+      })
+      const { client } = createAuditStoreClient(config.clickhouse, { role: 'reader' })
+      try {
+        const queries = createReadOnlyQueries({ client, kind: 'server' })
+        for (const statement of hostileStatements(
+          '/tmp/spendguard-outside',
+          '/var/lib/clickhouse/',
+        )) {
+          await expect(queries.run(statement, 'JSONEachRow'), statement).rejects.toBeInstanceOf(
+            QueryRefusedError,
+          )
+        }
+      } finally {
+        await client.close()
+      }
+    },
+  )
+})
