@@ -114,7 +114,7 @@ describe('read-only SQL: hostile statements through the CLI, the HTTP API and th
           headers: { 'content-type': 'application/json', authorization: `Bearer ${READ_TOKEN}` },
           body: JSON.stringify({ query: statement }),
         })
-        return { statement, status: response.status, body: (await response.json()) as unknown }
+        return { statement, status: response.status, body: await response.json() }
       }),
     )
     for (const answer of answers) {

@@ -190,7 +190,7 @@ describe('HTTP API browser safety', () => {
 describe('HTTP ingest answers honestly', () => {
   it('answers duplicate for an event audited or accepted before, in a later request', async () => {
     const audited = makeLlmCallInput()
-    const { url, received } = await serveApi({ audited: [audited.event_id as string] })
+    const { url, received } = await serveApi({ audited: [audited.event_id] })
     const first = makeLlmCallInput()
     expect(await (await postEvents(url, [first])).json()).toMatchObject({ accepted: 1 })
     const again = (await (await postEvents(url, [first, audited])).json()) as Results
@@ -233,8 +233,8 @@ describe('HTTP ingest answers honestly', () => {
     const nil = makeLlmCallInput({ event_id: '00000000-0000-0000-0000-000000000000' })
     const tagged = makeLlmCallInput()
     const body = JSON.stringify([nil, tagged]).replace(
-      `"event_id":"${tagged.event_id as string}"`,
-      `"event_id":"${tagged.event_id as string}","tags":{"__proto__":"polluted","team":"x"}`,
+      `"event_id":"${tagged.event_id}"`,
+      `"event_id":"${tagged.event_id}","tags":{"__proto__":"polluted","team":"x"}`,
     )
     const answer = (await (await postEvents(url, body)).json()) as Results
     expect(answer.results[0]).toMatchObject({
