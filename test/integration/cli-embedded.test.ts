@@ -90,6 +90,25 @@ describe('spendguard CLI on the embedded store (chDB)', () => {
     }
   })
 
+  it('start refuses to listen beyond loopback without tokens, saying why and how to fix it', async () => {
+    const dataDir = join(work, 'exposed')
+    const result = await runCli([
+      'start',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+    ])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(
+      /refusing to serve the HTTP API on 0\.0\.0\.0 without access tokens/,
+    )
+    expect(result.stderr).toMatch(/auth\.tokens.*SPENDGUARD_TOKENS_FILE.*127\.0\.0\.1/s)
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+  })
+
   it('replay reports $1,260 for 14,000 GPT-4 calls, and bad lines by number', async () => {
     const file = join(work, 'incident.ndjson')
     writeFileSync(file, gpt4IncidentLines(14_000).join('\n') + '\n')
