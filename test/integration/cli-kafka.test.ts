@@ -41,10 +41,11 @@ describe('spendguard start on Kafka', () => {
     )
     const port = await freePort()
     const running = await startCli(['start', '--config', configFile, '--port', String(port)])
-    const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as {
+    // Open on loopback (no tokens): the status details are served without a token.
+    const status = (await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as {
       transport: string
     }
-    expect(health.transport).toBe('kafka')
+    expect(status.transport).toBe('kafka')
 
     const events = Array.from({ length: 25 }, () =>
       makeLlmCallInput({
@@ -65,7 +66,7 @@ describe('spendguard start on Kafka', () => {
     await expect
       .poll(
         async () => {
-          const body = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as {
+          const body = (await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as {
             pipeline: { audited: number }
           }
           return body.pipeline.audited
