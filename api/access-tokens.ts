@@ -24,7 +24,7 @@ export interface Principal {
 }
 
 export interface AccessTokens {
-  /** True when no token is configured: the API is open (allowed on loopback only). */
+  /** True when no token was configured at start: the API is open (allowed on loopback only). */
   isOpen(): boolean
   /** The principal of a presented token, or undefined for an unknown one. */
   identify(presented: string): Principal | undefined
@@ -63,6 +63,8 @@ function secretOf(token: AccessTokenConfig, env: AccessTokensOptions['env']): st
   if (token.tokenEnv !== undefined) {
     const value = env[token.tokenEnv]
     if (!value) throw new ConfigError(`auth token "${token.name}": ${token.tokenEnv} is not set`)
+    if (value.length < 16)
+      throw new ConfigError(`auth token "${token.name}": ${token.tokenEnv} is under 16 characters`)
     return value
   }
   const file = resolve(token.tokenFile!)
@@ -109,6 +111,9 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
   }
 
   let entries = load()
+  // Open or closed is decided once, at start: a token file emptied later must not open an API
+  // that was started behind tokens.
+  const open = entries.length === 0
   const processEntries: Entry[] = []
   const watched = [
     ...(tokensFile ? [tokensFile] : []),
@@ -117,7 +122,14 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
 
   function reload(): void {
     try {
-      entries = load()
+      const loaded = load()
+      if (loaded.length === 0 && !open) {
+        logger.error(
+          'access tokens not reloaded: the new set is empty; the previous ones stay in force',
+        )
+        return
+      }
+      entries = loaded
       logger.info({ tokens: entries.map((e) => e.name) }, 'access tokens reloaded')
     } catch (error) {
       logger.error(
@@ -132,7 +144,7 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
   }
 
   return {
-    isOpen: () => entries.length === 0,
+    isOpen: () => open,
     identify(presented) {
       const digest = digestOf(presented)
       let found: Entry | undefined

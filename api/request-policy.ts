@@ -90,7 +90,7 @@ export function preflightHeaders(origin: string): Record<string, string> {
   return {
     ...corsHeaders(origin),
     'access-control-allow-methods': 'GET, POST, DELETE',
-    'access-control-allow-headers': 'authorization, content-type, content-encoding',
+    'access-control-allow-headers': 'authorization, content-type',
     'access-control-max-age': '600',
   }
 }

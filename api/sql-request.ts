@@ -4,6 +4,7 @@ import {
   QueryRefusedError,
   type ReadOnlyQueries,
 } from '../platform/sql/read-only-queries.ts'
+import { ENGINE_FORMATS as LINE_FORMATS } from '../platform/sql/output-formats.ts'
 import { HttpError } from './http-error.ts'
 
 /** The body of POST /v1/sql. */
@@ -13,7 +14,7 @@ export const sqlRequestSchema = z.strictObject({
   format: z.enum(['json', 'tsv', 'csv']).default('json'),
 })
 
-const ENGINE_FORMATS = { json: 'JSON', tsv: 'TabSeparatedWithNames', csv: 'CSVWithNames' }
+const ENGINE_FORMATS = { ...LINE_FORMATS, json: 'JSON' }
 
 /** The content type of an engine output format. */
 function contentTypeOf(format: string): string {

@@ -6,6 +6,7 @@ import { createLogger } from '../platform/logger.ts'
 import { runDemo } from './demo-command.ts'
 import { formatReplayTable, runReplay } from './replay-command.ts'
 import { runSql } from './sql-command.ts'
+import { escapeControlCharacters } from './text-table.ts'
 import { runStart } from './start-command.ts'
 
 const USAGE = `spendguard: cost governance for LLM agents
@@ -136,7 +137,10 @@ main(process.argv.slice(2)).then(
       error instanceof ConfigError ||
       error instanceof SpendGuardError
     ) {
-      process.stderr.write(`spendguard: ${error.message}\n`)
+      // Engine messages can quote the data: escape control characters before a terminal sees them.
+      process.stderr.write(
+        `spendguard: ${escapeControlCharacters(error.message, { keepNewlines: true })}\n`,
+      )
     } else if (
       error instanceof TypeError &&
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')

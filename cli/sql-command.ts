@@ -1,15 +1,10 @@
 import type { Config } from '../platform/config.ts'
 import { createAuditStoreClient } from '../platform/clickhouse.ts'
+import { ENGINE_FORMATS } from '../platform/sql/output-formats.ts'
 import { createReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
 import { escapeControlCharacters, renderTable } from './text-table.ts'
 
 export type SqlFormat = 'table' | 'json' | 'tsv' | 'csv'
-
-const ENGINE_FORMATS: Record<Exclude<SqlFormat, 'table'>, string> = {
-  json: 'JSONEachRow',
-  tsv: 'TabSeparatedWithNames',
-  csv: 'CSVWithNames',
-}
 
 /**
  * `spendguard sql "<query>"`: one read-only query over the audit. Only a read of SpendGuard's

@@ -104,9 +104,9 @@ export function createReadOnlyQueries(options: ReadOnlyQueriesOptions): ReadOnly
   // setting changes only; `readonly` itself can no longer be lowered).
   const perQuery: ClickHouseSettings =
     options.kind === 'server' ? { ...limits, readonly: '1' } : limits
-  let ready: Promise<RuleContext> | undefined
+  let ready: Promise<Omit<RuleContext, 'tables'>> | undefined
 
-  async function prepare(): Promise<RuleContext> {
+  async function prepare(): Promise<Omit<RuleContext, 'tables'>> {
     if (options.kind === 'embedded') await client.command({ query: 'SET readonly = 2' })
     // The engine's own list of table functions joins the built-in one, so a table function
     // added by a newer ClickHouse is refused too. SpendGuard's database is the session's.
@@ -120,12 +120,27 @@ export function createReadOnlyQueries(options: ReadOnlyQueriesOptions): ReadOnly
     return { database: row!.database, deniedFunctions: deniedFunctionNames(row!.names.split(',')) }
   }
 
+  /** SpendGuard's tables, read for each statement so a table added by a migration is known. */
+  async function tablesOf(database: string): Promise<Set<string>> {
+    const result = await client.query({
+      query: 'SELECT name FROM system.tables WHERE database = {database:String}',
+      query_params: { database },
+      format: 'JSONEachRow',
+      clickhouse_settings: perQuery,
+    })
+    return new Set((await result.json<{ name: string }>()).map((row) => row.name))
+  }
+
   async function check(query: string): Promise<CheckedStatement> {
     ready ??= prepare().catch((error: unknown) => {
       ready = undefined
       return engineError(error)
     })
-    const context = await ready
+    const base = await ready
+    const context: RuleContext = {
+      ...base,
+      tables: await tablesOf(base.database).catch(engineError),
+    }
     if (query.trim() === '') throw new QueryRefusedError('the query is empty')
     let statement: string
     try {
@@ -156,7 +171,7 @@ export function createReadOnlyQueries(options: ReadOnlyQueriesOptions): ReadOnly
       })
     const root = parseAstDump(await streamText(dump.stream))
     try {
-      const shape = checkStatement(root, context)
+      const shape = checkStatement(root, statement, context)
       return shape.format === undefined ? { statement } : { statement, format: shape.format }
     } catch (error) {
       if (error instanceof RefusedStatement) throw new QueryRefusedError(error.message)

@@ -1,10 +1,12 @@
-import type { AstNode } from './statement-ast.ts'
+import { namedSubqueries } from './cte-names.ts'
+import { preOrder, type AstNode } from './statement-ast.ts'
 
 /**
  * The read-only rules, applied to ClickHouse's parse of one statement. A statement passes
- * only when every node is allowed: reads of SpendGuard's own tables, no output files, no
- * SETTINGS, no table functions, no function that reaches files, URLs, processes, other
- * servers, dictionaries or the server's own configuration.
+ * only when every node is allowed: reads of SpendGuard's own tables (an allow-list, so no
+ * file, URL or other database can pose as a table), no output files, no SETTINGS, no table
+ * functions, no function that reaches files, URLs, processes, other servers, dictionaries or
+ * the server's own set-up.
  */
 
 /** Table functions ClickHouse 25-26 know (system.table_functions), lower-cased. */
@@ -43,7 +45,6 @@ const KNOWN_TABLE_FUNCTIONS = [
   'iceberghdfscluster',
   'iceberglocal',
   'iceberglocalcluster',
-  'iceberg3',
   'icebergs3',
   'icebergs3cluster',
   'input',
@@ -82,7 +83,7 @@ const KNOWN_TABLE_FUNCTIONS = [
   'ytsaurus',
 ]
 
-/** Scalar functions that read outside the query's tables or reveal the server's set-up. */
+/** Scalar functions that read outside the query's tables, write logs, or reveal the host. */
 const OUTSIDE_FUNCTIONS = [
   'file',
   'filesystemavailable',
@@ -94,6 +95,8 @@ const OUTSIDE_FUNCTIONS = [
   'getmacro',
   'getserversetting',
   'getmergetreesetting',
+  'getsetting',
+  'getsettingordefault',
   'getclienthttpheader',
   'catboostevaluate',
   'naivebayesclassifier',
@@ -105,6 +108,7 @@ const OUTSIDE_FUNCTIONS = [
   'demangle',
   'hostname',
   'fullhostname',
+  'fqdn',
   'serveruuid',
   'getserverport',
   'tcpport',
@@ -114,24 +118,38 @@ const OUTSIDE_FUNCTIONS = [
   'sleep',
   'sleepeachrow',
   'fuzzquery',
+  'logtrace',
+  'getoskernelversion',
   'currentprofiles',
   'currentroles',
   'enabledprofiles',
   'enabledroles',
   'defaultprofiles',
   'defaultroles',
+  'currentuser',
+  'current_user',
+  'user',
+  'authuser',
+  'authenticateduser',
+  'session_user',
+  'initialqueryid',
+  'initial_query_id',
+  'queryid',
+  'query_id',
+  'currentqueryid',
+  'current_query_id',
 ]
 
-/** Function names the rules refuse wherever they appear. */
+/**
+ * Function names refused wherever they appear: every table function (in an IN, a table
+ * function acts as one), the outside functions, and the table functions the engine itself
+ * lists. `format` is refused as a table function by its position only: it is also the
+ * string-formatting function.
+ */
 export function deniedFunctionNames(tableFunctionsOfEngine: readonly string[] = []): Set<string> {
   const denied = new Set([...KNOWN_TABLE_FUNCTIONS, ...OUTSIDE_FUNCTIONS])
   for (const name of tableFunctionsOfEngine) denied.add(name.toLowerCase())
-  // `format` is both a table function and the string-formatting function; only the former is
-  // refused, by its position.
   denied.delete('format')
-  // Harmless generators of numbers and constants.
-  for (const name of ['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'values', 'null', 'primes'])
-    denied.delete(name)
   return denied
 }
 
@@ -148,10 +166,13 @@ const IN_FUNCTIONS = new Set([
   'globalnullin',
   'globalnotnullin',
 ])
+const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 export interface RuleContext {
-  /** SpendGuard's database: a table may be named bare or as `<database>.<table>` only. */
+  /** SpendGuard's database: a table may be named bare or as `<database>.<table>`. */
   database: string
+  /** The tables of that database: the only tables a statement may read. */
+  tables: ReadonlySet<string>
   deniedFunctions: ReadonlySet<string>
 }
 
@@ -168,32 +189,129 @@ function refuse(message: string): never {
   throw new RefusedStatement(message)
 }
 
-function checkTableName(name: string, context: RuleContext): void {
-  const unquoted = name.replace(/`/g, '')
-  const dot = unquoted.indexOf('.')
-  if (dot !== -1 && unquoted.slice(0, dot) !== context.database) {
-    refuse(`only SpendGuard's own tables can be read; "${unquoted}" is outside them`)
-  }
+/** `ShowGrants` -> `SHOW GRANTS`, for messages. */
+function statementName(type: string): string {
+  return type
+    .replace(/Query$/, '')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toUpperCase()
 }
 
-/** Checks every node below a statement. */
-function checkNode(node: AstNode, parent: AstNode | undefined, context: RuleContext): void {
+const isWithList = (node: AstNode | undefined): node is AstNode =>
+  node?.type === 'ExpressionList' && node.children.some((child) => child.type === 'WithElement')
+
+/** The WITH list of a SELECT: first, or last where the parser copied it into a UNION branch. */
+function withListsOf(select: AstNode): AstNode[] {
+  const first = select.children[0]
+  const last = select.children[select.children.length - 1]
+  return [first, last !== first ? last : undefined].filter(isWithList)
+}
+
+/** Gives each node of a copied subtree the name of its original. */
+function copyNames(copy: AstNode, original: AstNode, names: Map<AstNode, string>): void {
+  const name = names.get(original)
+  if (name !== undefined) names.set(copy, name)
+  copy.children.forEach((child, i) => {
+    const twin = original.children[i]
+    if (twin) copyNames(child, twin, names)
+  })
+}
+
+/**
+ * The statement's WITH elements, each with the name its rendering gives it. A WITH before a
+ * UNION applies to every branch: the parser copies it to the end of the other branches, and
+ * those copies take the names of the first branch's list.
+ */
+function cteNames(root: AstNode, statement: string): Map<AstNode, string> {
+  const copies: Array<{ copy: AstNode; original: AstNode }> = []
+  for (const node of preOrder(root)) {
+    if (node.type !== 'SelectWithUnionQuery') continue
+    const [first, ...others] = node.children[0]?.children ?? []
+    const original = first?.type === 'SelectQuery' ? first.children[0] : undefined
+    if (!isWithList(original)) continue
+    for (const branch of others) {
+      const last = branch.children[branch.children.length - 1]
+      if (branch.type === 'SelectQuery' && last !== branch.children[0] && isWithList(last))
+        copies.push({ copy: last, original })
+    }
+  }
+  const copied = new Set(copies.map(({ copy }) => copy))
+  const elements: AstNode[] = []
+  const collect = (node: AstNode): void => {
+    if (copied.has(node)) return
+    if (node.type === 'WithElement') elements.push(node)
+    node.children.forEach(collect)
+  }
+  collect(root)
+  const names = new Map<AstNode, string>()
+  if (elements.length === 0) return names
+  const written = namedSubqueries(statement)
+  if (written.length !== elements.length) {
+    refuse(
+      'the names of its WITH subqueries could not be matched (a named WINDOW among them?); write the query without one of them',
+    )
+  }
+  elements.forEach((element, i) => names.set(element, written[i]!))
+  for (const { copy, original } of copies) copyNames(copy, original, names)
+  return names
+}
+
+interface Walk {
+  context: RuleContext
+  ctes: Map<AstNode, string>
+}
+
+function checkTableName(name: string, scope: ReadonlySet<string>, walk: Walk): void {
+  const { database, tables } = walk.context
+  const bare = name.startsWith(`${database}.`) ? name.slice(database.length + 1) : name
+  const unquoted = bare.replace(/^`(.*)`$/, '$1')
+  if (tables.has(unquoted) && !unquoted.includes('`')) return
+  if (bare === name && scope.has(unquoted)) return
+  refuse(
+    `only SpendGuard's own tables (${[...tables].sort().join(', ')}) and the statement's WITH subqueries can be read; "${name}" is neither`,
+  )
+}
+
+/** WITH names a SELECT defines for itself and everything nested in it. */
+function namesDefinedBy(select: AstNode, walk: Walk): string[] {
+  return withListsOf(select).flatMap((list) =>
+    list.children.flatMap((child) => {
+      const name = walk.ctes.get(child)
+      return name === undefined ? [] : [name]
+    }),
+  )
+}
+
+/** Checks every node below a statement, with the WITH names in scope. */
+function checkNode(
+  node: AstNode,
+  parent: AstNode | undefined,
+  scope: ReadonlySet<string>,
+  walk: Walk,
+): void {
+  let inner = scope
   switch (node.type) {
     case 'Set':
       refuse('SETTINGS are not allowed in a read-only query (limits are set by SpendGuard)')
       break
+    case 'SelectQuery': {
+      const defined = namesDefinedBy(node, walk)
+      if (defined.length > 0) inner = new Set([...scope, ...defined])
+      break
+    }
     case 'TableIdentifier':
-      checkTableName(node.name, context)
+      checkTableName(node.name, scope, walk)
       break
     case 'Function': {
+      if (!FUNCTION_NAME.test(node.name)) refuse(`a function named "${node.name}" is not allowed`)
       const name = node.name.toLowerCase()
       if (parent?.type === 'TableExpression')
         refuse(`table functions are not allowed ("${node.name}"): query SpendGuard's tables`)
-      if (context.deniedFunctions.has(name) || name.startsWith('dict'))
+      if (walk.context.deniedFunctions.has(name) || name.startsWith('dict'))
         refuse(`function "${node.name}" is not allowed: it reaches outside SpendGuard's tables`)
       if (IN_FUNCTIONS.has(name)) {
         const right = node.children[0]?.children[1]
-        if (right?.type === 'Identifier') checkTableName(right.name, context)
+        if (right?.type === 'Identifier') checkTableName(right.name, scope, walk)
       }
       break
     }
@@ -203,16 +321,17 @@ function checkNode(node: AstNode, parent: AstNode | undefined, context: RuleCont
         !READ_STATEMENTS.has(node.type) &&
         !SELECT_PARTS.has(node.type)
       )
-        refuse(`only reads are allowed; found ${node.type}`)
+        refuse(`only reads are allowed, not ${statementName(node.type)}`)
   }
-  for (const child of node.children) checkNode(child, node, context)
+  for (const child of node.children) checkNode(child, node, inner, walk)
 }
 
 /** The children after a statement's body: an output file, SETTINGS, a FORMAT. */
 function checkTrailer(trailer: readonly AstNode[]): StatementShape {
   const shape: StatementShape = {}
   trailer.forEach((node, i) => {
-    if (node.type === 'Identifier' && i === trailer.length - 1) shape.format = node.name
+    if (node.type === 'Identifier' && i === trailer.length - 1 && FUNCTION_NAME.test(node.name))
+      shape.format = node.name
     else if (node.type === 'Set') refuse('SETTINGS are not allowed in a read-only query')
     else if (node.type === 'Literal')
       refuse('INTO OUTFILE is not allowed: results are returned, never written to files')
@@ -221,47 +340,62 @@ function checkTrailer(trailer: readonly AstNode[]): StatementShape {
   return shape
 }
 
-/**
- * Checks the parse of one statement; returns its shape or throws RefusedStatement. Allowed:
- * SELECT (with WITH, UNION, INTERSECT, EXCEPT), EXPLAIN of those, DESCRIBE and SHOW CREATE
- * TABLE of SpendGuard's tables, SHOW TABLES.
- */
-export function checkStatement(root: AstNode, context: RuleContext): StatementShape {
+function checkParsed(root: AstNode, statement: string, walk: Walk): StatementShape {
+  const none = new Set<string>()
   switch (root.type) {
     case 'SelectWithUnionQuery':
     case 'SelectIntersectExceptQuery': {
       const [body, ...trailer] = root.children
-      if (body) checkNode(body, root, context)
+      if (body) checkNode(body, root, none, walk)
       return checkTrailer(trailer)
     }
     case 'Explain': {
       const [inner, ...trailer] = root.children
       if (!inner) refuse('EXPLAIN needs a statement')
       if (inner.type === 'Set') refuse('EXPLAIN settings are not allowed')
-      checkStatement(inner, context)
+      checkParsed(inner, statement, walk)
       return checkTrailer(trailer)
     }
     case 'DescribeQuery': {
       const [table, ...trailer] = root.children
-      if (table) checkNode(table, root, context)
+      if (table) checkNode(table, root, none, walk)
       return checkTrailer(trailer)
     }
     case 'ShowCreateTableQuery': {
-      // The line names `[database] table`; its children are those names, then a FORMAT.
-      const parts = root.name.split(' ').filter(Boolean)
-      if (parts.length === 0) refuse('SHOW CREATE needs a table name')
-      if (parts.length === 2) checkTableName(`${parts[0]}.${parts[1]}`, context)
+      // The line names `[database] table`; the children repeat those names, then a FORMAT.
+      const parts = root.name.trim().split(' ')
+      const named = root.children.slice(0, parts.length)
+      if (
+        parts.length > 2 ||
+        named.some((child, i) => child.type !== 'Identifier' || child.name !== parts[i])
+      )
+        refuse("SHOW CREATE TABLE needs one of SpendGuard's table names")
+      checkTableName(parts.join('.'), none, walk)
       return checkTrailer(root.children.slice(parts.length))
     }
     case 'ShowTables':
-      // SHOW TABLES FROM <database> or LIKE ... would carry children; only the plain form lists
-      // SpendGuard's own tables.
-      if (root.children.length > 0)
-        refuse("only a plain SHOW TABLES is allowed (it lists SpendGuard's tables)")
+      // SHOW DATABASES, SHOW SETTINGS, SHOW CLUSTERS ... all parse to this node; only the
+      // plain SHOW TABLES (SpendGuard's database) is a read of SpendGuard's tables.
+      if (statement !== 'SHOW TABLES' || root.children.length > 0)
+        refuse(
+          "only a plain SHOW TABLES is allowed among SHOW statements (it lists SpendGuard's tables)",
+        )
       return {}
     default:
       return refuse(
-        `only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN reach the audit, not ${root.type.replace(/Query$/, '').toUpperCase()}`,
+        `only SELECT, WITH, SHOW TABLES, SHOW CREATE TABLE, DESCRIBE and EXPLAIN reach the audit, not ${statementName(root.type)}`,
       )
   }
+}
+
+/**
+ * Checks the parse of one statement (`root`) against its single-line rendering by ClickHouse
+ * (`statement`); returns its shape or throws RefusedStatement.
+ */
+export function checkStatement(
+  root: AstNode,
+  statement: string,
+  context: RuleContext,
+): StatementShape {
+  return checkParsed(root, statement, { context, ctes: cteNames(root, statement) })
 }

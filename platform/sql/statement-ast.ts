@@ -6,32 +6,36 @@
 export interface AstNode {
   /** The parser's node type: `SelectQuery`, `Function`, `TableIdentifier`, `Literal`, ... */
   type: string
-  /** What follows the type on its line (a function or table name, a literal), alias removed. */
+  /**
+   * What follows the type on its line up to an alias (a function or table name, a literal).
+   * An alias is cut at its first ` (alias `: names the rules look at never contain that text,
+   * and one that seems to is refused by the rules' allow-lists, not trusted.
+   */
   name: string
   children: AstNode[]
 }
 
+const TSV_ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  b: '\b',
+  f: '\f',
+  '0': '\0',
+}
+
 /** Undoes TabSeparated escaping of one field. */
 function unescapeTsv(field: string): string {
-  return field.replace(/\\(.)/g, (_, char: string) => {
-    const escapes: Record<string, string> = {
-      n: '\n',
-      t: '\t',
-      r: '\r',
-      b: '\b',
-      f: '\f',
-      '0': '\0',
-    }
-    return escapes[char] ?? char
-  })
+  return field.replace(/\\(.)/g, (_, char: string) => TSV_ESCAPES[char] ?? char)
 }
 
 function parseLine(text: string): { type: string; name: string } {
   const withoutCount = text.replace(/ \(children \d+\)$/, '')
-  const withoutAlias = withoutCount.replace(/ \(alias [^()]*\)$/, '')
-  const space = withoutAlias.indexOf(' ')
-  if (space === -1) return { type: withoutAlias, name: '' }
-  return { type: withoutAlias.slice(0, space), name: withoutAlias.slice(space + 1).trim() }
+  const alias = withoutCount.indexOf(' (alias ')
+  const head = alias === -1 ? withoutCount : withoutCount.slice(0, alias)
+  const space = head.indexOf(' ')
+  if (space === -1) return { type: head, name: '' }
+  return { type: head.slice(0, space), name: head.slice(space + 1) }
 }
 
 /**
@@ -54,4 +58,10 @@ export function parseAstDump(dump: string): AstNode {
   }
   if (roots.length !== 1) throw new Error(`expected one statement, the parse has ${roots.length}`)
   return roots[0]!
+}
+
+/** Every node in document order (parent before children). */
+export function* preOrder(node: AstNode): Generator<AstNode> {
+  yield node
+  for (const child of node.children) yield* preOrder(child)
 }

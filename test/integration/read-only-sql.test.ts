@@ -92,7 +92,15 @@ describe('read-only SQL: hostile statements through the CLI, the HTTP API and th
     // A live part of the audit: the target of the attack that broke it before.
     const part = filesUnder(dataDir).find((f) => f.endsWith('checksums.txt'))
     expect(part).toBeDefined()
-    const statements = hostileStatements(outside, part!.slice(0, -'checksums.txt'.length))
+    // A secret file beside the store: what a "table" named after a path would read.
+    const secrets = join(work, 'secrets')
+    mkdirSync(secrets)
+    writeFileSync(join(secrets, 'token'), 'secret-content-123\n')
+    const statements = hostileStatements(
+      outside,
+      part!.slice(0, -'checksums.txt'.length),
+      join(secrets, 'tok'),
+    )
     expect(statements.length).toBeGreaterThanOrEqual(40)
     const partsBefore = partChecksums(dataDir)
 
@@ -155,6 +163,24 @@ describe('read-only SQL: hostile statements through the CLI, the HTTP API and th
           QueryRefusedError,
         )
       }
+      // What FinOps people write still works: WITH subqueries, qualified names, IN a table.
+      const count = async (query: string) =>
+        (JSON.parse((await queries.run(query, 'JSONEachRow')).text) as { n: string }).n
+      expect(
+        await count('WITH t AS (SELECT agent_id FROM llm_calls) SELECT count() AS n FROM t'),
+      ).toBe('26')
+      expect(
+        await count(
+          "WITH a AS (SELECT agent_id FROM llm_calls), b AS (SELECT * FROM a WHERE agent_id = 'agent-0') SELECT count() AS n FROM b",
+        ),
+      ).toBe('9')
+      expect(await count('SELECT count() AS n FROM default.llm_calls')).toBe('26')
+      expect(
+        await count(
+          'SELECT count() AS n FROM llm_calls WHERE agent_id IN (SELECT agent_id FROM llm_calls_daily)',
+        ),
+      ).toBe('26')
+      expect((await queries.run('SHOW TABLES', 'TabSeparated')).text).toContain('llm_calls\n')
     } finally {
       await client.close()
     }
@@ -186,6 +212,7 @@ describe('read-only SQL: hostile statements through the CLI, the HTTP API and th
         for (const statement of hostileStatements(
           '/tmp/spendguard-outside',
           '/var/lib/clickhouse/',
+          '/etc/pass',
         )) {
           await expect(queries.run(statement, 'JSONEachRow'), statement).rejects.toBeInstanceOf(
             QueryRefusedError,

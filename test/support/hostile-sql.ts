@@ -4,9 +4,41 @@
  * one, and every kind of write or administration statement. `out` is a directory whose files
  * must never appear; `part` is the directory of a live part of the audit.
  */
-export function hostileStatements(out: string, part: string): string[] {
+export function hostileStatements(out: string, part: string, secret: string): string[] {
   const outside = (name: string) => `'${out}/${name}'`
   return [
+    // Aliases that hide a function or table from a line-oriented reading of the parse.
+    "SELECT file('/etc/hostname') AS `a(b)`",
+    "SELECT file('/etc/passwd') AS `x()`",
+    "SELECT hostName() AS `()`, getServerSetting('path') AS `(`",
+    'SELECT count() FROM llm_calls WHERE agent_id IN system.tables AS `(x)`',
+    "SELECT arrayMap(x -> (file(x) AS `f()`), ['/etc/hostname'])",
+    "SELECT 1 AS `x (alias y)`, file('/etc/passwd') AS `z (alias w)`",
+    // Files posing as tables (chDB's default database also reads the file system).
+    'SELECT * FROM `/etc/passwd` LIMIT 2',
+    `SELECT * FROM \`${secret}*\``,
+    'SELECT * FROM default.`/etc/passwd`',
+    'DESCRIBE TABLE `/etc/passwd`',
+    'SELECT count() FROM llm_calls WHERE agent_id IN `/etc/passwd`',
+    'SELECT * FROM Dockerfile',
+    "SELECT 'WITH Dockerfile AS (' AS s FROM Dockerfile",
+    'SELECT * FROM (WITH Dockerfile AS (SELECT 1) SELECT * FROM Dockerfile) UNION ALL SELECT * FROM Dockerfile',
+    'SELECT * FROM (WITH Dockerfile AS (SELECT 1) SELECT * FROM Dockerfile), Dockerfile',
+    `SHOW CREATE TABLE default.\`x y\` INTO OUTFILE ${outside('show.txt')}`,
+    // SHOW statements other than SHOW TABLES.
+    'SHOW DATABASES',
+    "SHOW SETTINGS LIKE '%'",
+    'SHOW CHANGED SETTINGS',
+    'SHOW CLUSTERS',
+    'SHOW MERGES',
+    'SHOW DICTIONARIES',
+    'SHOW FILESYSTEM CACHES',
+    'SHOW GRANTS',
+    'SHOW PROCESSLIST',
+    // Functions that reveal the host or write to its log.
+    'SELECT fqdn()',
+    "SELECT logTrace('x')",
+    "SELECT getSetting('readonly')",
     `SELECT 'x' INTO OUTFILE '${part}checksums.txt' TRUNCATE`,
     "SELECT path FROM system.parts WHERE table = 'llm_calls' AND active",
     "SELECT file('/etc/passwd')",

@@ -120,6 +120,13 @@ describe('HTTP API access tokens', () => {
     expect(
       (await postEvents(url, [makeLlmCallInput()], bearer('second-token-0123456789abc'))).status,
     ).toBe(200)
+    // An emptied file does not open an API started behind tokens.
+    writeFileSync(file, '[]')
+    access.reload()
+    expect((await postEvents(url, [makeLlmCallInput()])).status).toBe(401)
+    expect(
+      (await postEvents(url, [makeLlmCallInput()], bearer('second-token-0123456789abc'))).status,
+    ).toBe(200)
     // A broken file keeps the tokens in force rather than opening or locking the API.
     writeFileSync(file, '[{"name": "half')
     access.reload()

@@ -8,7 +8,11 @@ import { parseAstDump } from '../../platform/sql/statement-ast.ts'
 
 // EXPLAIN AST dumps as ClickHouse prints them in TabSeparated (captured from chDB 26.7).
 const dump = (lines: string[]) => lines.join('\n') + '\n'
-const context = { database: 'default', deniedFunctions: deniedFunctionNames(['newFancyLake']) }
+const context = {
+  database: 'default',
+  tables: new Set(['llm_calls', 'llm_calls_daily']),
+  deniedFunctions: deniedFunctionNames(['newFancyLake']),
+}
 
 describe('read-only rules over the parse of a statement', () => {
   it('reads the tree, aliases and names included', () => {
@@ -44,7 +48,9 @@ describe('read-only rules over the parse of a statement', () => {
         ' Identifier CSV',
       ]),
     )
-    expect(checkStatement(root, context)).toEqual({ format: 'CSV' })
+    expect(checkStatement(root, 'SELECT * FROM default.llm_calls FORMAT CSV', context)).toEqual({
+      format: 'CSV',
+    })
   })
 
   it.each([
@@ -69,12 +75,41 @@ describe('read-only rules over the parse of a statement', () => {
     ],
     ['a write', ['InsertQuery (children 1)', ' Identifier llm_calls'], /not INSERT/],
     [
+      'a function hidden behind an alias with parentheses',
+      [
+        'SelectWithUnionQuery (children 1)',
+        ' ExpressionList (children 1)',
+        '  SelectQuery (children 1)',
+        '   ExpressionList (children 1)',
+        '    Function file (alias a(b)) (children 1)',
+        '     ExpressionList (children 1)',
+        "      Literal \\'/etc/passwd\\'",
+      ],
+      /function "file" is not allowed/,
+    ],
+    [
+      'a path posing as a table',
+      [
+        'SelectWithUnionQuery (children 1)',
+        ' ExpressionList (children 1)',
+        '  SelectQuery (children 2)',
+        '   ExpressionList (children 1)',
+        '    Asterisk',
+        '   TablesInSelectQuery (children 1)',
+        '    TablesInSelectQueryElement (children 1)',
+        '     TableExpression (children 1)',
+        '      TableIdentifier /etc/passwd',
+      ],
+      /only SpendGuard's own tables/,
+    ],
+    [
       'a plain SHOW DATABASES-like listing with a source',
       ['ShowTables (children 1)', ' Identifier system'],
       /plain SHOW TABLES/,
     ],
   ])('refuses %s', (_name, lines, message) => {
-    expect(() => checkStatement(parseAstDump(dump(lines)), context)).toThrow(RefusedStatement)
-    expect(() => checkStatement(parseAstDump(dump(lines)), context)).toThrow(message)
+    const check = () => checkStatement(parseAstDump(dump(lines)), 'SELECT 1', context)
+    expect(check).toThrow(RefusedStatement)
+    expect(check).toThrow(message)
   })
 })
