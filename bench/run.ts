@@ -11,8 +11,8 @@ import { createEventCodec, readLlmCallSchema } from '../schemas/avro-codec.ts'
 import type { LlmCallInput } from '../schemas/llm-call.ts'
 import { checkLlmCall, parseLlmCall } from '../schemas/validate.ts'
 import { toAuditRow } from '../processors/audit/audit-row.ts'
-import { loadCatalog } from '../processors/pricing/price-catalog.ts'
-import { createPricer } from '../processors/pricing/pricer.ts'
+import { createPricing } from '../processors/pricing/pricing-setup.ts'
+import { parseConfig } from '../platform/config.ts'
 import { createDemoTraffic, seededRandom } from '../cli/demo-traffic.ts'
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000)
@@ -29,7 +29,7 @@ const inputs: LlmCallInput[] = Array.from(
   () => JSON.parse(JSON.stringify(next())) as LlmCallInput,
 )
 const codec = await createEventCodec()
-const pricer = createPricer(loadCatalog())
+const { pricer } = await createPricing(parseConfig({}).pricing)
 const encoded = inputs.map((input) => codec.encode(parseLlmCall(input)))
 const bodies = encoded.map((bytes) => bytes.subarray(10))
 const plainType = avro.Type.forSchema(readLlmCallSchema())

@@ -14,7 +14,7 @@ export async function runReplay(
 ): Promise<ReplayReport> {
   const input = file === '-' ? stdin : createReadStream(file)
   return replay(input, {
-    pricer: createPricerFromConfig(config),
+    pricer: await createPricerFromConfig(config),
     allowedLatenessMs: config.pipeline.allowedLatenessMs,
   })
 }

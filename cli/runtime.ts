@@ -21,8 +21,8 @@ import { createEventProcessor, type EventProcessor } from '../processors/ingest/
 import { createInProcessBus } from '../processors/ingest/in-process-bus.ts'
 import { createKafkaBus } from '../processors/ingest/kafka-bus.ts'
 import { createKafkaDeadLetterSink } from '../processors/ingest/kafka-dead-letters.ts'
-import { loadCatalog } from '../processors/pricing/price-catalog.ts'
-import { createPricer, type Pricer } from '../processors/pricing/pricer.ts'
+import type { Pricer } from '../processors/pricing/pricer.ts'
+import { createPricing } from '../processors/pricing/pricing-setup.ts'
 import { createEventCodec } from '../schemas/avro-codec.ts'
 import { createSchemaRegistry } from '../schemas/schema-registry.ts'
 
@@ -50,10 +50,8 @@ export interface Pipeline {
   stop(): Promise<void>
 }
 
-export function createPricerFromConfig(config: Config): Pricer {
-  return createPricer(
-    config.pricing.catalogFile ? loadCatalog(resolve(config.pricing.catalogFile)) : loadCatalog(),
-  )
+export async function createPricerFromConfig(config: Config): Promise<Pricer> {
+  return (await createPricing(config.pricing)).pricer
 }
 
 /** Migrations run as the admin user on a server (the writer may only insert). */
@@ -73,7 +71,7 @@ export async function createPipeline(
   logger: Logger,
   clock: Clock,
 ): Promise<Pipeline> {
-  const pricer = createPricerFromConfig(config)
+  const pricer = await createPricerFromConfig(config)
   const { client, target } = createAuditStoreClient(config.clickhouse)
   const closers: Array<() => Promise<void>> = [() => client.close()]
   try {

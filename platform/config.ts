@@ -11,6 +11,10 @@ import { ConfigError } from './errors.ts'
 
 const port = z.int().min(0).max(65_535)
 const positiveInt = z.int().positive()
+const usdPerMillion = z
+  .string()
+  .regex(/^\d+(\.\d{1,9})?$/, 'must be a decimal USD string per 1M tokens with at most 9 decimals')
+const usdRates = z.strictObject({ input: usdPerMillion, output: usdPerMillion })
 const credentials = z.strictObject({
   username: z.string().min(1),
   password: z.string().default(''),
@@ -125,8 +129,23 @@ export const configSchema = z.strictObject({
     .prefault({}),
   pricing: z
     .strictObject({
-      /** A catalog file in SpendGuard's format or the public JSON price-list format. */
+      /**
+       * Your catalog, in SpendGuard's format or the public JSON price-list format: its entries
+       * override SpendGuard's own and the curated data, per model.
+       */
       catalogFile: z.string().optional(),
+      selfHosted: z
+        .strictObject({
+          /** Providers that run on your own hardware: their calls cost the rates below. */
+          providers: z
+            .array(z.string().min(1))
+            .default(['self-hosted', 'ollama', 'vllm', 'tgi', 'llama.cpp', 'lmstudio', 'local']),
+          /** Amortised USD per 1M tokens for every self-hosted model; zero by default. */
+          default: usdRates.default({ input: '0', output: '0' }),
+          /** Per model id (lower-case), overriding the default. */
+          models: z.record(z.string(), usdRates).default({}),
+        })
+        .prefault({}),
     })
     .prefault({}),
   audit: z

@@ -203,6 +203,10 @@ export const llmCallSchema = z
     iteration: z.int().nonnegative().max(LIMITS.maxTokens).optional(),
     fallback: fallbackSchema.optional(),
     provider_reported_cost: decimalUsd.optional(),
+    // v2: what a bill needs, and usage that was never reported.
+    cache_write_1h_tokens: tokens,
+    service_tier: id.optional(),
+    usage_reported: z.boolean().default(true),
   })
   .superRefine((call, ctx) => {
     // zod keeps checking after a field-level issue; a cross-field rule over a field that is
@@ -213,8 +217,23 @@ export const llmCallSchema = z
       call.cache_read_tokens,
       call.cache_write_tokens,
       call.reasoning_tokens,
+      call.cache_write_1h_tokens,
     ]
     if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0)) return
+    if (call.cache_write_1h_tokens > call.cache_write_tokens) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cache_write_1h_tokens'],
+        message: `cache_write_1h_tokens (${call.cache_write_1h_tokens}) exceed cache_write_tokens (${call.cache_write_tokens}); 1-hour writes are a part of the cache writes`,
+      })
+    }
+    if (!call.usage_reported && counts.some((n) => n > 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['usage_reported'],
+        message: 'is false, so the token counts must be left out (they are unknown, not zero)',
+      })
+    }
     if (call.cache_read_tokens + call.cache_write_tokens > call.input_tokens) {
       ctx.addIssue({
         code: 'custom',

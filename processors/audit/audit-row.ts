@@ -37,7 +37,10 @@ export interface AuditRow {
   output_tokens: number
   cache_read_tokens: number
   cache_write_tokens: number
+  cache_write_1h_tokens: number
   reasoning_tokens: number
+  usage_reported: boolean
+  service_tier: string | null
   status: string
   error_type: string | null
   stop_reason: string | null
@@ -113,7 +116,10 @@ export function toAuditRow(call: LlmCall, context: AuditRowContext): AuditRow {
     output_tokens: call.output_tokens,
     cache_read_tokens: call.cache_read_tokens,
     cache_write_tokens: call.cache_write_tokens,
+    cache_write_1h_tokens: call.cache_write_1h_tokens,
     reasoning_tokens: call.reasoning_tokens,
+    usage_reported: call.usage_reported,
+    service_tier: call.service_tier ?? null,
     status: call.status,
     error_type: call.error_type ?? null,
     stop_reason: call.stop_reason ?? null,
@@ -128,7 +134,7 @@ export function toAuditRow(call: LlmCall, context: AuditRowContext): AuditRow {
     provider_reported_cost: call.provider_reported_cost ?? null,
     price_status: price.status,
     unpriced_reason: price.status === 'unpriced' ? price.reason : null,
-    priced_model: price.status === 'priced' ? price.model.id : null,
+    priced_model: price.status === 'priced' ? price.entry.id : null,
     price_version: price.status === 'priced' ? price.priceVersion : null,
     cost_input_usd: cost ? usd(cost.input) : null,
     cost_cache_read_usd: cost ? usd(cost.cacheRead) : null,

@@ -4,7 +4,6 @@ import { z } from 'zod'
 import { PricingError } from '../../platform/errors.ts'
 import { parseScaled } from '../../platform/money.ts'
 import { toFieldIssues } from '../../schemas/validate.ts'
-import { fromPublicPriceList, isPublicPriceList } from './public-price-list.ts'
 
 /**
  * The versioned price catalog. Rates are held as integer nano-USD per million tokens, which
@@ -40,6 +39,8 @@ export interface CatalogModel {
   premium: boolean
   selfHosted: boolean
   aliases: string[]
+  /** Fraction taken off every rate on the batch endpoint, e.g. "0.5". */
+  batchDiscount: string
   /** Sorted by effectiveFrom, oldest first. */
   periods: PricePeriod[]
 }
@@ -47,6 +48,8 @@ export interface CatalogModel {
 export interface PriceCatalog {
   version: string
   models: readonly CatalogModel[]
+  /** Provider id -> billing mode -> fraction of the standard price. */
+  providerMultipliers: Readonly<Record<string, Readonly<Record<string, string>>>>
   /**
    * Finds the catalog model for a model id: exact id or alias first, then the longest id or
    * alias that is a prefix of it ending at a separator (`claude-sonnet-4-20250514` ->
@@ -104,10 +107,19 @@ const modelSchema = z.object({
     }),
 })
 
+const fraction = z
+  .string()
+  .regex(/^\d+(\.\d{1,6})?$/, 'must be a decimal fraction with at most 6 decimals, e.g. "0.5"')
+
 export const catalogFileSchema = z.object({
   version: z.string().min(1),
   description: z.string().optional(),
-  models: z.array(modelSchema),
+  models: z.array(modelSchema).default([]),
+  /**
+   * Per provider, the fraction of the standard price billed in a mode: `batch` (the batch
+   * endpoint), `flex`, `priority` (service tiers). Applied to curated prices, which have none.
+   */
+  provider_multipliers: z.record(z.string(), z.record(z.string(), fraction)).default({}),
 })
 
 export type CatalogFile = z.input<typeof catalogFileSchema>
@@ -197,13 +209,18 @@ export function parseCatalog(document: unknown): PriceCatalog {
       premium: entry.premium,
       selfHosted: entry.self_hosted,
       aliases: entry.aliases,
+      batchDiscount: entry.batch_discount,
       periods,
     }
   })
-  return buildCatalog(parsed.data.version, models)
+  return buildCatalog(parsed.data.version, models, parsed.data.provider_multipliers)
 }
 
-function buildCatalog(version: string, models: CatalogModel[]): PriceCatalog {
+function buildCatalog(
+  version: string,
+  models: CatalogModel[],
+  providerMultipliers: Record<string, Record<string, string>>,
+): PriceCatalog {
   const byName = new Map<string, CatalogModel>()
   for (const model of models) {
     for (const name of [model.id, ...model.aliases]) byName.set(name.toLowerCase(), model)
@@ -224,6 +241,7 @@ function buildCatalog(version: string, models: CatalogModel[]): PriceCatalog {
   return {
     version,
     models,
+    providerMultipliers,
     resolve(modelId) {
       const key = modelId.toLowerCase()
       const cached = cache.get(key)
@@ -239,11 +257,8 @@ function buildCatalog(version: string, models: CatalogModel[]): PriceCatalog {
 
 export const DEFAULT_CATALOG_PATH = new URL('./catalog.json', import.meta.url)
 
-/**
- * Loads a catalog file: this project's format, or the widely used public JSON price list
- * that maps model ids to per-token costs (its version is the file's content hash).
- */
-export function loadCatalog(path: string | URL = DEFAULT_CATALOG_PATH): PriceCatalog {
+/** Reads a JSON document of a price file, with errors that name the file. */
+export function readPriceFile(path: string | URL): { text: string; document: unknown } {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
@@ -256,9 +271,15 @@ export function loadCatalog(path: string | URL = DEFAULT_CATALOG_PATH): PriceCat
   } catch (cause) {
     throw new PricingError(`price catalog ${String(path)} is not valid JSON`, cause)
   }
-  if (isPublicPriceList(document)) {
-    const version = `public-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`
-    return parseCatalog(fromPublicPriceList(document, version))
-  }
-  return parseCatalog(document)
+  return { text, document }
+}
+
+/** Loads a catalog file in SpendGuard's format (SpendGuard's own by default). */
+export function loadCatalog(path: string | URL = DEFAULT_CATALOG_PATH): PriceCatalog {
+  return parseCatalog(readPriceFile(path).document)
+}
+
+/** A short content hash, the version of a file that carries none. */
+export function contentVersion(prefix: string, text: string): string {
+  return `${prefix}-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`
 }

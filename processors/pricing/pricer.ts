@@ -1,12 +1,14 @@
-import type { Femtos } from '../../platform/money.ts'
+import { parseScaled, type Femtos } from '../../platform/money.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
-import type { CatalogModel, PriceCatalog, PricePeriod, Rates } from './price-catalog.ts'
+import { periodAt, periodLabel, rateFor, type PriceEntry, type TokenRates } from './price-entry.ts'
+import type { PriceResolver } from './price-resolver.ts'
 
 /** Exact cost of one call, femto-USD per token kind. */
 export interface CostBreakdown {
   /** Uncached input: input_tokens - cache_read_tokens - cache_write_tokens. */
   input: Femtos
   cacheRead: Femtos
+  /** 5-minute and 1-hour cache writes together. */
   cacheWrite: Femtos
   /** Output other than reasoning. */
   output: Femtos
@@ -17,56 +19,43 @@ export interface CostBreakdown {
 export type PriceResult =
   | {
       status: 'priced'
-      /** The catalog model that priced the call. */
-      model: CatalogModel
-      /** Which id of the event matched: response_model when the provider reported one. */
+      entry: PriceEntry
+      /** Which id of the event was priced: response_model when the provider reported one. */
       pricedModelId: string
-      matchedBy: 'exact' | 'prefix'
-      /** `<catalog version>:<model id>@<effective_from>`, stored with every audit row. */
+      /** Why this entry (layer, match rule, provider inference). */
+      why: string
+      /** `<source version>:<provider>/<entry>@<period>`, stored with every audit row. */
       priceVersion: string
       cost: CostBreakdown
     }
   | {
       status: 'unpriced'
-      /**
-       * Why: no catalog entry for the model, an entry limited to other providers, or no price
-       * in effect at the event's time.
-       */
+      /** Why: no entry, a provider the entry does not serve, no price in effect, a tier with no price. */
       reason: string
       pricedModelId: string
     }
 
 export interface Pricer {
+  /** The versions of the price sources, e.g. `user-1a2b3c+spendguard-2026-11+genai-prices@0.1.8`. */
   readonly catalogVersion: string
   price(call: LlmCall): PriceResult
 }
 
-function periodAt(model: CatalogModel, atMs: number): PricePeriod | undefined {
-  let found: PricePeriod | undefined
-  for (const period of model.periods) {
-    if (period.effectiveFrom <= atMs) found = period
-    else break
-  }
-  return found
-}
+const MULTIPLIER_DECIMALS = 6
+const MULTIPLIER_SCALE = 10n ** BigInt(MULTIPLIER_DECIMALS)
 
-/**
- * True when a catalog entry may price a call from this provider: the entry lists no providers,
- * the call names none, or the call's provider is one of the listed (any case).
- */
-function servesProvider(model: CatalogModel, provider: string | undefined): boolean {
-  if (!model.providers || provider === undefined) return true
-  return model.providers.includes(provider.toLowerCase())
-}
-
-/** Exact femto-USD cost of a call's tokens at the given rates. */
-export function costOf(call: LlmCall, rates: Rates): CostBreakdown {
+/** Exact femto-USD cost of a call's tokens at the given rates (tiers chosen by input size). */
+export function costOf(call: LlmCall, rates: TokenRates): CostBreakdown {
+  const size = call.input_tokens
+  const writes1h = Math.min(call.cache_write_1h_tokens ?? 0, call.cache_write_tokens)
   const uncached = BigInt(call.input_tokens - call.cache_read_tokens - call.cache_write_tokens)
-  const input = uncached * rates.input
-  const cacheRead = BigInt(call.cache_read_tokens) * rates.cacheRead
-  const cacheWrite = BigInt(call.cache_write_tokens) * rates.cacheWrite
-  const output = BigInt(call.output_tokens - call.reasoning_tokens) * rates.output
-  const reasoning = BigInt(call.reasoning_tokens) * rates.reasoning
+  const input = uncached * rateFor(rates.input, size)
+  const cacheRead = BigInt(call.cache_read_tokens) * rateFor(rates.cacheRead, size)
+  const cacheWrite =
+    BigInt(call.cache_write_tokens - writes1h) * rateFor(rates.cacheWrite, size) +
+    BigInt(writes1h) * rateFor(rates.cacheWrite1h, size)
+  const output = BigInt(call.output_tokens - call.reasoning_tokens) * rateFor(rates.output, size)
+  const reasoning = BigInt(call.reasoning_tokens) * rateFor(rates.reasoning, size)
   return {
     input,
     cacheRead,
@@ -77,50 +66,100 @@ export function costOf(call: LlmCall, rates: Rates): CostBreakdown {
   }
 }
 
-/**
- * Prices calls against a catalog. The provider bills the model that answered, so the
- * `response_model` is tried first and the requested `model` second. An unknown model, or a
- * known one served by a provider its entry does not list, is reported as unpriced, never as
- * zero.
- */
-export function createPricer(catalog: PriceCatalog): Pricer {
+/** Scales every part of a cost by an exact decimal fraction; undefined when not exact. */
+function scaled(cost: CostBreakdown, fraction: string): CostBreakdown | undefined {
+  const factor = parseScaled(fraction, MULTIPLIER_DECIMALS)
+  const parts = [cost.input, cost.cacheRead, cost.cacheWrite, cost.output, cost.reasoning]
+  if (parts.some((part) => (part * factor) % MULTIPLIER_SCALE !== 0n)) return undefined
+  const [input, cacheRead, cacheWrite, output, reasoning] = parts.map(
+    (part) => (part * factor) / MULTIPLIER_SCALE,
+  ) as [bigint, bigint, bigint, bigint, bigint]
   return {
-    catalogVersion: catalog.version,
+    input,
+    cacheRead,
+    cacheWrite,
+    output,
+    reasoning,
+    total: input + cacheRead + cacheWrite + output + reasoning,
+  }
+}
+
+/** The billing mode of a call: `batch` for the batch endpoint, else its service tier. */
+function billingMode(call: LlmCall): string | undefined {
+  if (call.endpoint === 'batch') return 'batch'
+  const tier = call.service_tier
+  return tier === undefined || tier === 'default' || tier === 'standard' || tier === 'auto'
+    ? undefined
+    : tier
+}
+
+/**
+ * Prices calls. The provider bills the model that answered, so `response_model` is tried
+ * first and the requested `model` second. An unknown model, a provider an entry does not
+ * serve, a time before any price, or a batch or service tier without a known price: the call
+ * is unpriced with the reason, never priced as zero or at the wrong rate.
+ */
+export function createPricer(resolver: PriceResolver, catalogVersion: string): Pricer {
+  return {
+    catalogVersion,
     price(call) {
-      const candidates = call.response_model ? [call.response_model, call.model] : [call.model]
-      for (const id of candidates) {
-        const match = catalog.resolve(id)
-        if (!match) continue
-        // Open-weight families ("llama", "mistral") are free only where we run them; the same
-        // model from a paying host must not be priced at the self-hosted rate.
-        if (!servesProvider(match.model, call.provider)) {
-          return {
-            status: 'unpriced',
-            pricedModelId: id,
-            reason: `${id} matches catalog entry ${match.model.id}, which does not price calls from provider ${call.provider}; it prices only ${match.model.providers?.join(', ')}`,
-          }
+      if (!call.usage_reported) {
+        return {
+          status: 'unpriced',
+          pricedModelId: call.response_model ?? call.model,
+          reason:
+            'the provider reported no usage for this call: its token counts and cost are unknown, not zero',
         }
-        const period = periodAt(match.model, call.occurred_at)
+      }
+      const candidates = call.response_model ? [call.response_model, call.model] : [call.model]
+      const reasons: string[] = []
+      for (const id of candidates) {
+        const resolution = resolver.resolve(call.provider, id)
+        if (resolution.status === 'missing') {
+          reasons.push(resolution.reason)
+          continue
+        }
+        const { entry } = resolution
+        const period = periodAt(entry, call.occurred_at)
         if (!period) {
           return {
             status: 'unpriced',
             pricedModelId: id,
-            reason: `no price for ${match.model.id} in effect at ${new Date(call.occurred_at).toISOString()}`,
+            reason: `no price of ${entry.id} in effect at ${new Date(call.occurred_at).toISOString()}`,
           }
         }
+        const mode = billingMode(call)
+        const modeRates = mode === undefined ? undefined : period.modes?.[mode]
+        let cost = costOf(call, modeRates ?? period.rates)
+        if (mode !== undefined && !modeRates) {
+          const fraction = entry.multipliers?.[mode]
+          const adjusted = fraction === undefined ? undefined : scaled(cost, fraction)
+          if (!adjusted) {
+            return {
+              status: 'unpriced',
+              pricedModelId: id,
+              reason:
+                fraction === undefined
+                  ? `no ${mode} price known for ${entry.id} (${entry.sourceVersion})`
+                  : `${mode} price of ${entry.id} is not an exact amount for this call`,
+            }
+          }
+          cost = adjusted
+        }
+        const provider = resolution.provider ?? entry.provider
         return {
           status: 'priced',
-          model: match.model,
+          entry,
           pricedModelId: id,
-          matchedBy: match.matchedBy,
-          priceVersion: `${catalog.version}:${match.model.id}@${period.effectiveFromDate}`,
-          cost: costOf(call, call.endpoint === 'batch' ? period.batch : period.realtime),
+          why: resolution.why,
+          priceVersion: `${entry.sourceVersion}:${provider ? `${provider}/` : ''}${entry.id}@${periodLabel(period.when)}${mode ? `+${mode}` : ''}`,
+          cost,
         }
       }
       return {
         status: 'unpriced',
         pricedModelId: call.model,
-        reason: `model ${candidates.map((c) => `"${c}"`).join(' / ')} is not in price catalog ${catalog.version}`,
+        reason: [...new Set(reasons)].join('; '),
       }
     },
   }

@@ -2,12 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../platform/logger.ts'
 import { toAuditRow, type AuditRow } from '../../processors/audit/audit-row.ts'
 import { createAuditSink } from '../../processors/audit/audit-sink.ts'
-import { loadCatalog } from '../../processors/pricing/price-catalog.ts'
-import { createPricer } from '../../processors/pricing/pricer.ts'
+import { testPricing } from '../support/pricing.ts'
 import { makeLlmCall } from '../support/make-llm-call.ts'
 import { MemoryAuditStore } from '../support/memory-audit-store.ts'
 
-const pricer = createPricer(loadCatalog())
+const { pricer } = await testPricing()
 
 function rows(count: number): AuditRow[] {
   return Array.from({ length: count }, () => {
@@ -159,7 +158,9 @@ describe('audit sink', () => {
     expect(row).toMatchObject({
       price_status: 'priced',
       priced_model: 'gpt-4',
-      price_version: '2026-03:gpt-4@2023-03-14',
+      price_version: expect.stringMatching(
+        /^genai-prices@\d+\.\d+\.\d+:openai\/gpt-4@always$/,
+      ) as unknown,
       cost_input_usd: '0.054',
       cost_output_usd: '0.036',
       cost_usd: '0.09',

@@ -3,9 +3,14 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import avro from 'avsc'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEventCodec, DecodeError, readLlmCallSchema } from '../../schemas/avro-codec.ts'
+import {
+  createEventCodec,
+  DecodeError,
+  readLlmCallSchema,
+  readReleasedSchemas,
+} from '../../schemas/avro-codec.ts'
 import { crc64Avro, fingerprintBytes } from '../../schemas/fingerprint.ts'
-import type { LlmCall } from '../../schemas/llm-call.ts'
+import type { LlmCall, LlmCallInput } from '../../schemas/llm-call.ts'
 import { createSchemaRegistry } from '../../schemas/schema-registry.ts'
 import { parseLlmCall } from '../../schemas/validate.ts'
 import { GOLDEN_EVENT_V1 } from '../fixtures/golden/golden-event.ts'
@@ -19,7 +24,15 @@ interface RecordSchema {
 
 const currentSchema = () => readLlmCallSchema() as unknown as RecordSchema
 
-function fullEvent(): LlmCall {
+const releasedSchema = (version: number) =>
+  JSON.parse(
+    readFileSync(
+      new URL(`../../schemas/avro/released/llm_call.v${version}.avsc`, import.meta.url),
+      'utf8',
+    ),
+  ) as avro.Schema
+
+function fullEvent(overrides: Partial<LlmCallInput> = {}): LlmCall {
   return makeLlmCall({
     started_at: '2026-03-02T10:14:59.000Z',
     tags: { cost_center: 'cc-1', region: 'eu' },
@@ -34,6 +47,7 @@ function fullEvent(): LlmCall {
     content_simhash: 'deadbeefdeadbeef',
     iteration: 4,
     provider_reported_cost: '0.0004125',
+    ...overrides,
   })
 }
 
@@ -123,13 +137,44 @@ describe('single-object encoding', () => {
     expect(parseLlmCall(decoded)).toEqual(event)
   })
 
-  it('refuses a writer fingerprint it does not know', async () => {
-    const next = currentSchema()
-    next.fields.push({ name: 'cost_center', type: ['null', 'string'], default: null })
-    const newWriter = await createEventCodec({ schema: next as unknown as avro.Schema })
+  it('reads a newer writer it has never seen (registry-less): known fields read, new ones skipped', async () => {
+    // A reader that knows only v1, as a processor deployed before v2 was released.
+    const v1 = releasedSchema(1)
+    const oldReader = await createEventCodec({ schema: v1, knownWriterSchemas: [v1] })
+    const event = fullEvent({
+      cache_write_tokens: 300,
+      cache_write_1h_tokens: 100,
+      service_tier: 'flex',
+    })
+    const bytes = (await createEventCodec()).encode(event)
+    const decoded = parseLlmCall(await oldReader.decode(bytes))
+    const { cache_write_1h_tokens: _w, service_tier: _t, usage_reported: _u, ...v1Fields } = event
+    expect(decoded).toMatchObject(v1Fields)
+    expect(decoded.cache_write_tokens).toBe(300)
+  })
+
+  it('holds every released schema to the rule that makes that safe: fields are only appended, optional', () => {
+    const released = readReleasedSchemas() as unknown as Array<{
+      fields: Array<{ name: string; type: unknown; default?: unknown }>
+    }>
+    expect(released.length).toBeGreaterThanOrEqual(2)
+    for (let v = 1; v < released.length; v++) {
+      const before = released[v - 1]!.fields
+      const after = released[v]!.fields
+      expect(after.slice(0, before.length)).toEqual(before)
+      for (const added of after.slice(before.length)) expect(added).toHaveProperty('default')
+    }
+    // The current schema is the newest released one.
+    expect(currentSchema()).toEqual(released[released.length - 1])
+  })
+
+  it('refuses bytes under an unknown fingerprint that do not start with a readable event', async () => {
     const reader = await createEventCodec()
-    const error = await expectDecodeError(reader.decode(newWriter.encode(fullEvent())))
-    expect(error.message).toMatch(/unknown writer schema fingerprint/)
+    const header = Buffer.from([0xc3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8])
+    const error = await expectDecodeError(
+      reader.decode(Buffer.concat([header, Buffer.from([0xff, 0xff, 0xff])])),
+    )
+    expect(error.message).toMatch(/unknown writer schema fingerprint 0102030405060708/)
   })
 
   it('refuses garbage: unknown framing, a truncated body, random bytes after the header', async () => {
@@ -168,6 +213,9 @@ describe('golden sample v1', () => {
       ...GOLDEN_EVENT_V1,
       occurred_at: Date.UTC(2026, 2, 2, 10, 15, 0, 250),
       started_at: Date.UTC(2026, 2, 2, 10, 14, 58),
+      // Fields added in v2 take their defaults when a v1 writer is resolved.
+      cache_write_1h_tokens: 0,
+      usage_reported: true,
     })
     // Spelled out, so a reader of this test sees what v1 carries.
     expect(decoded.event_id).toBe('0b6f6c9e-3f7a-4d2b-9c1e-5a8d7e6f4b3a')
@@ -186,7 +234,7 @@ describe('golden sample v1', () => {
       decoded.cache_write_tokens,
       decoded.reasoning_tokens,
     ]).toEqual([1800, 600, 1024, 128, 200])
-    expect(Object.keys(decoded)).toHaveLength(37)
+    expect(Object.keys(decoded)).toHaveLength(39)
   })
 })
 

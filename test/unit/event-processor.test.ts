@@ -4,11 +4,12 @@ import { silentLogger } from '../../platform/logger.ts'
 import { createAuditSink } from '../../processors/audit/audit-sink.ts'
 import type { DeadLetter } from '../../processors/ingest/dead-letters.ts'
 import { createEventProcessor, type InputRecord } from '../../processors/ingest/event-processor.ts'
-import { loadCatalog } from '../../processors/pricing/price-catalog.ts'
-import { createPricer } from '../../processors/pricing/pricer.ts'
+import { testPricing } from '../support/pricing.ts'
 import { createEventCodec } from '../../schemas/avro-codec.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import { makeLlmCall } from '../support/make-llm-call.ts'
+
+const { pricer } = await testPricing()
 import { MemoryAuditStore } from '../support/memory-audit-store.ts'
 
 const NOW = Date.parse('2026-03-02T12:00:00Z')
@@ -18,7 +19,7 @@ async function setup() {
   const letters: DeadLetter[] = []
   const codec = await createEventCodec()
   const processor = createEventProcessor({
-    pricer: createPricer(loadCatalog()),
+    pricer,
     sink: createAuditSink({
       store,
       logger: silentLogger(),

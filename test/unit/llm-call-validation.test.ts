@@ -163,6 +163,8 @@ describe('llm_call validation accepts and normalises good events', () => {
       reasoning_tokens: 0,
       tags: {},
       tool_calls: [],
+      cache_write_1h_tokens: 0,
+      usage_reported: true,
     })
   })
 

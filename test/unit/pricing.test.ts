@@ -5,18 +5,15 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { PricingError } from '../../platform/errors.ts'
 import { formatUsd } from '../../platform/money.ts'
 import type { LlmCallInput } from '../../schemas/llm-call.ts'
-import {
-  loadCatalog,
-  parseCatalog,
-  type CatalogFile,
-} from '../../processors/pricing/price-catalog.ts'
-import { createPricer, type PriceResult } from '../../processors/pricing/pricer.ts'
+import { parseCatalog, type CatalogFile } from '../../processors/pricing/price-catalog.ts'
+import type { Pricer, PriceResult } from '../../processors/pricing/pricer.ts'
 import { makeLlmCall } from '../support/make-llm-call.ts'
+import { testPricing } from '../support/pricing.ts'
 
-const pricer = createPricer(loadCatalog())
+const { pricer } = await testPricing()
 
-function price(overrides: Partial<LlmCallInput>): PriceResult {
-  return pricer.price(makeLlmCall(overrides))
+function price(overrides: Partial<LlmCallInput>, using: Pricer = pricer): PriceResult {
+  return using.price(makeLlmCall({ provider: undefined, ...overrides }))
 }
 
 function priced(result: PriceResult): Extract<PriceResult, { status: 'priced' }> {
@@ -25,10 +22,11 @@ function priced(result: PriceResult): Extract<PriceResult, { status: 'priced' }>
 }
 
 /** Total cost of a call as a decimal USD string. */
-function usd(overrides: Partial<LlmCallInput>): string {
-  return formatUsd(priced(price(overrides)).cost.total)
+function usd(overrides: Partial<LlmCallInput>, using: Pricer = pricer): string {
+  return formatUsd(priced(price(overrides, using)).cost.total)
 }
 
+/** The cost of `input` uncached input and `output` output tokens at USD-per-1M rates, as text. */
 const MILLION = 1_000_000
 
 function expectPricingError(run: () => unknown, pattern: RegExp): void {
@@ -47,6 +45,15 @@ function catalogOf(models: CatalogFile['models']): CatalogFile {
   return { version: 'test-1', models }
 }
 
+const dir = mkdtempSync(join(tmpdir(), 'spendguard-prices-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function writeFile(document: unknown): string {
+  const path = join(dir, `prices-${Math.random().toString(36).slice(2)}.json`)
+  writeFileSync(path, JSON.stringify(document))
+  return path
+}
+
 describe('exact money', () => {
   it('prices 14,000 GPT-4 calls of 1,800 in / 600 out at $0.03 / $0.06 per 1K at exactly $1,260', () => {
     let total = 0n
@@ -61,224 +68,236 @@ describe('exact money', () => {
   })
 })
 
-describe('model resolution', () => {
-  it('prices a dated gpt-4o-mini as gpt-4o-mini, not as gpt-4o', () => {
-    const result = priced(
-      price({ model: 'gpt-4o-mini-2024-07-18', input_tokens: MILLION, output_tokens: MILLION }),
+describe('resolution: curated data, with exact overrides and no sibling absorbed', () => {
+  it('prices dated and sibling ids as their own models, not as a shorter prefix', () => {
+    // gpt-4o-mini $0.15 / $0.60, not gpt-4o; Claude Opus 4.5 $5 / $25, not Opus 4's $15 / $75.
+    expect(usd({ model: 'gpt-4o-mini-2024-07-18', input_tokens: MILLION, output_tokens: 0 })).toBe(
+      '0.15',
     )
-    expect(result.model.id).toBe('gpt-4o-mini')
-    expect(result.matchedBy).toBe('prefix')
-    expect(formatUsd(result.cost.total)).toBe('0.75') // 0.15 + 0.60; gpt-4o would be 12.5
-    expect(usd({ model: 'gpt-4o', input_tokens: MILLION, output_tokens: MILLION })).toBe('12.5')
+    expect(
+      usd({ model: 'claude-opus-4-5-20251101', input_tokens: MILLION, output_tokens: MILLION }),
+    ).toBe('30')
+    expect(usd({ model: 'o3-pro', input_tokens: MILLION, output_tokens: MILLION })).toBe('100')
+    expect(
+      usd({ model: 'gemini-2.5-flash-lite', input_tokens: MILLION, output_tokens: MILLION }),
+    ).toBe('0.5')
+    expect(usd({ model: 'gpt-3.5-turbo-16k', input_tokens: MILLION, output_tokens: MILLION })).toBe(
+      '7',
+    )
+    expect(
+      usd({ model: 'claude-sonnet-4-20250514', input_tokens: MILLION, output_tokens: 0 }),
+    ).toBe('3')
   })
 
-  it('prices claude-sonnet-4-20250514 as claude-sonnet-4', () => {
-    const result = priced(
-      price({ model: 'claude-sonnet-4-20250514', input_tokens: MILLION, output_tokens: MILLION }),
-    )
-    expect(result.model.id).toBe('claude-sonnet-4')
-    expect(formatUsd(result.cost.total)).toBe('18') // 3 + 15
+  it("lets SpendGuard's own exact entry win: gpt-4o cost $5 / $15 until the alias moved on 2024-10-02", () => {
+    const call = { model: 'gpt-4o', input_tokens: MILLION, output_tokens: MILLION }
+    expect(usd({ ...call, occurred_at: '2024-09-30T12:00:00Z' })).toBe('20')
+    expect(usd({ ...call, occurred_at: '2024-10-02T00:00:00Z' })).toBe('12.5')
+    const result = priced(price({ ...call, occurred_at: '2024-09-30T12:00:00Z' }))
+    expect(result.priceVersion).toBe('spendguard-2026-11:openai/gpt-4o@2024-05-13')
+    expect(result.why).toMatch(/SpendGuard's own entries: entry gpt-4o/)
   })
 
-  it('lets an exact entry win over a prefix: gpt-4o-2024-05-13 kept its launch price', () => {
-    const snapshot = priced(
-      price({ model: 'gpt-4o-2024-05-13', input_tokens: MILLION, output_tokens: 0 }),
-    )
-    expect([snapshot.model.id, snapshot.matchedBy]).toEqual(['gpt-4o-2024-05-13', 'exact'])
-    expect(formatUsd(snapshot.cost.total)).toBe('5')
-    const later = priced(
-      price({ model: 'gpt-4o-2024-08-06', input_tokens: MILLION, output_tokens: 0 }),
-    )
-    expect([later.model.id, later.matchedBy]).toEqual(['gpt-4o', 'prefix'])
-    expect(formatUsd(later.cost.total)).toBe('2.5')
-  })
-
-  it('matches aliases exactly and ignores case and a provider path', () => {
-    expect(priced(price({ model: 'gpt-4-0613' }))).toMatchObject({
-      matchedBy: 'exact',
-      model: { id: 'gpt-4' },
-    })
-    expect(priced(price({ model: 'GPT-4o' })).model.id).toBe('gpt-4o')
-    expect(priced(price({ model: 'openai/gpt-4o-mini' })).model.id).toBe('gpt-4o-mini')
-  })
-
-  it('does not read a version number as a suffix: gpt-4.5-preview is not gpt-4', () => {
-    expect(price({ model: 'gpt-4.5-preview' }).status).toBe('unpriced')
-    expect(priced(price({ model: 'gpt-4.1-2025-04-14' })).model.id).toBe('gpt-4.1')
+  it('names the source and its version in the price version', () => {
+    const result = priced(price({ model: 'gpt-4.1' }))
+    expect(result.priceVersion).toMatch(/^genai-prices@\d+\.\d+\.\d+:openai\/gpt-4\.1@always$/)
+    expect(result.why).toMatch(/provider openai inferred from the model id/)
   })
 
   it('prefers the response_model, the one the provider bills, over the requested model', () => {
     const result = priced(
       price({
-        model: 'gpt-4o',
-        response_model: 'gpt-4o-mini',
+        model: 'gpt-4o-mini',
+        response_model: 'gpt-4.1-2025-04-14',
         input_tokens: MILLION,
         output_tokens: 0,
       }),
     )
-    expect([result.model.id, result.pricedModelId]).toEqual(['gpt-4o-mini', 'gpt-4o-mini'])
-    expect(formatUsd(result.cost.total)).toBe('0.15')
-    // A response_model the catalog does not know falls back to the requested model.
-    expect(
-      priced(price({ model: 'gpt-4o', response_model: 'gpt-4o-experimental-xyz' })).model.id,
-    ).toBe('gpt-4o')
+    expect(result.pricedModelId).toBe('gpt-4.1-2025-04-14')
+    expect(formatUsd(result.cost.total)).toBe('2')
+  })
+
+  it('reads provider prefixes, Bedrock, Vertex and OpenRouter ids', () => {
+    const million = { input_tokens: MILLION, output_tokens: MILLION }
+    // Groq's Llama 3.3 70B: $0.59 / $0.79.
+    expect(usd({ model: 'groq/llama-3.3-70b-versatile', ...million })).toBe('1.38')
+    expect(usd({ model: 'us.anthropic.claude-sonnet-4-20250514-v1:0', ...million })).toBe('18')
+    expect(usd({ model: 'claude-sonnet-4@20250514', provider: 'vertex_ai', ...million })).toBe('18')
+    expect(usd({ model: 'anthropic/claude-sonnet-4', provider: 'openrouter', ...million })).toBe(
+      '18',
+    )
+    expect(usd({ model: 'azure/gpt-4o-mini', ...million })).toBe('0.75')
   })
 })
 
 describe('rates by kind of token', () => {
   it('prices cached input at the cached rate', () => {
-    // GPT-4o: 2,000 uncached x $2.50 + 8,000 cached x $1.25 + 500 out x $10, per 1M
-    const { cost } = priced(
-      price({
-        model: 'gpt-4o',
-        input_tokens: 10_000,
-        cache_read_tokens: 8_000,
-        output_tokens: 500,
-      }),
+    // gpt-4.1: $2 input, $0.50 cached
+    const result = priced(
+      price({ model: 'gpt-4.1', input_tokens: 10_000, cache_read_tokens: 4_000, output_tokens: 0 }),
     )
-    expect(formatUsd(cost.input)).toBe('0.005')
-    expect(formatUsd(cost.cacheRead)).toBe('0.01')
-    expect(formatUsd(cost.output)).toBe('0.005')
-    expect(formatUsd(cost.total)).toBe('0.02')
+    expect(formatUsd(result.cost.input)).toBe('0.012')
+    expect(formatUsd(result.cost.cacheRead)).toBe('0.002')
   })
 
-  it('prices Anthropic cache writes at the write rate', () => {
-    // Sonnet 4: 1,000 uncached x $3 + 4,000 written x $3.75 + 5,000 read x $0.30 + 1,000 out x $15
-    const { cost } = priced(
+  it('prices Anthropic 5-minute cache writes at 1.25x and 1-hour writes at 2x input', () => {
+    // Claude Sonnet 4: $3 input, $3.75 5-minute write, $6 1-hour write.
+    const result = priced(
       price({
         model: 'claude-sonnet-4-20250514',
-        provider: 'anthropic',
-        input_tokens: 10_000,
-        cache_write_tokens: 4_000,
-        cache_read_tokens: 5_000,
-        output_tokens: 1_000,
+        input_tokens: 3 * MILLION,
+        cache_write_tokens: 2 * MILLION,
+        cache_write_1h_tokens: MILLION,
+        output_tokens: 0,
       }),
     )
-    expect(formatUsd(cost.cacheWrite)).toBe('0.015')
-    expect(formatUsd(cost.cacheRead)).toBe('0.0015')
-    expect(formatUsd(cost.total)).toBe('0.0345') // 0.003 + 0.015 + 0.0015 + 0.015
+    expect(formatUsd(result.cost.input)).toBe('3')
+    expect(formatUsd(result.cost.cacheWrite)).toBe('9.75')
   })
 
-  it('prices reasoning tokens as output when the catalog does not price them apart', () => {
-    // o3: 1,000 output tokens, 800 of them reasoning, all at $40 per 1M
-    const { cost } = priced(
-      price({ model: 'o3', input_tokens: 0, output_tokens: 1_000, reasoning_tokens: 800 }),
-    )
-    expect(formatUsd(cost.output)).toBe('0.008')
-    expect(formatUsd(cost.reasoning)).toBe('0.032')
-    expect(formatUsd(cost.total)).toBe('0.04')
-  })
-
-  it('prices reasoning tokens at their own rate when the catalog has one', () => {
-    const own = createPricer(
-      parseCatalog(
-        catalogOf([
-          {
-            id: 'thinker',
-            prices: [{ effective_from: '2025-01-01', input: '1', output: '40', reasoning: '60' }],
-          },
-        ]),
-      ),
-    )
-    const result = own.price(
-      makeLlmCall({
-        model: 'thinker',
+  it('prices reasoning tokens as output when no separate rate exists', () => {
+    const result = priced(
+      price({
+        model: 'o4-mini',
         input_tokens: 0,
-        output_tokens: 1_000,
-        reasoning_tokens: 800,
+        output_tokens: MILLION,
+        reasoning_tokens: 600_000,
       }),
     )
-    expect(formatUsd(priced(result).cost.total)).toBe('0.056') // 200 x $40 + 800 x $60, per 1M
+    expect(formatUsd(result.cost.reasoning)).toBe('2.64')
+    expect(formatUsd(result.cost.output)).toBe('1.76')
   })
 
-  it('prices the batch endpoint at the discounted rate', () => {
-    expect(
-      usd({ model: 'gpt-4o', endpoint: 'batch', input_tokens: MILLION, output_tokens: MILLION }),
-    ).toBe('6.25') // half of 2.50 + 10.00
+  it('bills the whole call at the long-context tier once input passes the threshold', () => {
+    // Gemini 2.5 Pro: $1.25 / $10 up to 200k input tokens, $2.50 / $15 above.
+    const at = (input: number) =>
+      usd({ model: 'gemini-2.5-pro', input_tokens: input, output_tokens: 100_000 })
+    expect(at(200_000)).toBe('1.25')
+    expect(at(200_001)).toBe('2.0000025')
+    // Claude Sonnet 4.5: $3 / $15, above 200k $6 / $22.50.
+    expect(usd({ model: 'claude-sonnet-4-5', input_tokens: 300_000, output_tokens: 10_000 })).toBe(
+      '2.025',
+    )
+  })
+})
+
+describe('batch and service tiers', () => {
+  it('prices the batch endpoint and the flex tier at half, the fraction its provider bills', () => {
+    const call = { model: 'gpt-4.1', input_tokens: MILLION, output_tokens: MILLION }
+    expect(usd(call)).toBe('10')
+    expect(usd({ ...call, endpoint: 'batch' })).toBe('5')
+    expect(usd({ ...call, service_tier: 'flex' })).toBe('5')
+    expect(usd({ ...call, service_tier: 'default' })).toBe('10')
+    expect(priced(price({ ...call, endpoint: 'batch' })).priceVersion).toMatch(/\+batch$/)
+  })
+
+  it('leaves a tier with no known price unpriced, with the reason, rather than guess', () => {
+    const result = price({ model: 'gpt-4.1', service_tier: 'priority' })
+    expect(result.status).toBe('unpriced')
+    expect(result.status === 'unpriced' && result.reason).toMatch(
+      /no priority price known for gpt-4\.1/,
+    )
+    // Google bills priority at 1.8x.
     expect(
       usd({
         model: 'gemini-2.5-flash',
-        endpoint: 'batch',
+        service_tier: 'priority',
         input_tokens: MILLION,
-        cache_read_tokens: MILLION,
         output_tokens: 0,
       }),
-    ).toBe('0.01875') // half of $0.0375: finer than a nano-dollar per token, still exact
+    ).toBe('0.54')
   })
 })
 
 describe('price history', () => {
-  it('prices GPT-4o at $5 / $15 before 2024-10-02 and at $2.50 / $10 from then on', () => {
-    const call = { model: 'gpt-4o', input_tokens: MILLION, output_tokens: MILLION }
-    const before = priced(price({ ...call, occurred_at: '2024-10-01T23:59:59.999Z' }))
-    const after = priced(price({ ...call, occurred_at: '2024-10-02T00:00:00Z' }))
-    expect(formatUsd(before.cost.total)).toBe('20')
-    expect(before.priceVersion).toBe('2026-03:gpt-4o@2024-05-13')
-    expect(formatUsd(after.cost.total)).toBe('12.5')
-    expect(after.priceVersion).toBe('2026-03:gpt-4o@2024-10-02')
-  })
-
-  it('leaves an event from before the first price unpriced', () => {
-    const result = price({ model: 'gpt-4.1', occurred_at: '2025-01-01T00:00:00Z' })
-    expect(result).toMatchObject({ status: 'unpriced', pricedModelId: 'gpt-4.1' })
-    expect(result.status === 'unpriced' && result.reason).toMatch(/no price for gpt-4.1 in effect/)
+  it('prices o3 at $10 / $40 until 2025-06-10 and at $2 / $8 from then on', () => {
+    const call = { model: 'o3', input_tokens: MILLION, output_tokens: MILLION }
+    const before = priced(price({ ...call, occurred_at: '2025-05-01T00:00:00Z' }))
+    const after = priced(price({ ...call, occurred_at: '2025-07-01T00:00:00Z' }))
+    expect(formatUsd(before.cost.total)).toBe('50')
+    expect(formatUsd(after.cost.total)).toBe('10')
+    expect(before.priceVersion).toMatch(/openai\/o3@until-2025-06-10$/)
+    expect(after.priceVersion).toMatch(/openai\/o3@2025-06-10$/)
   })
 })
 
-describe('unknown and self-hosted models', () => {
+describe('unknown, hosted and self-hosted models', () => {
   it('marks an unknown model unpriced with a reason, never a zero cost', () => {
-    const result = price({ model: 'acme-llm-9', input_tokens: 1_000, output_tokens: 1_000 })
-    expect(result.status).toBe('unpriced')
-    expect(result).not.toHaveProperty('cost')
-    expect(result).toMatchObject({ pricedModelId: 'acme-llm-9' })
+    const result = price({ model: 'gpt-9-ultra' })
+    expect(result).toMatchObject({ status: 'unpriced', pricedModelId: 'gpt-9-ultra' })
     expect(result.status === 'unpriced' && result.reason).toMatch(
-      /"acme-llm-9" is not in price catalog 2026-03/,
+      /no price for "gpt-9-ultra" from openai/,
     )
   })
 
-  it.each([
-    ['llama3.1-70b', 'self-hosted'],
-    ['llama3.1-70b', undefined],
-    ['meta-llama/Llama-3.3-70B-Instruct', 'vLLM'],
-    ['mistral-7b-instruct', 'self-hosted'],
-    ['mistral-7b', 'ollama'],
-    ['mixtral', undefined],
-  ])('prices self-hosted %s from provider %s at exactly 0, as priced', (model, provider) => {
-    const result = priced(price({ model, provider, input_tokens: MILLION, output_tokens: MILLION }))
-    expect(result.model.selfHosted).toBe(true)
-    expect(result.cost.total).toBe(0n)
-  })
-
-  it.each([
-    ['mistral-large-latest', 'mistral'],
-    ['llama-3.3-70b-versatile', 'groq'],
-    ['llama3.1-8b', 'together'],
-  ])('does not price %s from provider %s as a free self-hosted model', (model, provider) => {
-    const result = price({ model, provider, input_tokens: MILLION, output_tokens: MILLION })
+  it('never prices a hosted open-weight model at $0: without a provider it is unpriced', () => {
+    const result = price({ model: 'llama-3.3-70b-versatile' })
     expect(result.status).toBe('unpriced')
-    expect(result.status === 'unpriced' && result.reason).toContain(`provider ${provider}`)
+    expect(result.status === 'unpriced' && result.reason).toMatch(/set the event's provider/)
+    expect(
+      usd({
+        model: 'llama-3.3-70b-versatile',
+        provider: 'groq',
+        input_tokens: MILLION,
+        output_tokens: 0,
+      }),
+    ).toBe('0.59')
   })
 
-  it('restricts an entry to its listed providers, ignoring case, and lets others match any', () => {
-    const prices = [{ effective_from: '2025-01-01', input: '1', output: '2' }]
-    const own = createPricer(
-      parseCatalog(
-        catalogOf([
-          { id: 'house-model', providers: ['Acme-Cloud'], prices },
-          { id: 'open-model', prices },
-        ]),
-      ),
+  it('prices a self-hosted provider at zero, or at the configured amortised rate', async () => {
+    const call = {
+      model: 'llama3-8b',
+      provider: 'ollama',
+      input_tokens: MILLION,
+      output_tokens: MILLION,
+    }
+    expect(usd(call)).toBe('0')
+    expect(usd({ ...call, provider: 'vllm', endpoint: 'batch' })).toBe('0')
+    const amortised = await testPricing({
+      selfHosted: {
+        providers: ['ollama', 'gpu-farm'],
+        default: { input: '0.05', output: '0.10' },
+        models: { 'llama3-70b': { input: '0.40', output: '0.80' } },
+      },
+    })
+    expect(usd({ ...call, provider: 'gpu-farm' }, amortised.pricer)).toBe('0.15')
+    expect(usd({ ...call, model: 'llama3-70b' }, amortised.pricer)).toBe('1.2')
+    // vllm is not in this configuration's list: its calls are not free.
+    expect(price({ ...call, provider: 'vllm' }, amortised.pricer).status).toBe('unpriced')
+  })
+
+  it('does not price a call whose provider reported no usage: unknown is not zero', () => {
+    const result = price({
+      model: 'gpt-4.1',
+      usage_reported: false,
+      input_tokens: 0,
+      output_tokens: 0,
+    })
+    expect(result.status).toBe('unpriced')
+    expect(result.status === 'unpriced' && result.reason).toMatch(/reported no usage/)
+  })
+})
+
+describe('your catalog', () => {
+  it('overrides per model and leaves every other model to the curated data', async () => {
+    const path = writeFile(
+      catalogOf([
+        {
+          id: 'gpt-4o-mini',
+          prices: [{ effective_from: '2024-01-01', input: '0.10', output: '0.40' }],
+        },
+        {
+          id: 'in-house-7b',
+          prices: [{ effective_from: '2024-01-01', input: '0.02', output: '0.02' }],
+        },
+      ]),
     )
-    const at = (model: string, provider: string | undefined): string =>
-      own.price(makeLlmCall({ model, provider })).status
-    expect(at('house-model', 'acme-cloud')).toBe('priced')
-    expect(at('house-model', undefined)).toBe('priced')
-    expect(at('house-model', 'other-cloud')).toBe('unpriced')
-    expect(at('open-model', 'other-cloud')).toBe('priced')
-    const refused = own.price(makeLlmCall({ model: 'house-model', provider: 'other-cloud' }))
-    expect(refused.status === 'unpriced' && refused.reason).toMatch(
-      /provider other-cloud.*only acme-cloud/,
-    )
+    const mine = await testPricing({ catalogFile: path })
+    const million = { input_tokens: MILLION, output_tokens: MILLION }
+    expect(usd({ model: 'gpt-4o-mini', ...million }, mine.pricer)).toBe('0.5')
+    expect(usd({ model: 'in-house-7b', ...million }, mine.pricer)).toBe('0.04')
+    expect(usd({ model: 'gpt-4.1', ...million }, mine.pricer)).toBe('10')
+    expect(mine.pricer.catalogVersion).toMatch(/^test-1\+spendguard-2026-11\+genai-prices@/)
   })
 })
 
@@ -304,19 +323,7 @@ describe('catalog documents', () => {
     )
   })
 
-  it('refuses a providers list that is empty or not a list of names', () => {
-    const prices = [{ effective_from: '2025-01-01', input: '1', output: '2' }]
-    expectPricingError(
-      () => parseCatalog(catalogOf([{ id: 'm', providers: [], prices }])),
-      /models\.0\.providers: list at least one provider/,
-    )
-    expectPricingError(
-      () => parseCatalog({ version: 'x', models: [{ id: 'm', providers: 'ollama', prices }] }),
-      /models\.0\.providers/,
-    )
-  })
-
-  it('refuses two price periods of one model starting the same day', () => {
+  it('refuses two price periods of one model starting the same day, and an id used twice', () => {
     const periods = [
       { effective_from: '2025-01-01', input: '1', output: '2' },
       { effective_from: '2025-01-01', input: '3', output: '4' },
@@ -325,9 +332,6 @@ describe('catalog documents', () => {
       () => parseCatalog(catalogOf([{ id: 'm', prices: periods }])),
       /models\.0\.prices\.1\.effective_from/,
     )
-  })
-
-  it('refuses a model id used twice', () => {
     const prices = [{ effective_from: '2025-01-01', input: '1', output: '2' }]
     expectPricingError(
       () =>
@@ -347,76 +351,87 @@ describe('catalog documents', () => {
       () => parseCatalog(catalogOf([{ id: 'm', batch_discount: '0.5', prices: cheap }])),
       /models\.0\.prices\.0: batch rate for input is not a whole nano-USD/,
     )
-    // $0.0375 per 1M is 37,500,000 nano-USD; keeping 66.6667 % of it leaves half a nano-USD
-    const odd = [
-      { effective_from: '2025-01-01', input: '0.15', output: '0.60', cache_read: '0.0375' },
-    ]
-    expectPricingError(
-      () => parseCatalog(catalogOf([{ id: 'm', batch_discount: '0.333333', prices: odd }])),
-      /batch rate for cache_read/,
+  })
+
+  it('reports a file that is missing or not JSON as a PricingError', async () => {
+    await expect(testPricing({ catalogFile: join(dir, 'missing.json') })).rejects.toThrow(
+      /cannot read price catalog/,
     )
+    const path = join(dir, 'broken.json')
+    writeFileSync(path, '{ not json')
+    await expect(testPricing({ catalogFile: path })).rejects.toThrow(/is not valid JSON/)
   })
 })
 
-describe('a public JSON price list', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'spendguard-prices-'))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-  function writeList(list: unknown): string {
-    const path = join(dir, `list-${Math.random().toString(36).slice(2)}.json`)
-    writeFileSync(path, JSON.stringify(list))
-    return path
+describe('the public JSON price list as your catalog', () => {
+  const list = {
+    sample_spec: { input_cost_per_token: 0, output_cost_per_token: 0 },
+    'acme-4o': {
+      input_cost_per_token: 2.5e-6,
+      output_cost_per_token: 1e-5,
+      cache_read_input_token_cost: 1.25e-6,
+      input_cost_per_token_batches: 1.25e-6,
+      output_cost_per_token_batches: 5e-6,
+      litellm_provider: 'openai',
+    },
+    'acme-pro': {
+      input_cost_per_token: 1.25e-6,
+      output_cost_per_token: 1e-5,
+      input_cost_per_token_above_200k_tokens: 2.5e-6,
+      output_cost_per_token_above_200k_tokens: 1.5e-5,
+    },
+    'acme-sonnet': {
+      input_cost_per_token: 3e-6,
+      output_cost_per_token: 1.5e-5,
+      cache_creation_input_token_cost: 3.75e-6,
+      cache_creation_input_token_cost_above_1hr: 6e-6,
+    },
+    'mistral/acme-large': {
+      input_cost_per_token: 2e-6,
+      output_cost_per_token: 6e-6,
+      litellm_provider: 'mistral',
+    },
+    // Binary noise of a float-built list: 0.3 / 1M written as 3.0000000000000004e-7.
+    'noisy-model': { input_cost_per_token: (0.1 + 0.2) * 1e-6, output_cost_per_token: 6e-7 },
+    'dall-e-3': {
+      output_cost_per_image: 0.04,
+      litellm_provider: 'openai',
+      mode: 'image_generation',
+    },
+    'broken-model': { input_cost_per_token: 'free', output_cost_per_token: 1e-6 },
   }
 
-  it('loads through loadCatalog and prices exactly', () => {
-    const path = writeList({
-      sample_spec: { input_cost_per_token: 0, output_cost_per_token: 0 },
-      'acme-4o': {
-        input_cost_per_token: 2.5e-6,
-        output_cost_per_token: 1e-5,
-        cache_read_input_token_cost: 1.25e-6,
-        litellm_provider: 'openai',
-      },
-      'dall-e-3': { output_cost_per_image: 0.04, litellm_provider: 'openai' },
+  it('loads every entry or reports why not, and uses batch, tier, 1-hour and provider-keyed prices', async () => {
+    const mine = await testPricing({ catalogFile: writeFile(list) })
+    expect(mine.userListReport).toEqual({
+      loaded: 5,
+      skipped: [
+        {
+          id: 'dall-e-3',
+          reason: expect.stringMatching(
+            /no per-token input and output cost \(mode image_generation\)/,
+          ) as unknown,
+        },
+        {
+          id: 'broken-model',
+          reason: expect.stringMatching(/input_cost_per_token is not/) as unknown,
+        },
+      ],
     })
-    const catalog = loadCatalog(path)
-    expect(catalog.version).toMatch(/^public-[0-9a-f]{12}$/)
-    expect(catalog.models.map((m) => m.id)).toEqual(['acme-4o'])
-    const result = priced(
-      createPricer(catalog).price(
-        makeLlmCall({
-          model: 'acme-4o-2026-01-01',
-          input_tokens: 10_000,
-          cache_read_tokens: 4_000,
-          output_tokens: 1_000,
-        }),
-      ),
+    const using = mine.pricer
+    const call = (model: string, extra: Partial<LlmCallInput> = {}) =>
+      usd({ model, input_tokens: MILLION, output_tokens: MILLION, ...extra }, using)
+    expect(call('acme-4o')).toBe('12.5')
+    expect(call('acme-4o', { endpoint: 'batch' })).toBe('6.25')
+    expect(call('acme-pro')).toBe('17.5')
+    expect(call('acme-pro', { input_tokens: 100_000 })).toBe('10.125')
+    expect(
+      call('acme-sonnet', { cache_write_tokens: MILLION, cache_write_1h_tokens: MILLION }),
+    ).toBe('21')
+    expect(call('acme-large', { provider: 'mistral' })).toBe('8')
+    expect(call('noisy-model')).toBe('0.9')
+    expect(priced(price({ model: 'acme-4o' }, using)).priceVersion).toMatch(
+      /^price-list-[0-9a-f]{12}:openai\/acme-4o@always$/,
     )
-    expect(result.model.provider).toBe('openai')
-    // 6,000 x 2.5e-6 + 4,000 x 1.25e-6 + 1,000 x 1e-5
-    expect(formatUsd(result.cost.input)).toBe('0.015')
-    expect(formatUsd(result.cost.cacheRead)).toBe('0.005')
-    expect(formatUsd(result.cost.total)).toBe('0.03')
-  })
-
-  it('skips an entry whose cache cost cannot be held exactly instead of pricing it wrongly', () => {
-    const path = writeList({
-      'fine-model': { input_cost_per_token: 1e-6, output_cost_per_token: 2e-6 },
-      'odd-model': {
-        input_cost_per_token: 1e-6,
-        output_cost_per_token: 2e-6,
-        cache_read_input_token_cost: 1.234e-17,
-      },
-    })
-    const own = createPricer(loadCatalog(path))
-    expect(own.price(makeLlmCall({ model: 'odd-model' })).status).toBe('unpriced')
-    expect(own.price(makeLlmCall({ model: 'fine-model' })).status).toBe('priced')
-  })
-
-  it('reports a file that is missing or not JSON as a PricingError', () => {
-    expectPricingError(() => loadCatalog(join(dir, 'missing.json')), /cannot read price catalog/)
-    const path = join(dir, 'broken.json')
-    writeFileSync(path, '{ not json')
-    expectPricingError(() => loadCatalog(path), /is not valid JSON/)
   })
 })

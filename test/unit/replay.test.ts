@@ -1,13 +1,12 @@
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { loadCatalog } from '../../processors/pricing/price-catalog.ts'
-import { createPricer } from '../../processors/pricing/pricer.ts'
+import { testPricing } from '../support/pricing.ts'
 import { replay } from '../../processors/replay/replay.ts'
 import { replayReportSchema } from '../../processors/replay/replay-report.ts'
 import { makeLlmCallInput } from '../support/make-llm-call.ts'
 import { badLines, gpt4IncidentLines } from '../support/replay-files.ts'
 
-const pricer = createPricer(loadCatalog())
+const { pricer } = await testPricing()
 const run = (lines: string[]) =>
   replay(Readable.from([lines.join('\n') + '\n']), { pricer, allowedLatenessMs: 120_000 })
 
@@ -66,7 +65,7 @@ describe('replay', () => {
     expect(report.cost_usd).toBe('0')
     expect(report.unpriced_models).toHaveLength(1)
     expect(report.unpriced_models[0]).toMatchObject({ model: 'gpt-9-ultra', calls: 2 })
-    expect(report.unpriced_models[0]!.reason).toMatch(/not in price catalog/)
+    expect(report.unpriced_models[0]!.reason).toMatch(/no price for "gpt-9-ultra"/)
     expect(report.by_model['gpt-9-ultra']).toMatchObject({ calls: 2, unpriced_calls: 2 })
   })
 

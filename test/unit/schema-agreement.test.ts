@@ -9,7 +9,7 @@ import { llmCallSchema } from '../../schemas/llm-call.ts'
  * made optional in only one of them fails here with the field's name.
  */
 
-type Family = 'string' | 'number' | 'map' | 'array' | 'enum' | 'record'
+type Family = 'string' | 'number' | 'boolean' | 'map' | 'array' | 'enum' | 'record'
 
 interface FieldShape {
   families: Family[]
@@ -40,9 +40,9 @@ function avroShape(type: unknown, field?: AvroField): FieldShape {
   const base: FieldShape = { families: [], optional: false }
   if (field && 'default' in field) base.default = field.default
   if (typeof type === 'string') {
-    const family = ({ string: 'string', long: 'number', int: 'number' } as const)[
-      type as 'string' | 'long' | 'int'
-    ]
+    const family = (
+      { string: 'string', long: 'number', int: 'number', boolean: 'boolean' } as const
+    )[type as 'string' | 'long' | 'int' | 'boolean']
     if (!family) throw new Error(`unexpected Avro type ${type}`)
     return { ...base, families: [family] }
   }
@@ -84,6 +84,8 @@ function zodFamilies(schema: z.ZodType): Family[] {
       return ['string']
     case 'number':
       return ['number']
+    case 'boolean':
+      return ['boolean']
     case 'record':
       return ['map']
     // The tags schema is a hand-written map check (zod's record drops `__proto__` keys).
@@ -175,7 +177,7 @@ describe('the Avro schema and the zod mirror', () => {
       (f) => f.name,
     )
     expect(avroNames).toEqual(Object.keys(llmCallSchema.shape))
-    expect(avroNames).toHaveLength(37)
+    expect(avroNames).toHaveLength(40)
   })
 
   it('compare the defaulted and enum fields the contract names', () => {

@@ -1,0 +1,194 @@
+import type { CuratedData, CuratedProvider } from './genai-prices-data.ts'
+import { canonicalProvider, dashedDates, looksLikeBedrock, splitModelId } from './model-id.ts'
+import type { PriceEntry } from './price-entry.ts'
+
+/**
+ * Resolves (provider, model id) to the price entry that bills it, through layers: the user's
+ * catalog, then SpendGuard's own entries (corrections, legacy models, self-hosted), then the
+ * curated data set. Results are cached per (provider, model), so the hot path pays a map
+ * lookup. Time is not part of the key: the entry's periods are chosen per call.
+ */
+
+/** A source that knows models by id (SpendGuard's format, or the public JSON list). */
+export interface EntryCatalog {
+  /**
+   * Finds the entry for a lower-cased model id, with how it matched: `exact` takes ids and
+   * aliases only, `prefix` the longest id or alias that prefixes the model at a separator.
+   */
+  lookup(
+    model: string,
+    provider: string | undefined,
+    mode: 'exact' | 'prefix',
+  ): CatalogHit | CatalogRefusal | undefined
+}
+
+export interface CatalogHit {
+  entry: PriceEntry
+  /** `exact id`, `alias x`, `prefix x`. */
+  rule: string
+}
+
+/** An entry matched but may not price this provider's calls. */
+export interface CatalogRefusal {
+  refused: string
+}
+
+export type Resolution =
+  | {
+      status: 'found'
+      entry: PriceEntry
+      /** The curated provider, or the provider the call named. */
+      provider: string | undefined
+      /** Why this entry: the layer, the match rule, the provider inference. */
+      why: string
+    }
+  | { status: 'missing'; reason: string }
+
+export interface ResolverOptions {
+  user?: EntryCatalog
+  own: EntryCatalog
+  curated?: CuratedData
+  /** Providers that run models on the operator's own hardware (lower-case). */
+  selfHostedProviders: readonly string[]
+  /** The entry that prices a self-hosted call (zero, or a configured amortised rate). */
+  selfHostedEntry: (model: string) => PriceEntry
+  cacheSize?: number
+}
+
+export interface PriceResolver {
+  resolve(provider: string | undefined, modelId: string): Resolution
+}
+
+function findCuratedProvider(data: CuratedData, name: string): CuratedProvider | undefined {
+  const canonical = canonicalProvider(name)
+  return (
+    data.providers.find((p) => p.id === canonical) ??
+    data.providers.find(
+      (p) => p.providerMatch?.(canonical) || p.providerMatch?.(name.toLowerCase()),
+    )
+  )
+}
+
+function inferCuratedProvider(data: CuratedData, model: string): CuratedProvider | undefined {
+  if (looksLikeBedrock(model)) return data.providers.find((p) => p.id === 'aws')
+  return data.providers.find((p) => p.modelMatch?.(model))
+}
+
+function findModel(
+  data: CuratedData,
+  provider: CuratedProvider,
+  model: string,
+): { entry: PriceEntry; via: string } | undefined {
+  for (const candidate of new Set([model, dashedDates(model)])) {
+    const own = provider.models.find((m) => m.matches(candidate))
+    if (own) return { entry: own.entry, via: provider.id }
+    for (const fallbackId of provider.fallbackProviders) {
+      const fallback = data.providers.find((p) => p.id === fallbackId)
+      const found = fallback?.models.find((m) => m.matches(candidate))
+      if (found) return { entry: found.entry, via: `${provider.id}, priced as ${fallbackId}` }
+    }
+  }
+  return undefined
+}
+
+export function createPriceResolver(options: ResolverOptions): PriceResolver {
+  const cache = new Map<string, Resolution>()
+  const cacheSize = options.cacheSize ?? 50_000
+  const selfHosted = new Set(options.selfHostedProviders.map((p) => p.toLowerCase()))
+
+  function resolveUncached(providerName: string | undefined, modelId: string): Resolution {
+    const { model, prefixProvider } = splitModelId(modelId)
+    const named = providerName?.trim().toLowerCase() || undefined
+    const provider = named ? canonicalProvider(named) : prefixProvider
+    if (named && selfHosted.has(named)) {
+      return {
+        status: 'found',
+        entry: options.selfHostedEntry(model),
+        provider: named,
+        why: `provider "${named}" is configured as self-hosted (pricing.selfHosted.providers)`,
+      }
+    }
+    const refusals: string[] = []
+    const layers = [
+      ['your catalog', options.user],
+      ["SpendGuard's own entries", options.own],
+    ] as const
+    // Exact ids and aliases of the catalogs override the curated data; their prefixes only
+    // price what the curated data does not know, so a sibling model (gpt-4o-mini beside
+    // gpt-4o) is never absorbed by a shorter id.
+    const fromCatalogs = (mode: 'exact' | 'prefix'): Resolution | undefined => {
+      for (const [layer, catalog] of layers) {
+        const hit = catalog?.lookup(model, provider, mode)
+        if (!hit) continue
+        if ('refused' in hit) {
+          refusals.push(hit.refused)
+          continue
+        }
+        return { status: 'found', entry: hit.entry, provider, why: `${layer}: ${hit.rule}` }
+      }
+      return undefined
+    }
+    const exact = fromCatalogs('exact')
+    if (exact) return exact
+    const curated = fromCurated(model, modelId.trim().toLowerCase(), provider, refusals)
+    if (curated) return curated
+    const prefix = fromCatalogs('prefix')
+    if (prefix) return prefix
+    return {
+      status: 'missing',
+      reason: refusals.length > 0 ? refusals.join('; ') : `"${model}" is in no price source`,
+    }
+  }
+
+  function fromCurated(
+    model: string,
+    fullModel: string,
+    provider: string | undefined,
+    refusals: string[],
+  ): Resolution | undefined {
+    const data = options.curated
+    if (data) {
+      const curatedProvider = provider
+        ? findCuratedProvider(data, provider)
+        : inferCuratedProvider(data, model)
+      if (curatedProvider) {
+        // A named provider's own ids may carry a vendor path (OpenRouter's
+        // `anthropic/claude-sonnet-4`): try the id as sent before the one without its prefix.
+        const found =
+          (fullModel !== model ? findModel(data, curatedProvider, fullModel) : undefined) ??
+          findModel(data, curatedProvider, model)
+        if (found) {
+          const how = provider
+            ? `provider ${provider}`
+            : `provider ${curatedProvider.id} inferred from the model id`
+          return {
+            status: 'found',
+            entry: found.entry,
+            provider: curatedProvider.id,
+            why: `${data.version} ${found.via === curatedProvider.id ? '' : `(${found.via}) `}${how}, entry ${found.entry.id}`,
+          }
+        }
+        refusals.push(`${data.version} has no price for "${model}" from ${curatedProvider.id}`)
+      } else if (provider) {
+        refusals.push(`${data.version} does not know provider "${provider}"`)
+      } else {
+        refusals.push(
+          `no provider given, and none could be inferred from "${model}": set the event's provider (open-weight models are priced by who serves them; list your own servers in pricing.selfHosted.providers)`,
+        )
+      }
+    }
+    return undefined
+  }
+
+  return {
+    resolve(providerName, modelId) {
+      const key = `${providerName ?? ''}\u0000${modelId}`
+      const cached = cache.get(key)
+      if (cached) return cached
+      const resolution = resolveUncached(providerName, modelId)
+      if (cache.size >= cacheSize) cache.clear()
+      cache.set(key, resolution)
+      return resolution
+    },
+  }
+}
