@@ -5,6 +5,13 @@ import { ConfigError, SpendGuardError, ValidationError } from '../platform/error
 import { createLogger } from '../platform/logger.ts'
 import { runDemo } from './demo-command.ts'
 import { formatReplayTable, runReplay } from './replay-command.ts'
+import {
+  formatExplanation,
+  formatPricingCheck,
+  parseAt,
+  runPricing,
+  runPricingCheck,
+} from './pricing-command.ts'
 import { runSql } from './sql-command.ts'
 import { escapeControlCharacters } from './text-table.ts'
 import { runStart } from './start-command.ts'
@@ -16,6 +23,8 @@ usage:
   spendguard demo   [--host 127.0.0.1] [--port 8787] [--data-dir ./data] [--rate 20] [--duration 0] [--config FILE]
   spendguard replay FILE|- [--format json|table] [--config FILE]
   spendguard sql "<query>" [--format table|json|tsv|csv] [--data-dir ./data] [--config FILE]
+  spendguard pricing MODEL [--provider P] [--at DATE] [--format table|json] [--config FILE]
+  spendguard pricing check FILE|- [--format table|json] [--config FILE]
 
 Without Kafka brokers configured (SPENDGUARD_KAFKA_BROKERS or kafka.brokers in the config
 file) the pipeline runs embedded: an in-process transport and chDB under --data-dir.
@@ -25,6 +34,8 @@ const OPTIONS = {
   config: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
+  provider: { type: 'string' },
+  at: { type: 'string' },
   'data-dir': { type: 'string' },
   format: { type: 'string' },
   rate: { type: 'string' },
@@ -120,6 +131,33 @@ async function main(argv: string[]): Promise<number> {
         await runSql(config, query, format, { terminal: process.stdout.isTTY === true }),
       )
       return 0
+    }
+    case 'pricing': {
+      const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')
+      if (rest[0] === 'check') {
+        const file = rest[1]
+        if (!file)
+          throw new ConfigError('pricing check needs a FILE of events (or - for standard input)')
+        const lines = await runPricingCheck(config, file, process.stdin, Date.now())
+        process.stdout.write(
+          format === 'json' ? `${JSON.stringify(lines, null, 2)}\n` : formatPricingCheck(lines),
+        )
+        return 0
+      }
+      const model = rest[0]
+      if (!model)
+        throw new ConfigError('pricing needs a MODEL, e.g. spendguard pricing o3 --at 2025-05-01')
+      const explanation = await runPricing(config, {
+        model,
+        ...(values.provider ? { provider: values.provider } : {}),
+        atMs: parseAt(values.at, Date.now()),
+      })
+      process.stdout.write(
+        format === 'json'
+          ? `${JSON.stringify(explanation, null, 2)}\n`
+          : formatExplanation(explanation),
+      )
+      return explanation.status === 'priced' ? 0 : 1
     }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`)

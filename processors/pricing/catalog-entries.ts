@@ -1,6 +1,7 @@
 import { formatScaled, parseScaled } from '../../platform/money.ts'
-import { flat, type PriceEntry, type SourceName } from './price-entry.ts'
-import type { CatalogModel, PriceCatalog, Rates } from './price-catalog.ts'
+import { canonicalProvider } from './model-id.ts'
+import type { PriceEntry, SourceName, TieredRate, TokenRates } from './price-entry.ts'
+import type { CatalogModel, PriceCatalog, PricePeriod, Rates } from './price-catalog.ts'
 import type { EntryCatalog } from './price-resolver.ts'
 
 /**
@@ -9,19 +10,35 @@ import type { EntryCatalog } from './price-resolver.ts'
  * `providers` prices only calls from those providers (or that name none).
  */
 
-function tokenRates(rates: Rates) {
+function tokenRates(rates: Rates, tiers: PricePeriod['tiers']): TokenRates {
+  const kind = (key: keyof Rates): TieredRate => ({
+    base: rates[key],
+    tiers: tiers.map((tier) => ({ above: tier.above, rate: tier.rates[key] })),
+  })
   return {
-    input: flat(rates.input),
-    output: flat(rates.output),
-    cacheRead: flat(rates.cacheRead),
-    cacheWrite: flat(rates.cacheWrite),
-    cacheWrite1h: flat(rates.cacheWrite),
-    reasoning: flat(rates.reasoning),
+    input: kind('input'),
+    output: kind('output'),
+    cacheRead: kind('cacheRead'),
+    cacheWrite: kind('cacheWrite'),
+    cacheWrite1h: kind('cacheWrite1h'),
+    reasoning: kind('reasoning'),
   }
 }
 
-function toEntry(model: CatalogModel, source: SourceName, version: string): PriceEntry {
+function toEntry(
+  model: CatalogModel,
+  source: SourceName,
+  version: string,
+  providerMultipliers: PriceCatalog['providerMultipliers'],
+): PriceEntry {
   const keep = formatScaled(10n ** 6n - parseScaled(model.batchDiscount, 6), 6)
+  const fromProvider = model.provider
+    ? providerMultipliers[canonicalProvider(model.provider)]
+    : undefined
+  const multipliers = {
+    ...fromProvider,
+    ...(model.batchDiscount === '0' ? {} : { batch: keep }),
+  }
   return {
     id: model.id,
     ...(model.provider ? { provider: model.provider } : {}),
@@ -29,21 +46,36 @@ function toEntry(model: CatalogModel, source: SourceName, version: string): Pric
     sourceVersion: version,
     periods: model.periods.map((period) => ({
       when: { kind: 'from', at: period.effectiveFrom, date: period.effectiveFromDate },
-      rates: tokenRates(period.realtime),
+      rates: tokenRates(period.realtime, period.tiers),
     })),
-    ...(model.batchDiscount === '0' ? {} : { multipliers: { batch: keep } }),
+    ...(Object.keys(multipliers).length > 0 ? { multipliers } : {}),
   }
 }
 
-export function catalogEntries(catalog: PriceCatalog, source: SourceName): EntryCatalog {
+/**
+ * `providerMultipliers`: batch and service-tier fractions per provider (SpendGuard's own), for
+ * entries that name their provider; an entry's own batch discount wins.
+ */
+export function catalogEntries(
+  catalog: PriceCatalog,
+  source: SourceName,
+  providerMultipliers: PriceCatalog['providerMultipliers'] = catalog.providerMultipliers,
+): EntryCatalog {
   const entries = new Map(
-    catalog.models.map((model) => [model, toEntry(model, source, catalog.version)]),
+    catalog.models.map((model) => [
+      model,
+      toEntry(model, source, catalog.version, providerMultipliers),
+    ]),
   )
   return {
     lookup(model, provider, mode) {
       const match = catalog.resolve(model)
       if (!match || (mode === 'exact') !== (match.matchedBy === 'exact')) return undefined
       const { providers } = match.model
+      // An entry of one provider does not price another provider's calls of the same id: that
+      // provider's own prices (OpenRouter's, Azure's) come from the curated data.
+      const owner = match.model.provider ? canonicalProvider(match.model.provider) : undefined
+      if (owner && provider !== undefined && !providers && provider !== owner) return undefined
       if (providers && provider !== undefined && !providers.includes(provider)) {
         return {
           refused: `${catalog.version} entry ${match.model.id} prices only ${providers.join(', ')}, not ${provider}`,

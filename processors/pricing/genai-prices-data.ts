@@ -133,8 +133,9 @@ function tokenRates(prices: Record<string, unknown>): TokenRates {
   }
 }
 
+/** `16:30:00Z` -> seconds since UTC midnight. */
 function secondsOfDay(text: string): number {
-  const [h = '0', m = '0', s = '0'] = text.split(':')
+  const [h = '0', m = '0', s = '0'] = text.replace(/Z$/i, '').split(':')
   return Number(h) * 3600 + Number(m) * 60 + Number(s)
 }
 
@@ -149,7 +150,7 @@ function periodWhen(constraint: Record<string, string> | undefined): PeriodWhen 
       kind: 'time-of-day',
       start: secondsOfDay(constraint.start_time),
       end: secondsOfDay(constraint.end_time),
-      label: `${constraint.start_time}-${constraint.end_time}UTC`,
+      label: `${constraint.start_time.replace(/Z$/i, '')}-${constraint.end_time.replace(/Z$/i, '')}UTC`,
     }
   }
   throw new Unrepresentable(`unknown price constraint ${JSON.stringify(constraint)}`)

@@ -89,7 +89,11 @@ export function looksLikeBedrock(model: string): boolean {
  * (`meta-llama/Llama-3.3-70B-Instruct-Turbo`) stays part of the model id.
  */
 export function splitModelId(id: string): SplitModelId {
-  const model = id.trim().toLowerCase()
+  // The Gemini API names a model as a resource: `models/gemini-2.5-flash`.
+  const model = id
+    .trim()
+    .toLowerCase()
+    .replace(/^models\//, '')
   const slash = model.indexOf('/')
   if (slash <= 0) return { model }
   const prefix = model.slice(0, slash)

@@ -16,6 +16,7 @@ export interface Rates {
   output: bigint
   cacheRead: bigint
   cacheWrite: bigint
+  cacheWrite1h: bigint
   reasoning: bigint
 }
 
@@ -26,6 +27,8 @@ export interface PricePeriod {
   effectiveFromDate: string
   realtime: Rates
   batch: Rates
+  /** Long-context tiers: above `above` input tokens, `rates` bill the whole call. */
+  tiers: Array<{ above: number; rates: Rates }>
 }
 
 export interface CatalogModel {
@@ -62,13 +65,27 @@ const usdPerMillion = z
   .string()
   .regex(/^\d+(\.\d{1,9})?$/, 'must be a decimal USD string per 1M tokens with at most 9 decimals')
 
+const tierSchema = z.object({
+  /** Above this many input tokens the whole call is billed at this tier's rates. */
+  above_input_tokens: z.int().positive(),
+  input: usdPerMillion,
+  output: usdPerMillion,
+  cache_read: usdPerMillion.optional(),
+  cache_write: usdPerMillion.optional(),
+  cache_write_1h: usdPerMillion.optional(),
+})
+
 const periodSchema = z.object({
   effective_from: z.iso.date({ message: 'must be a YYYY-MM-DD date' }),
   input: usdPerMillion,
   output: usdPerMillion,
   cache_read: usdPerMillion.optional(),
+  /** 5-minute cache writes; 1-hour writes when cache_write_1h is not given. */
   cache_write: usdPerMillion.optional(),
+  cache_write_1h: usdPerMillion.optional(),
   reasoning: usdPerMillion.optional(),
+  /** Long-context tiers, ascending. */
+  tiers: z.array(tierSchema).default([]),
 })
 
 const modelSchema = z.object({
@@ -158,7 +175,29 @@ function discounted(rates: Rates, discount: bigint, path: string): Rates {
     output: apply(rates.output, 'output'),
     cacheRead: apply(rates.cacheRead, 'cache_read'),
     cacheWrite: apply(rates.cacheWrite, 'cache_write'),
+    cacheWrite1h: apply(rates.cacheWrite1h, 'cache_write_1h'),
     reasoning: apply(rates.reasoning, 'reasoning'),
+  }
+}
+
+function ratesOf(period: {
+  input: string
+  output: string
+  cache_read?: string | undefined
+  cache_write?: string | undefined
+  cache_write_1h?: string | undefined
+  reasoning?: string | undefined
+}): Rates {
+  const input = rate(period.input)
+  const output = rate(period.output)
+  const cacheWrite = period.cache_write === undefined ? input : rate(period.cache_write)
+  return {
+    input,
+    output,
+    cacheRead: period.cache_read === undefined ? input : rate(period.cache_read),
+    cacheWrite,
+    cacheWrite1h: period.cache_write_1h === undefined ? cacheWrite : rate(period.cache_write_1h),
+    reasoning: period.reasoning === undefined ? output : rate(period.reasoning),
   }
 }
 
@@ -185,20 +224,15 @@ export function parseCatalog(document: unknown): PriceCatalog {
     const discount = parseScaled(entry.batch_discount, DISCOUNT_DECIMALS)
     const periods = entry.prices
       .map((period, p): PricePeriod => {
-        const input = rate(period.input)
-        const output = rate(period.output)
-        const realtime: Rates = {
-          input,
-          output,
-          cacheRead: period.cache_read === undefined ? input : rate(period.cache_read),
-          cacheWrite: period.cache_write === undefined ? input : rate(period.cache_write),
-          reasoning: period.reasoning === undefined ? output : rate(period.reasoning),
-        }
+        const realtime = ratesOf(period)
         return {
           effectiveFrom: Date.parse(`${period.effective_from}T00:00:00Z`),
           effectiveFromDate: period.effective_from,
           realtime,
           batch: discounted(realtime, discount, `models.${index}.prices.${p}`),
+          tiers: [...period.tiers]
+            .sort((a, b) => a.above_input_tokens - b.above_input_tokens)
+            .map((tier) => ({ above: tier.above_input_tokens, rates: ratesOf({ ...tier }) })),
         }
       })
       .sort((a, b) => a.effectiveFrom - b.effectiveFrom)

@@ -52,7 +52,10 @@ function withMultipliers(data: CuratedData, own: PriceCatalog): CuratedData {
   }
 }
 
-function loadUserCatalog(file: string): {
+function loadUserCatalog(
+  file: string,
+  own: PriceCatalog,
+): {
   catalog: EntryCatalog
   version: string
   report?: PriceListReport
@@ -65,7 +68,13 @@ function loadUserCatalog(file: string): {
     return { catalog: list, version, report: list.report }
   }
   const catalog = parseCatalog(document)
-  return { catalog: catalogEntries(catalog, 'user'), version: catalog.version }
+  return {
+    catalog: catalogEntries(catalog, 'user', {
+      ...own.providerMultipliers,
+      ...catalog.providerMultipliers,
+    }),
+    version: catalog.version,
+  }
 }
 
 function selfHostedEntries(config: Config['pricing']['selfHosted']): (model: string) => PriceEntry {
@@ -110,7 +119,7 @@ export async function createPricing(config: Config['pricing']): Promise<Pricing>
   } catch (cause) {
     throw new PricingError('cannot load the curated price data of @pydantic/genai-prices', cause)
   }
-  const user = config.catalogFile ? loadUserCatalog(config.catalogFile) : undefined
+  const user = config.catalogFile ? loadUserCatalog(config.catalogFile, own) : undefined
   const resolver = createPriceResolver({
     ...(user ? { user: user.catalog } : {}),
     own: catalogEntries(own, 'spendguard'),

@@ -50,6 +50,7 @@ describe('spendguard start on Kafka', () => {
     const events = Array.from({ length: 25 }, () =>
       makeLlmCallInput({
         occurred_at: recentTime(),
+        provider: 'anthropic',
         model: 'claude-sonnet-4-20250514',
         input_tokens: 10_000,
         output_tokens: 1_000,
