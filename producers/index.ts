@@ -31,3 +31,11 @@ export {
   type GoogleResponseLike,
   type OpenAIResponseLike,
 } from './usage-extractors.ts'
+export {
+  anthropicStreamUsage,
+  googleStreamUsage,
+  openAIStreamUsage,
+  type AnthropicStreamEvent,
+  type OpenAIStreamEvent,
+  type StreamUsage,
+} from './stream-usage.ts'

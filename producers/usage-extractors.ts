@@ -11,9 +11,17 @@ export interface ExtractedUsage {
   cache_read_tokens: number
   cache_write_tokens: number
   reasoning_tokens: number
+  /** Part of cache_write_tokens written with a 1-hour lifetime (Anthropic). */
+  cache_write_1h_tokens: number
+  /**
+   * False when the response carried no usage at all (a stream without usage, a failed call):
+   * the counts are then unknown, not zero, and the call is flagged and left unpriced.
+   */
+  usage_reported: boolean
   /** The model id the provider answered with (alias drift shows here). */
   response_model?: string
   stop_reason?: string
+  service_tier?: string
 }
 
 type Count = number | null | undefined
@@ -29,14 +37,16 @@ export interface OpenAIResponseLike {
     // Chat Completions
     prompt_tokens?: Count
     completion_tokens?: Count
-    prompt_tokens_details?: { cached_tokens?: Count } | null
+    prompt_tokens_details?: { cached_tokens?: Count; cache_write_tokens?: Count } | null
     completion_tokens_details?: { reasoning_tokens?: Count } | null
     // Responses API
     input_tokens?: Count
     output_tokens?: Count
-    input_tokens_details?: { cached_tokens?: Count } | null
+    input_tokens_details?: { cached_tokens?: Count; cache_write_tokens?: Count } | null
     output_tokens_details?: { reasoning_tokens?: Count } | null
   } | null
+  /** The tier the call was billed in: `default`, `flex`, `priority`, ... */
+  service_tier?: string | null
 }
 
 /** The parts of an Anthropic Messages API response that carry usage. */
@@ -48,6 +58,14 @@ export interface AnthropicResponseLike {
     output_tokens?: Count
     cache_read_input_tokens?: Count
     cache_creation_input_tokens?: Count
+    /** The cache writes by lifetime; together they make cache_creation_input_tokens. */
+    cache_creation?: {
+      ephemeral_5m_input_tokens?: Count
+      ephemeral_1h_input_tokens?: Count
+    } | null
+    /** Extended thinking, part of output_tokens. */
+    output_tokens_details?: { thinking_tokens?: Count } | null
+    service_tier?: string | null
   } | null
 }
 
@@ -58,6 +76,8 @@ export interface GoogleResponseLike {
   usageMetadata?: {
     promptTokenCount?: Count
     candidatesTokenCount?: Count
+    /** The Live API's name for the response's tokens. */
+    responseTokenCount?: Count
     thoughtsTokenCount?: Count
     cachedContentTokenCount?: Count
     toolUsePromptTokenCount?: Count
@@ -87,19 +107,39 @@ class Counter {
     }
   }
 
-  result(provider: string, usage: ExtractedUsage, model: unknown, stop: unknown): ExtractedUsage {
+  result(
+    provider: string,
+    usage: Omit<ExtractedUsage, 'usage_reported' | 'cache_write_1h_tokens'> &
+      Partial<Pick<ExtractedUsage, 'cache_write_1h_tokens'>>,
+    model: unknown,
+    stop: unknown,
+    reported: boolean,
+    tier?: unknown,
+  ): ExtractedUsage {
     if (this.issues.length > 0) throw new ValidationError(this.issues, `invalid ${provider} usage`)
-    const out: ExtractedUsage = { ...usage }
+    const out: ExtractedUsage = reported
+      ? { cache_write_1h_tokens: 0, ...usage, usage_reported: true }
+      : {
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_read_tokens: 0,
+          cache_write_tokens: 0,
+          cache_write_1h_tokens: 0,
+          reasoning_tokens: 0,
+          usage_reported: false,
+        }
     if (typeof model === 'string' && model.length > 0) out.response_model = model
     if (typeof stop === 'string' && stop.length > 0) out.stop_reason = stop
+    if (typeof tier === 'string' && tier.length > 0) out.service_tier = tier
     return out
   }
 }
 
 /**
  * OpenAI Chat Completions (`prompt_tokens`, `completion_tokens`) or Responses API
- * (`input_tokens`, `output_tokens`). Both count cached input inside the input total and
- * reasoning inside the output total, as the contract does; OpenAI reports no cache writes.
+ * (`input_tokens`, `output_tokens`). Both count cached input (read or written) inside the
+ * input total and reasoning inside the output total, as the contract does. A response without
+ * `usage` (a stream without `include_usage`) is reported as such, not as zero tokens.
  */
 export function usageFromOpenAI(response: OpenAIResponseLike): ExtractedUsage {
   const c = new Counter()
@@ -116,9 +156,11 @@ export function usageFromOpenAI(response: OpenAIResponseLike): ExtractedUsage {
   const output = c.read(u[outName], `usage.${outName}`)
   const cachedPath = `usage.${inDetails}.cached_tokens`
   const reasoningPath = `usage.${outDetails}.reasoning_tokens`
+  const writtenPath = `usage.${inDetails}.cache_write_tokens`
   const cached = c.read(u[inDetails]?.cached_tokens, cachedPath)
+  const written = c.read(u[inDetails]?.cache_write_tokens, writtenPath)
   const reasoning = c.read(u[outDetails]?.reasoning_tokens, reasoningPath)
-  c.notAbove(cached, cachedPath, input, `usage.${inName}`)
+  c.notAbove(cached + written, `${cachedPath} + cache_write_tokens`, input, `usage.${inName}`)
   c.notAbove(reasoning, reasoningPath, output, `usage.${outName}`)
 
   const stop =
@@ -129,18 +171,21 @@ export function usageFromOpenAI(response: OpenAIResponseLike): ExtractedUsage {
       input_tokens: input,
       output_tokens: output,
       cache_read_tokens: cached,
-      cache_write_tokens: 0,
+      cache_write_tokens: written,
       reasoning_tokens: reasoning,
     },
     response.model,
     stop,
+    response.usage != null,
+    response.service_tier,
   )
 }
 
 /**
  * Anthropic Messages: `input_tokens` there EXCLUDES cache reads and cache writes, so the
- * contract's input total adds them back. Extended thinking is billed inside `output_tokens`
- * and not reported apart, so `reasoning_tokens` stays 0.
+ * contract's input total adds them back. Cache writes are split by lifetime in
+ * `cache_creation` (1-hour writes bill at 2x input, 5-minute ones at 1.25x); extended thinking
+ * is part of `output_tokens`, reported apart in `output_tokens_details.thinking_tokens`.
  */
 export function usageFromAnthropic(response: AnthropicResponseLike): ExtractedUsage {
   const c = new Counter()
@@ -148,7 +193,30 @@ export function usageFromAnthropic(response: AnthropicResponseLike): ExtractedUs
   const uncached = c.read(u.input_tokens, 'usage.input_tokens')
   const output = c.read(u.output_tokens, 'usage.output_tokens')
   const cacheRead = c.read(u.cache_read_input_tokens, 'usage.cache_read_input_tokens')
-  const cacheWrite = c.read(u.cache_creation_input_tokens, 'usage.cache_creation_input_tokens')
+  const fiveMinutes = c.read(
+    u.cache_creation?.ephemeral_5m_input_tokens,
+    'usage.cache_creation.ephemeral_5m_input_tokens',
+  )
+  const oneHour = c.read(
+    u.cache_creation?.ephemeral_1h_input_tokens,
+    'usage.cache_creation.ephemeral_1h_input_tokens',
+  )
+  // The total, or the sum of its parts when only the parts are given.
+  const cacheWrite =
+    u.cache_creation_input_tokens != null
+      ? c.read(u.cache_creation_input_tokens, 'usage.cache_creation_input_tokens')
+      : fiveMinutes + oneHour
+  c.notAbove(
+    oneHour,
+    'usage.cache_creation.ephemeral_1h_input_tokens',
+    cacheWrite,
+    'usage.cache_creation_input_tokens',
+  )
+  const thinking = c.read(
+    u.output_tokens_details?.thinking_tokens,
+    'usage.output_tokens_details.thinking_tokens',
+  )
+  c.notAbove(thinking, 'usage.output_tokens_details.thinking_tokens', output, 'usage.output_tokens')
   return c.result(
     'Anthropic',
     {
@@ -156,10 +224,13 @@ export function usageFromAnthropic(response: AnthropicResponseLike): ExtractedUs
       output_tokens: output,
       cache_read_tokens: cacheRead,
       cache_write_tokens: cacheWrite,
-      reasoning_tokens: 0,
+      cache_write_1h_tokens: oneHour,
+      reasoning_tokens: thinking,
     },
     response.model,
     response.stop_reason,
+    response.usage != null,
+    u.service_tier,
   )
 }
 
@@ -174,7 +245,11 @@ export function usageFromGoogle(response: GoogleResponseLike): ExtractedUsage {
   const u = response.usageMetadata ?? {}
   const prompt = c.read(u.promptTokenCount, 'usageMetadata.promptTokenCount')
   const toolPrompt = c.read(u.toolUsePromptTokenCount, 'usageMetadata.toolUsePromptTokenCount')
-  const candidates = c.read(u.candidatesTokenCount, 'usageMetadata.candidatesTokenCount')
+  // The Live API names the response's tokens responseTokenCount.
+  const candidates =
+    u.candidatesTokenCount != null
+      ? c.read(u.candidatesTokenCount, 'usageMetadata.candidatesTokenCount')
+      : c.read(u.responseTokenCount, 'usageMetadata.responseTokenCount')
   const thoughts = c.read(u.thoughtsTokenCount, 'usageMetadata.thoughtsTokenCount')
   const cached = c.read(u.cachedContentTokenCount, 'usageMetadata.cachedContentTokenCount')
   c.notAbove(
@@ -194,5 +269,6 @@ export function usageFromGoogle(response: GoogleResponseLike): ExtractedUsage {
     },
     response.modelVersion,
     response.candidates?.[0]?.finishReason,
+    response.usageMetadata != null,
   )
 }

@@ -60,6 +60,8 @@ describe('usageFromOpenAI', () => {
       cache_read_tokens: 1920,
       cache_write_tokens: 0,
       reasoning_tokens: 192,
+      cache_write_1h_tokens: 0,
+      usage_reported: true,
       response_model: 'o3-2025-04-16',
       stop_reason: 'stop',
     })
@@ -98,9 +100,9 @@ describe('usageFromOpenAI', () => {
     ).toHaveProperty('stop_reason', 'completed')
   })
 
-  it('counts missing fields as 0 (a streamed response without usage)', () => {
+  it('reports a response without usage (a stream without include_usage) as such, not as zero', () => {
     const usage = usageFromOpenAI({ model: 'gpt-4o-mini', choices: [{ finish_reason: 'stop' }] })
-    expect(usage).toMatchObject({ input_tokens: 0, output_tokens: 0, cache_read_tokens: 0 })
+    expect(usage).toMatchObject({ usage_reported: false, input_tokens: 0, output_tokens: 0 })
     expectValidEvent(usage, 'openai', 'gpt-4o-mini')
   })
 
@@ -111,7 +113,7 @@ describe('usageFromOpenAI', () => {
     )
     const cachedTooMany = { ...chatCompletion.usage, prompt_tokens: 100 }
     expect(validationIssues(() => usageFromOpenAI({ usage: cachedTooMany }))).toEqual([
-      'usage.prompt_tokens_details.cached_tokens',
+      'usage.prompt_tokens_details.cached_tokens + cache_write_tokens',
     ])
   })
 })
@@ -142,6 +144,9 @@ describe('usageFromAnthropic', () => {
       cache_read_tokens: 10_240,
       cache_write_tokens: 2048,
       reasoning_tokens: 0,
+      cache_write_1h_tokens: 0,
+      usage_reported: true,
+      service_tier: 'standard',
       response_model: 'claude-sonnet-4-20250514',
       stop_reason: 'end_turn',
     })
@@ -191,6 +196,8 @@ describe('usageFromGoogle', () => {
       cache_read_tokens: 4096,
       cache_write_tokens: 0,
       reasoning_tokens: 1150,
+      cache_write_1h_tokens: 0,
+      usage_reported: true,
       response_model: 'gemini-2.5-pro',
       stop_reason: 'STOP',
     })
