@@ -12,6 +12,7 @@ import {
   runPricing,
   runPricingCheck,
 } from './pricing-command.ts'
+import { formatRepriceSummary, runReprice } from './reprice-command.ts'
 import { runSql } from './sql-command.ts'
 import { escapeControlCharacters } from './text-table.ts'
 import { runStart } from './start-command.ts'
@@ -25,6 +26,7 @@ usage:
   spendguard sql "<query>" [--format table|json|tsv|csv] [--data-dir ./data] [--config FILE]
   spendguard pricing MODEL [--provider P] [--at DATE] [--format table|json] [--config FILE]
   spendguard pricing check FILE|- [--format table|json] [--config FILE]
+  spendguard reprice --since DATE [--model ID] [--dry-run] [--format table|json] [--data-dir ./data]
 
 Without Kafka brokers configured (SPENDGUARD_KAFKA_BROKERS or kafka.brokers in the config
 file) the pipeline runs embedded: an in-process transport and chDB under --data-dir.
@@ -35,6 +37,9 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   provider: { type: 'string' },
+  since: { type: 'string' },
+  model: { type: 'string' },
+  'dry-run': { type: 'boolean' },
   at: { type: 'string' },
   'data-dir': { type: 'string' },
   format: { type: 'string' },
@@ -129,6 +134,27 @@ async function main(argv: string[]): Promise<number> {
       )
       process.stdout.write(
         await runSql(config, query, format, { terminal: process.stdout.isTTY === true }),
+      )
+      return 0
+    }
+    case 'reprice': {
+      if (!values.since)
+        throw new ConfigError(
+          'reprice needs --since DATE, e.g. spendguard reprice --since 2026-11-01',
+        )
+      const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')
+      const dryRun = values['dry-run'] === true
+      const summary = await runReprice(config, logger, {
+        sinceMs: parseAt(values.since, Date.now()),
+        ...(values.model ? { model: values.model } : {}),
+        dryRun,
+        now: Date.now(),
+        progress: (line) => process.stderr.write(`${line}\n`),
+      })
+      process.stdout.write(
+        format === 'json'
+          ? `${JSON.stringify(summary, null, 2)}\n`
+          : formatRepriceSummary(summary, dryRun),
       )
       return 0
     }

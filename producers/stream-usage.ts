@@ -53,7 +53,7 @@ export function anthropicStreamUsage(): StreamUsage<AnthropicStreamEvent> {
         stop = event.message.stop_reason ?? stop
         merge(event.message.usage)
       } else if (event.type === 'message_delta' && ('delta' in event || 'usage' in event)) {
-        const delta = event as Extract<AnthropicStreamEvent, { type: 'message_delta' }>
+        const delta = event
         stop = delta.delta?.stop_reason ?? stop
         merge(delta.usage)
       }
