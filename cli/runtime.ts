@@ -50,8 +50,19 @@ export interface Pipeline {
   stop(): Promise<void>
 }
 
-export async function createPricerFromConfig(config: Config): Promise<Pricer> {
-  return (await createPricing(config.pricing)).pricer
+/** The pricer of a configuration; what a loaded public price list left out is logged. */
+export async function createPricerFromConfig(config: Config, logger?: Logger): Promise<Pricer> {
+  const pricing = await createPricing(config.pricing)
+  const report = pricing.userListReport
+  if (report && logger) {
+    logger.info(
+      { loaded: report.loaded, skipped: report.skipped.length, file: config.pricing.catalogFile },
+      'price list loaded',
+    )
+    for (const skipped of report.skipped.slice(0, 50))
+      logger.warn(skipped, 'price list entry not loaded')
+  }
+  return pricing.pricer
 }
 
 /** Migrations run as the admin user on a server (the writer may only insert). */
@@ -71,7 +82,7 @@ export async function createPipeline(
   logger: Logger,
   clock: Clock,
 ): Promise<Pipeline> {
-  const pricer = await createPricerFromConfig(config)
+  const pricer = await createPricerFromConfig(config, logger)
   const { client, target } = createAuditStoreClient(config.clickhouse)
   const closers: Array<() => Promise<void>> = [() => client.close()]
   try {
