@@ -72,6 +72,13 @@ export interface CodecOptions {
 }
 
 type AvroType = avro.Type
+type AvroField = { name: string; default?: unknown }
+
+/** True when a value is what a reader would fill in for the field anyway. */
+function isDefault(value: unknown, fieldDefault: unknown): boolean {
+  if (value === undefined) return true
+  return value === fieldDefault || (fieldDefault === null && value === null)
+}
 
 function canonical(type: AvroType): string {
   return JSON.stringify(type.schema())
@@ -90,6 +97,8 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
 
   const registry = options.registry
   let header: Buffer
+  /** Registry-less only: older writer schemas, oldest first, each with the fields it lacks. */
+  let olderWriters: Array<{ type: AvroType; header: Buffer; lacks: AvroField[] }> = []
   if (registry) {
     // Register the full schema, defaults included: the parsing canonical form drops them, and
     // the registry's compatibility checks need a new field's default to accept it.
@@ -102,6 +111,29 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
     header.writeInt32BE(id, 1)
   } else {
     header = Buffer.concat([SINGLE_OBJECT_MAGIC, Buffer.from(readerFingerprint, 'hex')])
+    // An event that needs nothing a newer schema added is written with the oldest released
+    // schema that holds it, so readers deployed before that schema keep reading it (a rolling
+    // upgrade: producers first or consumers first). Only events that use a new field need the
+    // new readers.
+    // With its attributes: the canonical form drops the defaults this needs.
+    const fields = (readerType.schema({ exportAttrs: true }) as { fields: AvroField[] }).fields
+    olderWriters = (options.knownWriterSchemas ?? readReleasedSchemas())
+      .map((schema) => avro.Type.forSchema(schema))
+      .filter((type) => canonical(type) !== canonical(readerType))
+      .map((type) => {
+        const own = (type.schema() as { fields: AvroField[] }).fields.map((f) => f.name)
+        const names = new Set(own)
+        // Only a schema this one extends by appending (SpendGuard's own releases) qualifies.
+        const prefix = own.every((name, i) => fields[i]?.name === name)
+        return {
+          prefix,
+          type,
+          header: Buffer.concat([SINGLE_OBJECT_MAGIC, fingerprintBytes(canonical(type))]),
+          lacks: fields.filter((field) => !names.has(field.name)),
+        }
+      })
+      .filter((writer) => writer.prefix && writer.lacks.every((field) => 'default' in field))
+      .sort((a, b) => b.lacks.length - a.lacks.length)
   }
   const byRegistryId = new Map<number, avro.Resolver | null>()
 
@@ -161,6 +193,12 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
 
   return {
     encode(event) {
+      const record = event as unknown as Record<string, unknown>
+      for (const older of olderWriters) {
+        if (older.lacks.every((field) => isDefault(record[field.name], field.default))) {
+          return Buffer.concat([older.header, older.type.toBuffer(event)])
+        }
+      }
       // avsc writes a field's default (null for optional ones) when the event leaves it out.
       return Buffer.concat([header, readerType.toBuffer(event)])
     },

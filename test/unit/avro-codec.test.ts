@@ -100,7 +100,8 @@ describe('single-object encoding', () => {
 
   it('starts with C3 01 and the 8-byte fingerprint of the canonical writer schema', async () => {
     const codec = await createEventCodec()
-    const bytes = codec.encode(fullEvent())
+    // An event with a v2 field is written under the current schema.
+    const bytes = codec.encode(fullEvent({ service_tier: 'flex' }))
     expect([...bytes.subarray(0, 2)]).toEqual([0xc3, 0x01])
     const canonical = JSON.stringify(avro.Type.forSchema(readLlmCallSchema()).schema())
     expect(canonical.startsWith('{"name":"io.spendguard.events.LlmCall","type":"record"')).toBe(
@@ -151,6 +152,38 @@ describe('single-object encoding', () => {
     const { cache_write_1h_tokens: _w, service_tier: _t, usage_reported: _u, ...v1Fields } = event
     expect(decoded).toMatchObject(v1Fields)
     expect(decoded.cache_write_tokens).toBe(300)
+  })
+
+  it('writes an event that uses no v2 field under v1, so readers of the previous release read it', async () => {
+    const codec = await createEventCodec()
+    const v1Fingerprint = fingerprintBytes(
+      JSON.stringify(avro.Type.forSchema(releasedSchema(1)).schema()),
+    )
+    const plain = codec.encode(fullEvent())
+    expect(plain.subarray(2, 10)).toEqual(v1Fingerprint)
+    const decoded = parseLlmCall(await codec.decode(plain))
+    expect(decoded).toMatchObject({
+      cache_write_1h_tokens: 0,
+      usage_reported: true,
+      input_tokens: 2000,
+    })
+    // An event that needs a v2 field is written under v2 (and needs readers that know it).
+    for (const overrides of [
+      { cache_write_tokens: 10, cache_write_1h_tokens: 10 },
+      { service_tier: 'flex' },
+      {
+        usage_reported: false,
+        input_tokens: 0,
+        output_tokens: 0,
+        cache_read_tokens: 0,
+        reasoning_tokens: 0,
+      },
+    ]) {
+      const event = fullEvent(overrides)
+      const bytes = codec.encode(event)
+      expect(bytes.subarray(2, 10)).not.toEqual(v1Fingerprint)
+      expect(parseLlmCall(await codec.decode(bytes))).toEqual(event)
+    }
   })
 
   it('holds every released schema to the rule that makes that safe: fields are only appended, optional', () => {
