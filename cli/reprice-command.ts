@@ -4,11 +4,13 @@ import { createAuditStoreClient } from '../platform/clickhouse.ts'
 import { appendAdjustments, readAuditedCalls } from '../processors/audit/adjustments-store.ts'
 import { migrate } from '../processors/audit/migrations.ts'
 import { createPricing } from '../processors/pricing/pricing-setup.ts'
-import { reprice, type RepriceSummary } from '../processors/pricing/reprice.ts'
+import { reprice, type AuditedCall, type RepriceSummary } from '../processors/pricing/reprice.ts'
+import { formatUsd, parseUsd } from '../platform/money.ts'
 import type { Logger } from '../platform/logger.ts'
 import { renderTable } from './text-table.ts'
 
 export interface RepriceOptions {
+  /** Summaries list at most the first 1,000 adjustments; the counts cover them all. */
   sinceMs: number
   model?: string
   dryRun: boolean
@@ -39,22 +41,45 @@ export async function runReprice(
       sinceMs: options.sinceMs,
       ...(options.model ? { model: options.model } : {}),
     })
-    const buffered = []
-    let read = 0
-    for await (const call of calls) {
-      buffered.push(call)
-      if (++read % 50_000 === 0) options.progress(`reprice: read ${read} audited calls`)
+    const actor = `cli:${userInfo().username}`
+    const total: RepriceSummary = {
+      examined: 0,
+      adjusted: 0,
+      newlyPriced: 0,
+      stillUnpriced: 0,
+      deltaUsd: '0',
+      adjustments: [],
     }
-    const summary = reprice(buffered, {
-      pricer,
-      actor: `cli:${userInfo().username}`,
-      now: options.now,
-    })
-    if (!options.dryRun) {
-      for (let i = 0; i < summary.adjustments.length; i += 1000) {
-        await appendAdjustments(client, summary.adjustments.slice(i, i + 1000))
+    let delta = 0n
+    // A chunk at a time: memory stays flat however many calls the period holds.
+    const settle = async (chunk: AuditedCall[]) => {
+      const part = reprice(chunk, { pricer, actor, now: options.now })
+      // What was actually appended: an adjustment already present is not written again.
+      const written = options.dryRun
+        ? part.adjusted
+        : await appendAdjustments(client, part.adjustments)
+      total.examined += part.examined
+      total.adjusted += written
+      total.newlyPriced += part.newlyPriced
+      total.stillUnpriced += part.stillUnpriced
+      delta += parseUsd(part.deltaUsd)
+      if (total.adjustments.length < 1000)
+        total.adjustments.push(...part.adjustments.slice(0, 1000))
+      options.progress(
+        `reprice: ${total.examined} audited calls examined, ${total.adjusted} adjusted`,
+      )
+    }
+    let chunk: AuditedCall[] = []
+    for await (const call of calls) {
+      chunk.push(call)
+      if (chunk.length === 5000) {
+        await settle(chunk)
+        chunk = []
       }
     }
+    await settle(chunk)
+    total.deltaUsd = formatUsd(delta)
+    const summary = total
     return summary
   } finally {
     await client.close()

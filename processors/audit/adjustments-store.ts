@@ -19,6 +19,7 @@ interface CallRow {
   unpriced_reason: string | null
   adjusted_cost: string | null
   adjusted_version: string | null
+  last_adjustment: string | null
 }
 
 const PAGE = 5_000
@@ -63,6 +64,7 @@ function toAudited(row: CallRow): AuditedCall {
     ...(costUsd !== undefined ? { costUsd } : {}),
     ...(priceVersion !== undefined ? { priceVersion } : {}),
     ...(row.unpriced_reason ? { unpricedReason: row.unpriced_reason } : {}),
+    ...(row.last_adjustment ? { lastAdjustmentId: row.last_adjustment } : {}),
   }
 }
 
@@ -82,11 +84,13 @@ export async function* readAuditedCalls(
                  ${CALL_COLUMNS.map((column) => `c.${column} AS ${column}`).join(', ')},
                  toString(c.cost_usd) AS cost_usd, c.price_version AS price_version,
                  c.unpriced_reason AS unpriced_reason,
-                 toString(a.cost_usd) AS adjusted_cost, a.price_version AS adjusted_version
+                 toString(a.cost_usd) AS adjusted_cost, a.price_version AS adjusted_version,
+                 toString(a.adjustment_id) AS last_adjustment
           FROM llm_calls AS c
           LEFT JOIN (
             SELECT event_id, argMax(cost_usd, adjusted_at) AS cost_usd,
-                   argMax(price_version, adjusted_at) AS price_version
+                   argMax(price_version, adjusted_at) AS price_version,
+                   argMax(adjustment_id, adjusted_at) AS adjustment_id
             FROM llm_call_adjustments GROUP BY event_id
           ) AS a ON a.event_id = c.event_id
           WHERE (c.occurred_at, c.event_id) ${first ? '>=' : '>'} ({at:DateTime64(3, 'UTC')}, {id:UUID})

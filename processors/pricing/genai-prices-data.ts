@@ -51,7 +51,14 @@ export interface CuratedProvider {
   providerMatch?: (id: string) => boolean
   modelMatch?: (id: string) => boolean
   fallbackProviders: readonly string[]
-  models: ReadonlyArray<{ entry: PriceEntry; matches: (id: string) => boolean }>
+  /**
+   * In the data's order. A model whose prices could not be converted keeps its place with the
+   * reason, so its ids are reported unpriced instead of falling through to another entry.
+   */
+  models: ReadonlyArray<
+    | { entry: PriceEntry; matches: (id: string) => boolean }
+    | { entry?: undefined; id: string; unusable: string; matches: (id: string) => boolean }
+  >
 }
 
 export interface CuratedData {
@@ -193,7 +200,7 @@ export function convertCuratedData(
     ...(provider.provider_match ? { providerMatch: compileMatch(provider.provider_match) } : {}),
     ...(provider.model_match ? { modelMatch: compileMatch(provider.model_match) } : {}),
     fallbackProviders: provider.fallback_model_providers ?? [],
-    models: provider.models.flatMap((model) => {
+    models: provider.models.flatMap((model): CuratedProvider['models'][number][] => {
       try {
         const entry: PriceEntry = {
           id: model.id,
@@ -207,7 +214,7 @@ export function convertCuratedData(
       } catch (error) {
         if (!(error instanceof Unrepresentable)) throw error
         skipped.push({ provider: provider.id, model: model.id, reason: error.message })
-        return []
+        return [{ id: model.id, unusable: error.message, matches: compileMatch(model.match) }]
       }
     }),
   }))

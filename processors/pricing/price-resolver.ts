@@ -74,18 +74,24 @@ function inferCuratedProvider(data: CuratedData, model: string): CuratedProvider
   return data.providers.find((p) => p.modelMatch?.(model))
 }
 
-function findModel(
-  data: CuratedData,
-  provider: CuratedProvider,
-  model: string,
-): { entry: PriceEntry; via: string } | undefined {
+type Found = { entry: PriceEntry; via: string } | { unusable: string }
+
+function foundIn(model: CuratedProvider['models'][number], via: string): Found {
+  return model.entry
+    ? { entry: model.entry, via }
+    : {
+        unusable: `its entry ${model.id} (${via}) has a price that cannot be held exactly: ${model.unusable}`,
+      }
+}
+
+function findModel(data: CuratedData, provider: CuratedProvider, model: string): Found | undefined {
   for (const candidate of new Set([model, dashedDates(model)])) {
     const own = provider.models.find((m) => m.matches(candidate))
-    if (own) return { entry: own.entry, via: provider.id }
+    if (own) return foundIn(own, provider.id)
     for (const fallbackId of provider.fallbackProviders) {
       const fallback = data.providers.find((p) => p.id === fallbackId)
       const found = fallback?.models.find((m) => m.matches(candidate))
-      if (found) return { entry: found.entry, via: `${provider.id}, priced as ${fallbackId}` }
+      if (found) return foundIn(found, `${provider.id}, priced as ${fallbackId}`)
     }
   }
   return undefined
@@ -157,6 +163,12 @@ export function createPriceResolver(options: ResolverOptions): PriceResolver {
         const found =
           (fullModel !== model ? findModel(data, curatedProvider, fullModel) : undefined) ??
           findModel(data, curatedProvider, model)
+        if (found && 'unusable' in found) {
+          refusals.push(
+            `${data.version} knows "${model}" from ${curatedProvider.id}, but ${found.unusable}`,
+          )
+          return undefined
+        }
         if (found) {
           const how = provider
             ? `provider ${provider}`

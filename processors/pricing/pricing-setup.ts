@@ -43,10 +43,17 @@ function withMultipliers(data: CuratedData, own: PriceCatalog): CuratedData {
       if (!multipliers) return provider
       return {
         ...provider,
-        models: provider.models.map((model) => ({
-          ...model,
-          entry: { ...model.entry, multipliers: { ...multipliers, ...model.entry.multipliers } },
-        })),
+        models: provider.models.map((model) =>
+          model.entry
+            ? {
+                ...model,
+                entry: {
+                  ...model.entry,
+                  multipliers: { ...multipliers, ...model.entry.multipliers },
+                },
+              }
+            : model,
+        ),
       }
     }),
   }

@@ -17,6 +17,8 @@ export interface AuditedCall {
   costUsd?: string
   /** The price version behind that cost (the row's, or the latest adjustment's). */
   priceVersion?: string
+  /** The latest adjustment of the call, if any: the next one is derived from it. */
+  lastAdjustmentId?: string
   unpricedReason?: string
 }
 
@@ -53,9 +55,13 @@ export interface RepriceSummary {
   adjustments: Adjustment[]
 }
 
-/** A UUID derived from the call and its new price, so the same repricing appends nothing twice. */
-function adjustmentId(eventId: string, priceVersion: string, cost: string): string {
-  const hex = createHash('sha256').update(`${eventId}|${priceVersion}|${cost}`).digest('hex')
+/**
+ * A UUID derived from the call, the adjustment it had last (or its audited price) and the cost
+ * it gets, so the same repricing appends nothing twice while a later change back and forth
+ * (A, B, A, B) is a new row each time.
+ */
+function adjustmentId(eventId: string, from: string, to: string): string {
+  const hex = createHash('sha256').update(`${eventId}|${from}|${to}`).digest('hex')
   // Version 8 (custom) UUID layout, variant 10.
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
 }
@@ -89,7 +95,12 @@ export function reprice(
     delta += change
     if (oldCost === undefined) summary.newlyPriced++
     summary.adjustments.push({
-      adjustment_id: adjustmentId(call.event_id, price.priceVersion, costText),
+      adjustment_id: adjustmentId(
+        call.event_id,
+        audited.lastAdjustmentId ??
+          `${audited.priceVersion ?? 'unpriced'}=${audited.costUsd ?? ''}`,
+        `${price.priceVersion}=${costText}`,
+      ),
       event_id: call.event_id,
       occurred_at: call.occurred_at,
       tenant_id: call.tenant_id,
