@@ -12,7 +12,7 @@ function fixedPricer(usd: string, version: string): Pricer {
     catalogVersion: version,
     price: () => ({
       status: 'priced',
-      entry: { id: 'm', source: 'user', sourceVersion: version, periods: [] } as PriceEntry,
+      entry: { id: 'm', source: 'user', sourceVersion: version, periods: [] },
       pricedModelId: 'm',
       why: 'test',
       priceVersion: `${version}:m@always`,
