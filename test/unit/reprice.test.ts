@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import { parseUsd } from '../../platform/money.ts'
-import type { PriceEntry } from '../../processors/pricing/price-entry.ts'
 import type { Pricer } from '../../processors/pricing/pricer.ts'
 import { reprice, type AuditedCall } from '../../processors/pricing/reprice.ts'
 import { makeLlmCall } from '../support/make-llm-call.ts'
