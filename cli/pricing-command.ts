@@ -10,7 +10,12 @@ import { renderTable } from './text-table.ts'
 /** `--at 2025-05-01` or an ISO time; now by default. */
 export function parseAt(raw: string | undefined, now: number): number {
   if (raw === undefined) return now
-  const text = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw
+  // A date is UTC midnight; a time without a zone is UTC too, never the machine's local time.
+  const text = /^\d{4}-\d{2}-\d{2}$/.test(raw)
+    ? `${raw}T00:00:00Z`
+    : /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(raw)
+      ? `${raw}Z`
+      : raw
   const ms = Date.parse(text)
   if (Number.isNaN(ms))
     throw new ConfigError(`--at: "${raw}" is not a date (YYYY-MM-DD) or an ISO time`)
@@ -70,7 +75,10 @@ export async function runPricingCheck(
   now: number,
 ): Promise<PricingCheckLine[]> {
   const { resolver } = await createPricing(config.pricing)
-  const seen = new Map<string, { provider?: string; model: string; calls: number; atMs: number }>()
+  const seen = new Map<
+    string,
+    { provider?: string; billed?: string; model: string; calls: number; atMs: number }
+  >()
   const lines = createInterface({
     input: file === '-' ? stdin : createReadStream(file),
     crlfDelay: Infinity,
@@ -83,13 +91,21 @@ export async function runPricingCheck(
     } catch {
       continue
     }
-    const model = typeof event.response_model === 'string' ? event.response_model : event.model
-    if (typeof model !== 'string') continue
+    if (typeof event.model !== 'string') continue
+    const model = event.model
+    // As the pricer: the billed model (response_model) first, the requested one second.
+    const billed = typeof event.response_model === 'string' ? event.response_model : undefined
     const provider = typeof event.provider === 'string' ? event.provider : undefined
     const at = event.occurred_at
     const atMs = typeof at === 'number' ? at : typeof at === 'string' ? Date.parse(at) : now
-    const key = `${provider ?? ''}\u0000${model}`
-    const entry = seen.get(key) ?? { ...(provider ? { provider } : {}), model, calls: 0, atMs }
+    const key = `${provider ?? ''}\u0000${billed ?? ''}\u0000${model}`
+    const entry = seen.get(key) ?? {
+      ...(provider ? { provider } : {}),
+      ...(billed ? { billed } : {}),
+      model,
+      calls: 0,
+      atMs,
+    }
     entry.calls++
     if (!Number.isNaN(atMs)) entry.atMs = Math.max(entry.atMs, atMs)
     seen.set(key, entry)
@@ -97,10 +113,17 @@ export async function runPricingCheck(
   return [...seen.values()]
     .sort((a, b) => b.calls - a.calls)
     .map((item) => {
-      const explanation = explainPrice(resolver, item)
+      const query = { ...(item.provider ? { provider: item.provider } : {}), atMs: item.atMs }
+      const asBilled = item.billed
+        ? explainPrice(resolver, { ...query, model: item.billed })
+        : undefined
+      const explanation =
+        asBilled?.status === 'priced'
+          ? asBilled
+          : explainPrice(resolver, { ...query, model: item.model })
       return {
         provider: item.provider ?? null,
-        model: item.model,
+        model: item.billed && asBilled?.status === 'priced' ? item.billed : item.model,
         calls: item.calls,
         status: explanation.status,
         detail:

@@ -11,16 +11,25 @@ import type { EntryCatalog } from './price-resolver.ts'
  */
 
 function tokenRates(rates: Rates, tiers: PricePeriod['tiers']): TokenRates {
-  const kind = (key: keyof Rates): TieredRate => ({
+  const kind = (key: Exclude<keyof Rates, 'cacheWrite1h'>): TieredRate => ({
     base: rates[key],
     tiers: tiers.map((tier) => ({ above: tier.above, rate: tier.rates[key] })),
   })
+  const oneHour = rates.cacheWrite1h
+  const oneHourTiers = tiers.map((tier) => ({ above: tier.above, rate: tier.rates.cacheWrite1h }))
   return {
     input: kind('input'),
     output: kind('output'),
     cacheRead: kind('cacheRead'),
     cacheWrite: kind('cacheWrite'),
-    cacheWrite1h: kind('cacheWrite1h'),
+    ...(oneHour === undefined || oneHourTiers.some((tier) => tier.rate === undefined)
+      ? {}
+      : {
+          cacheWrite1h: {
+            base: oneHour,
+            tiers: oneHourTiers.map((tier) => ({ above: tier.above, rate: tier.rate! })),
+          },
+        }),
     reasoning: kind('reasoning'),
   }
 }

@@ -124,8 +124,17 @@ function tiered(value: unknown, key: string): TieredRate | undefined {
   }
 }
 
-/** Price keys this data set uses for text tokens; others (audio, images, searches) are not billed by SpendGuard yet. */
-function tokenRates(prices: Record<string, unknown>): TokenRates {
+const doubled = (rate: TieredRate): TieredRate => ({
+  base: rate.base * 2n,
+  tiers: rate.tiers.map((tier) => ({ above: tier.above, rate: tier.rate * 2n })),
+})
+
+/**
+ * Price keys this data set uses for text tokens; others (audio, images, searches) are not
+ * billed by SpendGuard yet. A Claude model without a 1-hour cache write price gets Anthropic's
+ * rule (2x input, on every host); any other model without one prices no 1-hour writes.
+ */
+function tokenRates(prices: Record<string, unknown>, modelId: string): TokenRates {
   const input = tiered(prices.input_mtok, 'input_mtok')
   const output = tiered(prices.output_mtok, 'output_mtok')
   if (!input || !output) throw new Unrepresentable('no input or output price per token')
@@ -135,7 +144,11 @@ function tokenRates(prices: Record<string, unknown>): TokenRates {
     output,
     cacheRead: tiered(prices.cache_read_mtok, 'cache_read_mtok') ?? input,
     cacheWrite,
-    cacheWrite1h: tiered(prices.cache_write_1h_mtok, 'cache_write_1h_mtok') ?? cacheWrite,
+    ...optional(
+      'cacheWrite1h',
+      tiered(prices.cache_write_1h_mtok, 'cache_write_1h_mtok') ??
+        (/claude/.test(modelId.toLowerCase()) ? doubled(input) : undefined),
+    ),
     reasoning: tiered(prices.output_reasoning_mtok, 'output_reasoning_mtok') ?? output,
   }
 }
@@ -163,12 +176,16 @@ function periodWhen(constraint: Record<string, string> | undefined): PeriodWhen 
   throw new Unrepresentable(`unknown price constraint ${JSON.stringify(constraint)}`)
 }
 
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+}
+
 function periodsOf(model: DataModel): PricePeriod[] {
   if (!Array.isArray(model.prices))
-    return [{ when: { kind: 'always' }, rates: tokenRates(model.prices) }]
+    return [{ when: { kind: 'always' }, rates: tokenRates(model.prices, model.id) }]
   const periods = model.prices.map((period) => ({
     when: periodWhen(period.constraint),
-    rates: tokenRates(period.prices),
+    rates: tokenRates(period.prices, model.id),
   }))
   // The unconditioned original price is labelled by the first dated change that ended it.
   const firstChange = periods.find((p) => p.when.kind === 'from')?.when

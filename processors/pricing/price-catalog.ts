@@ -16,7 +16,8 @@ export interface Rates {
   output: bigint
   cacheRead: bigint
   cacheWrite: bigint
-  cacheWrite1h: bigint
+  /** Undefined when the catalog gives no 1-hour write price. */
+  cacheWrite1h?: bigint
   reasoning: bigint
 }
 
@@ -175,7 +176,9 @@ function discounted(rates: Rates, discount: bigint, path: string): Rates {
     output: apply(rates.output, 'output'),
     cacheRead: apply(rates.cacheRead, 'cache_read'),
     cacheWrite: apply(rates.cacheWrite, 'cache_write'),
-    cacheWrite1h: apply(rates.cacheWrite1h, 'cache_write_1h'),
+    ...(rates.cacheWrite1h === undefined
+      ? {}
+      : { cacheWrite1h: apply(rates.cacheWrite1h, 'cache_write_1h') }),
     reasoning: apply(rates.reasoning, 'reasoning'),
   }
 }
@@ -196,7 +199,7 @@ function ratesOf(period: {
     output,
     cacheRead: period.cache_read === undefined ? input : rate(period.cache_read),
     cacheWrite,
-    cacheWrite1h: period.cache_write_1h === undefined ? cacheWrite : rate(period.cache_write_1h),
+    ...(period.cache_write_1h === undefined ? {} : { cacheWrite1h: rate(period.cache_write_1h) }),
     reasoning: period.reasoning === undefined ? output : rate(period.reasoning),
   }
 }

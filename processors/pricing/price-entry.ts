@@ -23,8 +23,8 @@ export interface TokenRates {
   cacheRead: TieredRate
   /** 5-minute (default) cache writes. */
   cacheWrite: TieredRate
-  /** 1-hour cache writes. */
-  cacheWrite1h: TieredRate
+  /** 1-hour cache writes; absent when the source has no such price (such calls are unpriced). */
+  cacheWrite1h?: TieredRate
   reasoning: TieredRate
 }
 

@@ -57,7 +57,9 @@ function views(rates: TokenRates): Extract<PriceExplanation, { status: 'priced' 
     output: view(rates.output),
     cache_read: view(rates.cacheRead),
     cache_write: view(rates.cacheWrite),
-    cache_write_1h: view(rates.cacheWrite1h),
+    cache_write_1h: rates.cacheWrite1h
+      ? view(rates.cacheWrite1h)
+      : { usd_per_million: 'not priced (calls with 1-hour writes are unpriced)' },
     reasoning: view(rates.reasoning),
   }
 }

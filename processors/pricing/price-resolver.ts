@@ -19,6 +19,8 @@ export interface EntryCatalog {
     model: string,
     provider: string | undefined,
     mode: 'exact' | 'prefix',
+    /** The id as sent, lower-cased, provider-looking prefix kept. */
+    fullModel?: string,
   ): CatalogHit | CatalogRefusal | undefined
 }
 
@@ -50,8 +52,11 @@ export interface ResolverOptions {
   curated?: CuratedData
   /** Providers that run models on the operator's own hardware (lower-case). */
   selfHostedProviders: readonly string[]
-  /** The entry that prices a self-hosted call (zero, or a configured amortised rate). */
-  selfHostedEntry: (model: string) => PriceEntry
+  /**
+   * The entry that prices a self-hosted call (zero, or a configured amortised rate), by the
+   * model id as sent and without a provider-looking prefix (`openai/gpt-oss-120b` on vLLM).
+   */
+  selfHostedEntry: (fullModel: string, model: string) => PriceEntry
   cacheSize?: number
 }
 
@@ -69,7 +74,12 @@ function findCuratedProvider(data: CuratedData, name: string): CuratedProvider |
   )
 }
 
+/** Open-weight families whose names look like a vendor's: served by many hosts, inferred by none. */
+const OPEN_WEIGHT =
+  /^(gpt-oss|llama|meta-llama|mistral-7b|mixtral|qwen|gemma|phi-|deepseek-r1-distill)/
+
 function inferCuratedProvider(data: CuratedData, model: string): CuratedProvider | undefined {
+  if (OPEN_WEIGHT.test(model)) return undefined
   if (looksLikeBedrock(model)) return data.providers.find((p) => p.id === 'aws')
   return data.providers.find((p) => p.modelMatch?.(model))
 }
@@ -80,7 +90,7 @@ function foundIn(model: CuratedProvider['models'][number], via: string): Found {
   return model.entry
     ? { entry: model.entry, via }
     : {
-        unusable: `its entry ${model.id} (${via}) has a price that cannot be held exactly: ${model.unusable}`,
+        unusable: `its entry ${model.id} (${via}) cannot be used: ${model.unusable}`,
       }
 }
 
@@ -106,15 +116,8 @@ export function createPriceResolver(options: ResolverOptions): PriceResolver {
     const { model, prefixProvider } = splitModelId(modelId)
     const named = providerName?.trim().toLowerCase() || undefined
     const provider = named ? canonicalProvider(named) : prefixProvider
-    if (named && selfHosted.has(named)) {
-      return {
-        status: 'found',
-        entry: options.selfHostedEntry(model),
-        provider: named,
-        why: `provider "${named}" is configured as self-hosted (pricing.selfHosted.providers)`,
-      }
-    }
     const refusals: string[] = []
+    const fullModel = modelId.trim().toLowerCase()
     const layers = [
       ['your catalog', options.user],
       ["SpendGuard's own entries", options.own],
@@ -122,9 +125,12 @@ export function createPriceResolver(options: ResolverOptions): PriceResolver {
     // Exact ids and aliases of the catalogs override the curated data; their prefixes only
     // price what the curated data does not know, so a sibling model (gpt-4o-mini beside
     // gpt-4o) is never absorbed by a shorter id.
-    const fromCatalogs = (mode: 'exact' | 'prefix'): Resolution | undefined => {
-      for (const [layer, catalog] of layers) {
-        const hit = catalog?.lookup(model, provider, mode)
+    const fromCatalogs = (
+      mode: 'exact' | 'prefix',
+      which: ReadonlyArray<(typeof layers)[number]> = layers,
+    ): Resolution | undefined => {
+      for (const [layer, catalog] of which) {
+        const hit = catalog?.lookup(model, provider, mode, fullModel)
         if (!hit) continue
         if ('refused' in hit) {
           refusals.push(hit.refused)
@@ -134,9 +140,20 @@ export function createPriceResolver(options: ResolverOptions): PriceResolver {
       }
       return undefined
     }
-    const exact = fromCatalogs('exact')
+    // Your catalog first, even for a self-hosted provider: it may price your own models.
+    const yours = fromCatalogs('exact', [layers[0]])
+    if (yours) return yours
+    if (named && selfHosted.has(named)) {
+      return {
+        status: 'found',
+        entry: options.selfHostedEntry(modelId.trim().toLowerCase(), model),
+        provider: named,
+        why: `provider "${named}" is configured as self-hosted (pricing.selfHosted.providers)`,
+      }
+    }
+    const exact = fromCatalogs('exact', [layers[1]])
     if (exact) return exact
-    const curated = fromCurated(model, modelId.trim().toLowerCase(), provider, refusals)
+    const curated = fromCurated(model, fullModel, provider, refusals)
     if (curated) return curated
     const prefix = fromCatalogs('prefix')
     if (prefix) return prefix

@@ -53,7 +53,7 @@ export function costOf(call: LlmCall, rates: TokenRates): CostBreakdown {
   const cacheRead = BigInt(call.cache_read_tokens) * rateFor(rates.cacheRead, size)
   const cacheWrite =
     BigInt(call.cache_write_tokens - writes1h) * rateFor(rates.cacheWrite, size) +
-    BigInt(writes1h) * rateFor(rates.cacheWrite1h, size)
+    (writes1h > 0 && rates.cacheWrite1h ? BigInt(writes1h) * rateFor(rates.cacheWrite1h, size) : 0n)
   const output = BigInt(call.output_tokens - call.reasoning_tokens) * rateFor(rates.output, size)
   const reasoning = BigInt(call.reasoning_tokens) * rateFor(rates.reasoning, size)
   return {
@@ -85,12 +85,13 @@ function scaled(cost: CostBreakdown, fraction: string): CostBreakdown | undefine
 }
 
 /** The billing mode of a call: `batch` for the batch endpoint, else its service tier. */
+/** Names providers give their standard tier (OpenAI default/auto, Anthropic standard, Groq on_demand). */
+const STANDARD_TIERS = new Set(['default', 'standard', 'auto', 'on_demand', 'on-demand'])
+
 function billingMode(call: LlmCall): string | undefined {
   if (call.endpoint === 'batch') return 'batch'
-  const tier = call.service_tier
-  return tier === undefined || tier === 'default' || tier === 'standard' || tier === 'auto'
-    ? undefined
-    : tier
+  const tier = call.service_tier?.toLowerCase()
+  return tier === undefined || STANDARD_TIERS.has(tier) ? undefined : tier
 }
 
 /**
@@ -130,6 +131,13 @@ export function createPricer(resolver: PriceResolver, catalogVersion: string): P
         }
         const mode = billingMode(call)
         const modeRates = mode === undefined ? undefined : period.modes?.[mode]
+        if ((call.cache_write_1h_tokens ?? 0) > 0 && !(modeRates ?? period.rates).cacheWrite1h) {
+          return {
+            status: 'unpriced',
+            pricedModelId: id,
+            reason: `${entry.id} (${entry.sourceVersion}) has no price for 1-hour cache writes, and this call made ${call.cache_write_1h_tokens}`,
+          }
+        }
         let cost = costOf(call, modeRates ?? period.rates)
         if (mode !== undefined && !modeRates) {
           const fraction = entry.multipliers?.[mode]

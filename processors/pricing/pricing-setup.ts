@@ -84,17 +84,19 @@ function loadUserCatalog(
   }
 }
 
-function selfHostedEntries(config: Config['pricing']['selfHosted']): (model: string) => PriceEntry {
+function selfHostedEntries(
+  config: Config['pricing']['selfHosted'],
+): (fullModel: string, model: string) => PriceEntry {
   const cache = new Map<string, PriceEntry>()
   const rates = new Map(Object.entries(config.models).map(([id, r]) => [id.toLowerCase(), r]))
-  return (model) => {
-    const cached = cache.get(model)
+  return (fullModel, model) => {
+    const cached = cache.get(fullModel)
     if (cached) return cached
-    const rate = rates.get(model) ?? config.default
+    const rate = rates.get(fullModel) ?? rates.get(model) ?? config.default
     const input = parseScaled(rate.input, 9)
     const output = parseScaled(rate.output, 9)
     const entry: PriceEntry = {
-      id: rates.has(model) ? `self-hosted:${model}` : 'self-hosted',
+      id: rates.has(fullModel) || rates.has(model) ? `self-hosted:${model}` : 'self-hosted',
       source: 'spendguard',
       sourceVersion: 'config',
       periods: [
@@ -113,7 +115,7 @@ function selfHostedEntries(config: Config['pricing']['selfHosted']): (model: str
       // Batch and tiers cost the same on one's own hardware.
       multipliers: { batch: '1', flex: '1', priority: '1' },
     }
-    cache.set(model, entry)
+    cache.set(fullModel, entry)
     return entry
   }
 }

@@ -1,4 +1,4 @@
-import { PROVIDER_ALIASES } from './model-id.ts'
+import { canonicalProvider, PROVIDER_ALIASES } from './model-id.ts'
 import {
   flat,
   nanosPerMillion,
@@ -55,31 +55,83 @@ function rate(entry: PublicEntry, key: string): bigint | undefined {
   return value
 }
 
-/** A rate with its 200k-token tier when the list gives one. */
-function tiered(entry: PublicEntry, key: string, fallback: TieredRate): TieredRate {
-  const base = rate(entry, key)
-  const above = rate(entry, `${key}_above_200k_tokens`)
-  if (base === undefined) return fallback
-  return above === undefined ? flat(base) : { base, tiers: [{ above: 200_000, rate: above }] }
+/**
+ * A rate with the long-context tiers the list gives for it (`<key>_above_200k_tokens`,
+ * `_above_128k_tokens`, ...). `suffix` names a billing mode (`_batches`, `_flex`, `_priority`).
+ */
+function tiered(entry: PublicEntry, key: string, suffix = ''): TieredRate | undefined {
+  const base = rate(entry, `${key}${suffix}`)
+  if (base === undefined) return undefined
+  const tiers = Object.keys(entry)
+    .map((name) => new RegExp(`^${key}_above_(\\d+)k_tokens${suffix}$`).exec(name))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => ({ above: Number(match[1]) * 1000, rate: rate(entry, match[0])! }))
+    .sort((a, b) => a.above - b.above)
+  return { base, tiers }
 }
 
-function ratesOf(entry: PublicEntry, suffix = ''): TokenRates | undefined {
-  const input = rate(entry, `input_cost_per_token${suffix}`)
-  const output = rate(entry, `output_cost_per_token${suffix}`)
-  if (input === undefined || output === undefined) return undefined
-  const inputRate = suffix ? flat(input) : tiered(entry, 'input_cost_per_token', flat(input))
-  const outputRate = suffix ? flat(output) : tiered(entry, 'output_cost_per_token', flat(output))
-  const cacheWrite = suffix
-    ? inputRate
-    : tiered(entry, 'cache_creation_input_token_cost', inputRate)
-  const oneHour = suffix ? undefined : rate(entry, 'cache_creation_input_token_cost_above_1hr')
+/** `rate` x `numerator` / `denominator` when exact, for cache rates a mode does not list. */
+function scaledRate(
+  rate: TieredRate,
+  numerator: bigint,
+  denominator: bigint,
+): TieredRate | undefined {
+  const scale = (value: bigint) =>
+    (value * numerator) % denominator === 0n ? (value * numerator) / denominator : undefined
+  const base = scale(rate.base)
+  const tiers = rate.tiers.map((tier) => ({ above: tier.above, rate: scale(tier.rate) }))
+  if (base === undefined || tiers.some((tier) => tier.rate === undefined)) return undefined
+  return { base, tiers: tiers.map((tier) => ({ above: tier.above, rate: tier.rate! })) }
+}
+
+function standardRates(entry: PublicEntry): TokenRates | undefined {
+  const input = tiered(entry, 'input_cost_per_token')
+  const output = tiered(entry, 'output_cost_per_token')
+  if (!input || !output) return undefined
+  const cacheWrite = tiered(entry, 'cache_creation_input_token_cost') ?? input
+  const oneHour = tiered(entry, 'cache_creation_input_token_cost_above_1hr')
   return {
-    input: inputRate,
-    output: outputRate,
-    cacheRead: suffix ? inputRate : tiered(entry, 'cache_read_input_token_cost', inputRate),
+    input,
+    output,
+    cacheRead: tiered(entry, 'cache_read_input_token_cost') ?? input,
     cacheWrite,
-    cacheWrite1h: oneHour === undefined ? cacheWrite : flat(oneHour),
-    reasoning: suffix ? outputRate : tiered(entry, 'output_cost_per_reasoning_token', outputRate),
+    ...(oneHour ? { cacheWrite1h: oneHour } : {}),
+    reasoning: tiered(entry, 'output_cost_per_reasoning_token') ?? output,
+  }
+}
+
+/**
+ * The rates of a billing mode the list prices (`_batches`, `_flex`, `_priority`). Cache rates
+ * the mode does not list follow its input discount (batch input at half: cache reads at half),
+ * or the mode is refused when that would not be exact.
+ */
+function modeRates(
+  entry: PublicEntry,
+  suffix: string,
+  standard: TokenRates,
+): TokenRates | undefined {
+  const input = tiered(entry, 'input_cost_per_token', suffix)
+  const output = tiered(entry, 'output_cost_per_token', suffix)
+  if (!input || !output) return undefined
+  const follow = (key: string, base: TieredRate | undefined): TieredRate | undefined => {
+    const listed = tiered(entry, key, suffix)
+    if (listed) return listed
+    if (!base) return undefined
+    const scaled = scaledRate(base, input.base, standard.input.base)
+    if (!scaled)
+      throw new Unusable(
+        `${key}${suffix} is not listed and does not follow exactly from the input discount`,
+      )
+    return scaled
+  }
+  const cacheWrite1h = follow('cache_creation_input_token_cost_above_1hr', standard.cacheWrite1h)
+  return {
+    input,
+    output,
+    cacheRead: follow('cache_read_input_token_cost', standard.cacheRead)!,
+    cacheWrite: follow('cache_creation_input_token_cost', standard.cacheWrite)!,
+    ...(cacheWrite1h ? { cacheWrite1h } : {}),
+    reasoning: tiered(entry, 'output_cost_per_reasoning_token', suffix) ?? output,
   }
 }
 
@@ -106,7 +158,7 @@ export function fromPublicPriceList(
       continue
     }
     try {
-      const rates = ratesOf(entry)
+      const rates = standardRates(entry)
       if (!rates) {
         report.skipped.push({
           id,
@@ -120,8 +172,8 @@ export function fromPublicPriceList(
         ['flex', '_flex'],
         ['priority', '_priority'],
       ] as const) {
-        const modeRates = ratesOf(entry, suffix)
-        if (modeRates) modes[mode] = modeRates
+        const ofMode = modeRates(entry, suffix, rates)
+        if (ofMode) modes[mode] = ofMode
       }
       const key = id.toLowerCase()
       if (byKey.has(key)) {
@@ -149,15 +201,25 @@ export function fromPublicPriceList(
   }
   return {
     report,
-    lookup(model, provider, mode) {
+    lookup(model, provider, mode, fullModel = model) {
       if (mode !== 'exact') return undefined
-      const keys = [
-        ...(provider ? spellingsOf(provider).map((name) => `${name}/${model}`) : []),
-        model,
-      ]
-      for (const key of keys) {
+      // Keyed by provider (`openrouter/openai/gpt-4o`, `mistral/mistral-large`) first, with the
+      // id as sent and without its provider-looking prefix; then the bare id, which prices only
+      // its own provider's calls when the list names one.
+      const ids = [...new Set([fullModel, model])]
+      const keyed = provider
+        ? spellingsOf(provider).flatMap((name) => ids.map((id) => `${name}/${id}`))
+        : []
+      for (const key of keyed) {
         const entry = byKey.get(key)
         if (entry) return { entry, rule: `price-list key "${entry.id}"` }
+      }
+      for (const id of ids) {
+        const entry = byKey.get(id)
+        if (!entry) continue
+        const owner = entry.provider ? canonicalProvider(entry.provider) : undefined
+        if (owner && provider !== undefined && owner !== provider) continue
+        return { entry, rule: `price-list key "${entry.id}"` }
       }
       return undefined
     },

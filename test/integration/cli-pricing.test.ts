@@ -99,6 +99,8 @@ describe('spendguard pricing and replay with real model ids', () => {
       makeLlmCallInput({ model: 'gpt-4o-mini', provider: 'openai' }),
       makeLlmCallInput({ model: 'gpt-9-ultra', provider: 'openai' }),
       makeLlmCallInput({ model: 'llama3-8b', provider: 'ollama' }),
+      // As the pricer: an unknown billed model falls back to the requested one.
+      makeLlmCallInput({ model: 'gpt-4.1', response_model: 'gpt-4.1-turbo-x', provider: 'openai' }),
     ]
     writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n') + '\n')
     const result = await runCli(['pricing', 'check', file, '--format', 'json'])
@@ -113,9 +115,10 @@ describe('spendguard pricing and replay with real model ids', () => {
       ['gpt-4o-mini', 2, 'priced'],
       ['gpt-9-ultra', 1, 'unpriced'],
       ['llama3-8b', 1, 'priced'],
+      ['gpt-4.1', 1, 'priced'],
     ])
     expect(lines[1]!.detail).toMatch(/no price for "gpt-9-ultra" from openai/)
     const table = await runCli(['pricing', 'check', file])
-    expect(table.stdout).toMatch(/3 models, 1 unpriced/)
+    expect(table.stdout).toMatch(/4 models, 1 unpriced/)
   })
 })

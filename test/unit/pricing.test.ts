@@ -454,3 +454,136 @@ describe('the public JSON price list as your catalog', () => {
     )
   })
 })
+
+describe('review cases', () => {
+  const million = { input_tokens: MILLION, output_tokens: 0 }
+
+  it('reports a curated model whose price cannot be used as unpriced, not as another entry', () => {
+    const result = price({ model: 'davinci', provider: 'azure', ...million })
+    expect(result.status).toBe('unpriced')
+    expect(result.status === 'unpriced' && result.reason).toMatch(
+      /entry davinci \(azure\) cannot be used/,
+    )
+  })
+
+  it('leaves 1-hour cache writes unpriced where no price exists, and uses 2x input for Claude on any host', () => {
+    const oneHour = {
+      input_tokens: 100_000,
+      cache_write_tokens: 100_000,
+      cache_write_1h_tokens: 100_000,
+      output_tokens: 0,
+    }
+    const gpt = price({ model: 'gpt-4.1', ...oneHour })
+    expect(gpt.status === 'unpriced' && gpt.reason).toMatch(/no price for 1-hour cache writes/)
+    // Claude Sonnet 4 on Vertex AI: $3 input, so 1-hour writes at $6.
+    expect(usd({ model: 'claude-sonnet-4@20250514', provider: 'vertex_ai', ...oneHour })).toBe(
+      '0.6',
+    )
+    expect(usd({ model: 'us.anthropic.claude-3-7-sonnet-20250219-v1:0', ...oneHour })).toBe('0.6')
+  })
+
+  it('applies the Claude Sonnet 4 long-context correction on Vertex AI too', () => {
+    expect(
+      usd({
+        model: 'claude-sonnet-4@20250514',
+        provider: 'vertex_ai',
+        input_tokens: 300_000,
+        output_tokens: 0,
+      }),
+    ).toBe('1.8')
+  })
+
+  it('does not infer a vendor for an open-weight model: gpt-oss without a provider is unpriced', () => {
+    expect(price({ model: 'gpt-oss-120b', ...million }).status).toBe('unpriced')
+  })
+
+  it('reads service tier names as providers spell them', () => {
+    expect(usd({ model: 'gpt-4.1', service_tier: 'on_demand', ...million })).toBe('2')
+    expect(usd({ model: 'gpt-4.1', service_tier: 'Flex', ...million })).toBe('1')
+  })
+
+  it('lets your catalog price a self-hosted model, and matches configured rates on the id as sent', async () => {
+    const mine = await testPricing({
+      catalogFile: writeFile(
+        catalogOf([
+          {
+            id: 'in-house-7b',
+            prices: [{ effective_from: '2024-01-01', input: '0.10', output: '0.10' }],
+          },
+        ]),
+      ),
+      selfHosted: {
+        providers: ['vllm'],
+        models: { 'openai/gpt-oss-120b': { input: '0.05', output: '0.05' } },
+      },
+    })
+    expect(usd({ model: 'in-house-7b', provider: 'vllm', ...million }, mine.pricer)).toBe('0.1')
+    expect(usd({ model: 'openai/gpt-oss-120b', provider: 'vllm', ...million }, mine.pricer)).toBe(
+      '0.05',
+    )
+  })
+
+  it("prices a public list's modes with cache rates following their input discount, all tiers, and vendor-path keys", async () => {
+    const list = {
+      'acme-5': {
+        input_cost_per_token: 1.25e-6,
+        output_cost_per_token: 1e-5,
+        cache_read_input_token_cost: 1.25e-7,
+        input_cost_per_token_flex: 6.25e-7,
+        output_cost_per_token_flex: 5e-6,
+        litellm_provider: 'openai',
+      },
+      'acme-long': {
+        input_cost_per_token: 1.25e-6,
+        output_cost_per_token: 5e-6,
+        input_cost_per_token_above_128k_tokens: 2.5e-6,
+        cache_creation_input_token_cost: 1.5e-6,
+        cache_creation_input_token_cost_above_1hr: 2.5e-6,
+        cache_creation_input_token_cost_above_1hr_above_200k_tokens: 5e-6,
+      },
+      'openrouter/openai/gpt-4o': {
+        input_cost_per_token: 2.6e-6,
+        output_cost_per_token: 1e-5,
+        litellm_provider: 'openrouter',
+      },
+      'gpt-4o-mini': {
+        input_cost_per_token: 1e-7,
+        output_cost_per_token: 1e-7,
+        litellm_provider: 'openai',
+      },
+    }
+    const mine = (await testPricing({ catalogFile: writeFile(list) })).pricer
+    // Flex at half: 1M cached tokens cost $0.0625, not the flex input rate.
+    expect(
+      usd(
+        {
+          model: 'acme-5',
+          service_tier: 'flex',
+          input_tokens: MILLION,
+          cache_read_tokens: MILLION,
+          output_tokens: 0,
+        },
+        mine,
+      ),
+    ).toBe('0.0625')
+    expect(usd({ model: 'acme-long', input_tokens: 200_000, output_tokens: 0 }, mine)).toBe('0.5')
+    expect(
+      usd(
+        {
+          model: 'acme-long',
+          input_tokens: 300_000,
+          cache_write_tokens: 100_000,
+          cache_write_1h_tokens: 100_000,
+          output_tokens: 0,
+        },
+        mine,
+      ),
+    ).toBe('1')
+    expect(usd({ model: 'openai/gpt-4o', provider: 'openrouter', ...million }, mine)).toBe('2.6')
+    // The list's gpt-4o-mini is OpenAI's: a Groq call of that id is not priced by it.
+    expect(usd({ model: 'gpt-4o-mini', provider: 'openai', ...million }, mine)).toBe('0.1')
+    expect(price({ model: 'gpt-4o-mini', provider: 'groq', ...million }, mine).status).toBe(
+      'unpriced',
+    )
+  })
+})
