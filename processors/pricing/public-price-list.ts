@@ -1,6 +1,5 @@
 import { canonicalProvider, PROVIDER_ALIASES } from './model-id.ts'
 import {
-  flat,
   nanosPerMillion,
   type PriceEntry,
   type TieredRate,
