@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { replayReportSchema } from '../../processors/replay/replay-report.ts'
 import { runCli } from '../support/cli-process.ts'
+import { formatUsd } from '../../platform/money.ts'
 import { makeLlmCallInput } from '../support/make-llm-call.ts'
+import { CORPUS, expectedFemtos } from '../support/pricing-corpus.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'spendguard-cli-pricing-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
@@ -62,6 +64,25 @@ describe('spendguard pricing and replay with real model ids', () => {
     expect(report.events.unpriced).toBe(1)
     expect(report.unpriced_models[0]).toMatchObject({ model: 'llama-3.3-70b-versatile' })
     expect(report.unpriced_models[0]!.reason).toMatch(/set the event's provider/)
+  })
+
+  it('replay prices the whole corpus of real ids exactly as their providers bill them', async () => {
+    const file = join(work, 'corpus.ndjson')
+    const events = CORPUS.map((c) =>
+      makeLlmCallInput({
+        model: c.model,
+        provider: c.provider,
+        occurred_at: c.at ?? '2026-11-01T12:00:00Z',
+        input_tokens: 54_321,
+        output_tokens: 1_234,
+      }),
+    )
+    writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n') + '\n')
+    const result = await runCli(['replay', file, '--format', 'json'])
+    const report = replayReportSchema.parse(JSON.parse(result.stdout))
+    const expected = CORPUS.reduce((sum, c) => sum + expectedFemtos(c, 54_321, 1_234), 0n)
+    expect(report.events).toMatchObject({ accepted: CORPUS.length, unpriced: 0 })
+    expect(report.cost_usd).toBe(formatUsd(expected))
   })
 
   it('pricing shows the price in force at a date, and where it comes from', async () => {
