@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import avro from 'avsc'
-import { createEventCodec, readLlmCallSchema } from '../schemas/avro-codec.ts'
+import { createEventCodec, readReleasedSchemas } from '../schemas/avro-codec.ts'
+import { fingerprintBytes } from '../schemas/fingerprint.ts'
 import type { LlmCallInput } from '../schemas/llm-call.ts'
 import { checkLlmCall, parseLlmCall } from '../schemas/validate.ts'
 import { toAuditRow } from '../processors/audit/audit-row.ts'
@@ -32,7 +33,17 @@ const codec = await createEventCodec()
 const { pricer } = await createPricing(parseConfig({}).pricing)
 const encoded = inputs.map((input) => codec.encode(parseLlmCall(input)))
 const bodies = encoded.map((bytes) => bytes.subarray(10))
-const plainType = avro.Type.forSchema(readLlmCallSchema())
+// The baseline decodes each body with the schema it was written with (events that use no v2
+// field are written under v1), without the framing or a resolver.
+const writerTypes = new Map(
+  readReleasedSchemas().map((schema) => {
+    const type = avro.Type.forSchema(schema)
+    return [fingerprintBytes(JSON.stringify(type.schema())).toString('hex'), type] as const
+  }),
+)
+const plainType = writerTypes.get(encoded[0]!.subarray(2, 10).toString('hex'))!
+if (!encoded.every((bytes) => writerTypes.get(bytes.subarray(2, 10).toString('hex')) === plainType))
+  throw new Error('bench events must share one writer schema')
 
 let sink = 0
 async function measureOnce(run: () => void | Promise<void>): Promise<number> {
