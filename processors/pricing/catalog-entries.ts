@@ -1,7 +1,7 @@
 import { formatScaled, parseScaled } from '../../platform/money.ts'
 import { canonicalProvider } from './model-id.ts'
 import type { PriceEntry, SourceName, TieredRate, TokenRates } from './price-entry.ts'
-import type { CatalogModel, PriceCatalog, PricePeriod, Rates } from './price-catalog.ts'
+import type { CatalogModel, PriceCatalog, CatalogPeriod, Rates } from './price-catalog.ts'
 import type { EntryCatalog } from './price-resolver.ts'
 
 /**
@@ -10,7 +10,7 @@ import type { EntryCatalog } from './price-resolver.ts'
  * `providers` prices only calls from those providers (or that name none).
  */
 
-function tokenRates(rates: Rates, tiers: PricePeriod['tiers']): TokenRates {
+function tokenRates(rates: Rates, tiers: CatalogPeriod['tiers']): TokenRates {
   const kind = (key: Exclude<keyof Rates, 'cacheWrite1h'>): TieredRate => ({
     base: rates[key],
     tiers: tiers.map((tier) => ({ above: tier.above, rate: tier.rates[key] })),

@@ -21,7 +21,7 @@ export interface Rates {
   reasoning: bigint
 }
 
-export interface PricePeriod {
+export interface CatalogPeriod {
   /** Epoch ms (UTC midnight) from which these rates apply. */
   effectiveFrom: number
   /** The `effective_from` date as written in the catalog, for the audit's price version. */
@@ -40,13 +40,13 @@ export interface CatalogModel {
    * from another provider is left unpriced (a call that names no provider still matches).
    */
   providers?: readonly string[]
+  /** Marks a premium model, for the model-policy rules. */
   premium: boolean
-  selfHosted: boolean
   aliases: string[]
   /** Fraction taken off every rate on the batch endpoint, e.g. "0.5". */
   batchDiscount: string
   /** Sorted by effectiveFrom, oldest first. */
-  periods: PricePeriod[]
+  periods: CatalogPeriod[]
 }
 
 export interface PriceCatalog {
@@ -97,7 +97,13 @@ const modelSchema = z.object({
     .min(1, 'list at least one provider, or leave it out')
     .optional(),
   premium: z.boolean().default(false),
-  self_hosted: z.boolean().default(false),
+  /** Replaced by the configuration's pricing.selfHosted; refused so it is not silently ignored. */
+  self_hosted: z
+    .never({
+      error:
+        'is no longer read: list the providers that run on your own hardware in pricing.selfHosted.providers of the configuration',
+    })
+    .optional(),
   aliases: z.array(z.string().min(1)).default([]),
   batch_discount: z
     .string()
@@ -226,7 +232,7 @@ export function parseCatalog(document: unknown): PriceCatalog {
     }
     const discount = parseScaled(entry.batch_discount, DISCOUNT_DECIMALS)
     const periods = entry.prices
-      .map((period, p): PricePeriod => {
+      .map((period, p): CatalogPeriod => {
         const realtime = ratesOf(period)
         return {
           effectiveFrom: Date.parse(`${period.effective_from}T00:00:00Z`),
@@ -244,7 +250,6 @@ export function parseCatalog(document: unknown): PriceCatalog {
       provider: entry.provider,
       providers: entry.providers?.map((name) => name.toLowerCase()),
       premium: entry.premium,
-      selfHosted: entry.self_hosted,
       aliases: entry.aliases,
       batchDiscount: entry.batch_discount,
       periods,

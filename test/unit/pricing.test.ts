@@ -364,6 +364,14 @@ describe('catalog documents', () => {
     )
   })
 
+  it('refuses the old self_hosted flag, pointing to the configuration that replaced it', () => {
+    const prices = [{ effective_from: '2025-01-01', input: '0', output: '0' }]
+    expectPricingError(
+      () => parseCatalog({ version: 'x', models: [{ id: 'llama', self_hosted: true, prices }] }),
+      /models\.0\.self_hosted: is no longer read: .*pricing\.selfHosted\.providers/,
+    )
+  })
+
   it('refuses a batch discount that would make a rate a fraction of a nano-USD per 1M', () => {
     const cheap = [{ effective_from: '2025-01-01', input: '0.000000001', output: '1' }]
     expectPricingError(
