@@ -99,7 +99,8 @@ export function createClickHouseAuditStore(client: ClickHouseClient): AuditStore
       try {
         const result = await client.query({
           query:
-            'SELECT toString(event_id) AS id FROM llm_calls WHERE event_id IN {ids:Array(UUID)}',
+            // llm_call_ids is ordered by id: the lookup stays cheap as the audit grows.
+            'SELECT DISTINCT toString(event_id) AS id FROM llm_call_ids WHERE event_id IN {ids:Array(UUID)}',
           query_params: { ids: eventIds },
           format: 'JSONEachRow',
         })
