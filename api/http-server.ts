@@ -4,7 +4,7 @@ import { SpendGuardError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { ReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
 import { RecentIds } from '../processors/audit/recent-ids.ts'
-import type { EventBus } from '../processors/ingest/event-bus.ts'
+import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
 import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../schemas/event-time.ts'
 import { hasRole, type AccessTokens, type Principal, type Role } from './access-tokens.ts'
 import { HttpError } from './http-error.ts'
@@ -24,8 +24,10 @@ export interface HttpServerOptions {
   logger: Logger
   maxBodyBytes: number
   maxEventsPerRequest: number
-  /** Readiness and counters for GET /v1/status (a read token). */
+  /** Details for GET /v1/status (a read token). */
   status: () => Record<string, unknown>
+  /** GET /readyz: 200 when input is being consumed, 503 with the reason otherwise. */
+  readiness?: () => Readiness
   /** Event times are checked against this clock (retention and future skew). */
   clock: Clock
   eventTimeWindow?: EventTimeWindow
@@ -189,7 +191,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
     },
     'GET /v1/status': { role: 'read', handle: () => ({ status: 200, body: options.status() }) },
     'GET /healthz': { handle: () => ({ status: 200, body: { status: 'ok' } }) },
-    'GET /readyz': { handle: () => ({ status: 200, body: { status: 'ready' } }) },
+    'GET /readyz': {
+      handle: () => {
+        const readiness = options.readiness?.() ?? { ready: true }
+        return readiness.ready
+          ? { status: 200, body: { status: 'ready' } }
+          : { status: 503, body: { status: 'not_ready', reason: readiness.reason } }
+      },
+    },
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -63,7 +63,9 @@ export async function listenHttp(
     allowedOrigins: config.http.allowedOrigins,
     queries: pipeline.queries,
     auditedEventIds: (ids) => pipeline.auditedEventIds(ids),
+    readiness: () => pipeline.readiness(),
     status: () => ({
+      readiness: pipeline.readiness(),
       transport: pipeline.transport,
       store: pipeline.store,
       catalog: pipeline.pricer.catalogVersion,

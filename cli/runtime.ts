@@ -16,7 +16,7 @@ import { createAuditSink, type AuditSink } from '../processors/audit/audit-sink.
 import { createClickHouseAuditStore } from '../processors/audit/audit-store.ts'
 import { migrate } from '../processors/audit/migrations.ts'
 import { createFileDeadLetterSink, deadLetterOf } from '../processors/ingest/dead-letters.ts'
-import type { EventBus } from '../processors/ingest/event-bus.ts'
+import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
 import { createEventProcessor, type EventProcessor } from '../processors/ingest/event-processor.ts'
 import { createInProcessBus } from '../processors/ingest/in-process-bus.ts'
 import { createKafkaBus } from '../processors/ingest/kafka-bus.ts'
@@ -45,6 +45,10 @@ export interface Pipeline {
   readonly clock: Clock
   /** 'kafka' when brokers are configured, 'embedded' otherwise. */
   readonly transport: 'kafka' | 'embedded'
+  /** Whether input is being consumed (GET /readyz). */
+  readiness(): Readiness
+  /** Settles with the error when the input can no longer be consumed (a consumer crash). */
+  readonly fatal: Promise<unknown>
   start(): Promise<void>
   /** Drains the bus, flushes the sink, closes every client. Idempotent. */
   stop(): Promise<void>
@@ -107,6 +111,8 @@ export async function createPipeline(
 
     let bus: EventBus
     let abandon = () => {}
+    let onFatal: (error: unknown) => void = () => {}
+    const fatal = new Promise<unknown>((resolve) => (onFatal = resolve))
     let processor: EventProcessor
     const processorOptions = {
       pricer,
@@ -161,6 +167,7 @@ export async function createPipeline(
         topic: topics.llmCalls,
         logger: logger.child({ component: 'kafka-bus' }),
         partitionsConsumedConcurrently: config.kafka.partitions,
+        onFatal,
       })
       processor = createEventProcessor({
         ...processorOptions,
@@ -208,6 +215,8 @@ export async function createPipeline(
       auditedEventIds: (ids) => auditStore.existingEventIds(ids),
       clock,
       transport: config.kafka.brokers.length > 0 ? 'kafka' : 'embedded',
+      readiness: () => bus.readiness(),
+      fatal,
       start: () =>
         bus.start(async (records) => {
           await processor.process(records)

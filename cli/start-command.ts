@@ -1,4 +1,5 @@
 import type { Config } from '../platform/config.ts'
+import { SpendGuardError } from '../platform/errors.ts'
 import { systemClock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
 import { createHttpAccess, listenHttp } from './http-listener.ts'
@@ -40,9 +41,20 @@ export async function runStart(config: Config, logger: Logger): Promise<void> {
     },
     'spendguard is running',
   )
-  await nextStopSignal(logger)
+  // Stop on a signal, or when the input can no longer be consumed: a service that does not
+  // consume must not look alive.
+  const crash = await Promise.race([
+    nextStopSignal(logger).then(() => undefined),
+    pipeline.fatal.then((error) => ({ error })),
+  ])
   process.off('SIGHUP', reload)
   await http.close()
   await pipeline.stop()
   logger.info({ pipeline: pipeline.processor.metrics, audit: pipeline.sink.stats() }, 'stopped')
+  if (crash) {
+    throw new SpendGuardError(
+      `stopped: ${pipeline.readiness().reason ?? 'the input consumer crashed'}`,
+      { code: 'CONSUMER_CRASHED', cause: crash.error },
+    )
+  }
 }

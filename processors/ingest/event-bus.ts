@@ -17,4 +17,13 @@ export interface EventBus {
   start(handler: (records: InputRecord[]) => Promise<void>): Promise<void>
   /** Stops taking new input, lets the handler finish what is in flight or queued, then stops. */
   stop(): Promise<void>
+  /** Whether the bus is delivering input; why not, when it is not (never a file path). */
+  readiness(): Readiness
+}
+
+export interface Readiness {
+  ready: boolean
+  reason?: string
+  /** Input partitions this instance holds (Kafka); undefined in-process. */
+  partitions?: number[]
 }

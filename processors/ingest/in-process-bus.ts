@@ -96,6 +96,11 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       running = loop(handler)
       return Promise.resolve()
     },
+    readiness() {
+      if (!running || stopping)
+        return { ready: false, reason: running ? 'stopping' : 'not started' }
+      return { ready: true }
+    },
     abandon() {
       abandoned = true
     },

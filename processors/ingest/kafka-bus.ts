@@ -15,6 +15,11 @@ export interface KafkaBusOptions {
   logger: Logger
   /** Partitions handled at the same time by this instance. */
   partitionsConsumedConcurrently?: number
+  /**
+   * Called once when the consumer has crashed for good (kafkajs gives up on a non-retriable
+   * error): the service is no longer consuming and must say so and exit, not run on silently.
+   */
+  onFatal?: (error: unknown) => void
 }
 
 /**
@@ -27,6 +32,25 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
   const { consumer, topic, logger } = options
   const inFlight = new Set<Promise<void>>()
   let stopping = false
+  let started = false
+  let crashed: string | undefined
+  let partitions: number[] = []
+
+  // kafkajs restarts the consumer itself after a retriable error; after any other it stops for
+  // good (restart: false) and says so only through this event.
+  consumer.on(consumer.events.CRASH, (event) => {
+    const { error, restart } = event.payload
+    logger.error({ err: error, restart }, 'Kafka consumer crashed')
+    if (restart || crashed) return
+    crashed = `the Kafka consumer stopped after an error it cannot retry: ${error.message}`
+    options.onFatal?.(error)
+  })
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    partitions = Object.values(event.payload.memberAssignment)
+      .flat()
+      .sort((a, b) => a - b)
+    logger.info({ partitions }, 'partitions assigned')
+  })
 
   async function onBatch(
     payload: EachBatchPayload,
@@ -60,7 +84,14 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
 
   return {
     publish: (events) => options.publisher.send([...events]),
+    readiness() {
+      if (crashed) return { ready: false, reason: crashed, partitions: [] }
+      if (!started || stopping)
+        return { ready: false, reason: stopping ? 'stopping' : 'not started', partitions }
+      return { ready: true, partitions }
+    },
     async start(handler) {
+      started = true
       await consumer.subscribe({ topic, fromBeginning: true })
       await consumer.run({
         autoCommit: false,

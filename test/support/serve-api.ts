@@ -7,7 +7,7 @@ import { ManualClock } from '../../platform/clock.ts'
 import { parseConfig, type ConfigInput } from '../../platform/config.ts'
 import { silentLogger } from '../../platform/logger.ts'
 import type { ReadOnlyQueries } from '../../platform/sql/read-only-queries.ts'
-import type { EventBus } from '../../processors/ingest/event-bus.ts'
+import type { EventBus, Readiness } from '../../processors/ingest/event-bus.ts'
 import type { InputRecord } from '../../processors/ingest/event-processor.ts'
 import { createInProcessBus } from '../../processors/ingest/in-process-bus.ts'
 
@@ -20,6 +20,7 @@ export interface ServeApiOptions {
   /** Ids the audit already holds. */
   audited?: Iterable<string>
   queries?: ReadOnlyQueries
+  readiness?: () => Readiness
 }
 
 /**
@@ -59,6 +60,7 @@ export async function serveApi(options: ServeApiOptions = {}) {
     allowedOrigins: config.http.allowedOrigins,
     queries,
     auditedEventIds: (ids) => Promise.resolve(new Set(ids.filter((id) => audited.has(id)))),
+    ...(options.readiness ? { readiness: options.readiness } : {}),
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { Readiness } from '../../processors/ingest/event-bus.ts'
 import { serveApi, type ServeApiOptions } from '../support/serve-api.ts'
 import { makeLlmCallInput } from '../support/make-llm-call.ts'
 
@@ -168,5 +169,18 @@ describe('POST /v1/events', () => {
       headers: { authorization: 'Bearer read-token-0123456789' },
     })
     expect(await status.json()).toMatchObject({ pipeline: { received: 0 } })
+  })
+
+  it('answers /readyz 503 with the reason while input is not being consumed', async () => {
+    let readiness: Readiness = { ready: true }
+    const { url } = await serve({ readiness: () => readiness })
+    expect((await fetch(`${url}/readyz`)).status).toBe(200)
+    readiness = {
+      ready: false,
+      reason: 'the Kafka consumer stopped after an error it cannot retry: x',
+    }
+    const response = await fetch(`${url}/readyz`)
+    expect(response.status).toBe(503)
+    expect(await response.json()).toEqual({ status: 'not_ready', reason: readiness.reason })
   })
 })

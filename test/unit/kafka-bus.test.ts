@@ -9,7 +9,13 @@ function fakeConsumer() {
   const commits: Array<{ topic: string; partition: number; offset: string }> = []
   let stopped = false
   let run: ConsumerRunConfig | undefined
+  const listeners = new Map<string, (event: { payload: unknown }) => void>()
   const consumer = {
+    events: { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' },
+    on: (name: string, listener: (event: { payload: unknown }) => void) => {
+      listeners.set(name, listener)
+      return () => listeners.delete(name)
+    },
     subscribe: () => Promise.resolve(),
     run: (config: ConsumerRunConfig) => {
       run = config
@@ -44,15 +50,18 @@ function fakeConsumer() {
     } as unknown as EachBatchPayload
     return run!.eachBatch!(payload)
   }
-  return { consumer: consumer as unknown as Consumer, commits, deliver, config: () => run }
+  /** What kafkajs emits: `consumer.crash` with restart false when it gives up for good. */
+  const emit = (name: string, payload: unknown) => listeners.get(name)?.({ payload })
+  return { consumer: consumer as unknown as Consumer, commits, deliver, emit, config: () => run }
 }
 
-const busOver = (consumer: Consumer) =>
+const busOver = (consumer: Consumer, onFatal?: (error: unknown) => void) =>
   createKafkaBus({
     publisher: { send: () => Promise.resolve() },
     consumer,
     topic: 'llm-calls',
     logger: silentLogger(),
+    ...(onFatal ? { onFatal } : {}),
   })
 
 describe('kafka bus', () => {
@@ -105,5 +114,29 @@ describe('kafka bus', () => {
     await stopping
     expect(handled).toBe(1)
     expect(fake.commits).toEqual([{ topic: 'llm-calls', partition: 0, offset: '12' }])
+  })
+
+  it('reports a crash it will not restart from: not ready, with the reason, and fatal once', async () => {
+    const fake = fakeConsumer()
+    const fatal: unknown[] = []
+    const bus = busOver(fake.consumer, (error) => fatal.push(error))
+    expect(bus.readiness()).toMatchObject({ ready: false, reason: 'not started' })
+    await bus.start(() => Promise.resolve())
+    fake.emit('consumer.group_join', { memberAssignment: { 'llm-calls': [2, 0] } })
+    expect(bus.readiness()).toEqual({ ready: true, partitions: [0, 2] })
+    // A retriable crash: kafkajs restarts the consumer itself.
+    fake.emit('consumer.crash', { error: new Error('broker went away'), restart: true })
+    expect(bus.readiness().ready).toBe(true)
+    expect(fatal).toHaveLength(0)
+    const error = new TypeError('cannot read properties of undefined')
+    fake.emit('consumer.crash', { error, restart: false })
+    fake.emit('consumer.crash', { error, restart: false })
+    expect(bus.readiness()).toMatchObject({
+      ready: false,
+      reason: expect.stringMatching(
+        /stopped after an error it cannot retry: cannot read properties/,
+      ) as unknown,
+    })
+    expect(fatal).toEqual([error])
   })
 })
