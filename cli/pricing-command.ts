@@ -7,18 +7,24 @@ import { explainPrice, type PriceExplanation } from '../processors/pricing/price
 import { createPricing } from '../processors/pricing/pricing-setup.ts'
 import { renderTable } from './text-table.ts'
 
-/** `--at 2025-05-01` or an ISO time; now by default. */
+const ISO_DATE_OR_TIME =
+  /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i
+
+/**
+ * `--at 2025-05-01` or an ISO-8601 time; now by default. A date is UTC midnight and a time
+ * without a zone is UTC, never the machine's local time; anything else is refused.
+ */
 export function parseAt(raw: string | undefined, now: number): number {
   if (raw === undefined) return now
-  // A date is UTC midnight; a time without a zone is UTC too, never the machine's local time.
-  const text = /^\d{4}-\d{2}-\d{2}$/.test(raw)
-    ? `${raw}T00:00:00Z`
-    : /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(raw)
-      ? `${raw}Z`
-      : raw
+  const match = ISO_DATE_OR_TIME.exec(raw.trim())
+  if (!match) {
+    throw new ConfigError(
+      `"${raw}" is not a date (YYYY-MM-DD) or an ISO-8601 time (YYYY-MM-DDThh:mm[:ss][Z|±hh:mm])`,
+    )
+  }
+  const text = !match[1] ? `${raw.trim()}T00:00:00Z` : match[4] ? raw.trim() : `${raw.trim()}Z`
   const ms = Date.parse(text)
-  if (Number.isNaN(ms))
-    throw new ConfigError(`--at: "${raw}" is not a date (YYYY-MM-DD) or an ISO time`)
+  if (Number.isNaN(ms)) throw new ConfigError(`"${raw}" is not a valid date or time`)
   return ms
 }
 

@@ -289,15 +289,30 @@ function checkNode(
   scope: ReadonlySet<string>,
   walk: Walk,
 ): void {
-  let inner = scope
   switch (node.type) {
     case 'Set':
       refuse('SETTINGS are not allowed in a read-only query (limits are set by SpendGuard)')
       break
     case 'SelectQuery': {
       const defined = namesDefinedBy(node, walk)
-      if (defined.length > 0) inner = new Set([...scope, ...defined])
-      break
+      if (defined.length === 0) break
+      const everything = new Set([...scope, ...defined])
+      const lists = new Set(withListsOf(node))
+      for (const child of node.children) {
+        if (!lists.has(child)) {
+          checkNode(child, node, everything, walk)
+          continue
+        }
+        // A WITH subquery sees the ones defined before it, never itself or later ones: a name
+        // used inside its own definition resolves to a table (or, on chDB, a file), not to it.
+        let visible: ReadonlySet<string> = scope
+        for (const element of child.children) {
+          checkNode(element, child, visible, walk)
+          const name = walk.ctes.get(element)
+          if (name !== undefined) visible = new Set([...visible, name])
+        }
+      }
+      return
     }
     case 'TableIdentifier':
       checkTableName(node.name, scope, walk)
@@ -323,7 +338,7 @@ function checkNode(
       )
         refuse(`only reads are allowed, not ${statementName(node.type)}`)
   }
-  for (const child of node.children) checkNode(child, node, inner, walk)
+  for (const child of node.children) checkNode(child, node, scope, walk)
 }
 
 /** The children after a statement's body: an output file, SETTINGS, a FORMAT. */

@@ -96,7 +96,11 @@ function selfHostedEntries(
     const input = parseScaled(rate.input, 9)
     const output = parseScaled(rate.output, 9)
     const entry: PriceEntry = {
-      id: rates.has(fullModel) || rates.has(model) ? `self-hosted:${model}` : 'self-hosted',
+      id: rates.has(fullModel)
+        ? `self-hosted:${fullModel}`
+        : rates.has(model)
+          ? `self-hosted:${model}`
+          : 'self-hosted',
       source: 'spendguard',
       sourceVersion: 'config',
       periods: [

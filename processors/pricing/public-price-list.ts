@@ -83,12 +83,27 @@ function scaledRate(
   return { base, tiers: tiers.map((tier) => ({ above: tier.above, rate: tier.rate! })) }
 }
 
+/**
+ * A rate the list gives without the long-context tiers its sibling has (a batch input price, a
+ * 1-hour write price) takes the sibling's tiers in proportion, or the entry is refused when
+ * that is not exact: a call above the threshold must not be billed at the short-context rate.
+ */
+function withTiersOf(rate: TieredRate, sibling: TieredRate, what: string): TieredRate {
+  if (rate.tiers.length > 0 || sibling.tiers.length === 0) return rate
+  const followed = scaledRate(sibling, rate.base, sibling.base)
+  if (!followed) throw new Unusable(`${what} has no long-context tier, and none follows exactly`)
+  return followed
+}
+
 function standardRates(entry: PublicEntry): TokenRates | undefined {
   const input = tiered(entry, 'input_cost_per_token')
   const output = tiered(entry, 'output_cost_per_token')
   if (!input || !output) return undefined
   const cacheWrite = tiered(entry, 'cache_creation_input_token_cost') ?? input
-  const oneHour = tiered(entry, 'cache_creation_input_token_cost_above_1hr')
+  const listedOneHour = tiered(entry, 'cache_creation_input_token_cost_above_1hr')
+  const oneHour =
+    listedOneHour &&
+    withTiersOf(listedOneHour, cacheWrite, 'cache_creation_input_token_cost_above_1hr')
   return {
     input,
     output,
@@ -109,9 +124,11 @@ function modeRates(
   suffix: string,
   standard: TokenRates,
 ): TokenRates | undefined {
-  const input = tiered(entry, 'input_cost_per_token', suffix)
-  const output = tiered(entry, 'output_cost_per_token', suffix)
-  if (!input || !output) return undefined
+  const listedInput = tiered(entry, 'input_cost_per_token', suffix)
+  const listedOutput = tiered(entry, 'output_cost_per_token', suffix)
+  if (!listedInput || !listedOutput) return undefined
+  const input = withTiersOf(listedInput, standard.input, `input_cost_per_token${suffix}`)
+  const output = withTiersOf(listedOutput, standard.output, `output_cost_per_token${suffix}`)
   const follow = (key: string, base: TieredRate | undefined): TieredRate | undefined => {
     const listed = tiered(entry, key, suffix)
     if (listed) return listed

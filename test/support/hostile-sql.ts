@@ -24,6 +24,10 @@ export function hostileStatements(out: string, part: string, secret: string): st
     "SELECT 'WITH Dockerfile AS (' AS s FROM Dockerfile",
     'SELECT * FROM (WITH Dockerfile AS (SELECT 1) SELECT * FROM Dockerfile) UNION ALL SELECT * FROM Dockerfile',
     'SELECT * FROM (WITH Dockerfile AS (SELECT 1) SELECT * FROM Dockerfile), Dockerfile',
+    // A WITH name used inside its own definition is the file, not the subquery.
+    'WITH Dockerfile AS (SELECT * FROM Dockerfile) SELECT * FROM Dockerfile',
+    'WITH `/etc/passwd` AS (SELECT * FROM `/etc/passwd`) SELECT * FROM `/etc/passwd` LIMIT 2',
+    'WITH a AS (SELECT * FROM b), b AS (SELECT * FROM Dockerfile) SELECT * FROM a',
     `SHOW CREATE TABLE default.\`x y\` INTO OUTFILE ${outside('show.txt')}`,
     // SHOW statements other than SHOW TABLES.
     'SHOW DATABASES',

@@ -9,5 +9,8 @@ describe('spendguard pricing --at', () => {
     expect(parseAt('2026-01-15T16:29:00+09:00', 0)).toBe(Date.UTC(2026, 0, 15, 7, 29))
     expect(parseAt(undefined, 42)).toBe(42)
     expect(() => parseAt('last tuesday', 0)).toThrow(ConfigError)
+    // Forms Date.parse would read in local time are refused, not guessed.
+    expect(() => parseAt('2026-01-15 09:30', 0)).toThrow(ConfigError)
+    expect(() => parseAt('2026/01/15', 0)).toThrow(ConfigError)
   })
 })

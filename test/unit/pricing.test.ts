@@ -549,6 +549,16 @@ describe('review cases', () => {
         cache_creation_input_token_cost_above_1hr: 2.5e-6,
         cache_creation_input_token_cost_above_1hr_above_200k_tokens: 5e-6,
       },
+      'acme-tiered': {
+        input_cost_per_token: 1.5e-6,
+        input_cost_per_token_above_200k_tokens: 3e-6,
+        output_cost_per_token: 1e-5,
+        input_cost_per_token_batches: 7.5e-7,
+        output_cost_per_token_batches: 5e-6,
+        cache_creation_input_token_cost: 3.75e-6,
+        cache_creation_input_token_cost_above_200k_tokens: 7.5e-6,
+        cache_creation_input_token_cost_above_1hr: 6e-6,
+      },
       'openrouter/openai/gpt-4o': {
         input_cost_per_token: 2.6e-6,
         output_cost_per_token: 1e-5,
@@ -588,6 +598,26 @@ describe('review cases', () => {
       ),
     ).toBe('1')
     expect(usd({ model: 'openai/gpt-4o', provider: 'openrouter', ...million }, mine)).toBe('2.6')
+    // Rates the list gives without tiers follow their sibling's tier: batch input above 200k at
+    // half of $3, 1-hour writes above 200k at $6 x 7.5 / 3.75.
+    expect(
+      usd(
+        { model: 'acme-tiered', endpoint: 'batch', input_tokens: 300_000, output_tokens: 0 },
+        mine,
+      ),
+    ).toBe('0.45')
+    expect(
+      usd(
+        {
+          model: 'acme-tiered',
+          input_tokens: 300_000,
+          cache_write_tokens: 100_000,
+          cache_write_1h_tokens: 100_000,
+          output_tokens: 0,
+        },
+        mine,
+      ),
+    ).toBe('1.8')
     // The list's gpt-4o-mini is OpenAI's: a Groq call of that id is not priced by it.
     expect(usd({ model: 'gpt-4o-mini', provider: 'openai', ...million }, mine)).toBe('0.1')
     expect(price({ model: 'gpt-4o-mini', provider: 'groq', ...million }, mine).status).toBe(
