@@ -13,6 +13,7 @@ import { toAuditRow, type AuditRow, type EventSource } from '../audit/audit-row.
 import type { AuditSink } from '../audit/audit-sink.ts'
 import type { Pricer } from '../pricing/pricer.ts'
 import { deadLetterOf, type DeadLetter, type DeadLetterSink } from './dead-letters.ts'
+import { Watermarks } from '../windows/watermarks.ts'
 import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
@@ -60,12 +61,17 @@ interface Prepared {
   unpricedReason?: string
 }
 
+/** The watermark key of a record: its Kafka partition, or the in-process queue. */
+function partitionOf(source: EventSource): string {
+  return source.partition === undefined ? source.kind : `${source.kind}:${source.partition}`
+}
+
 export function createEventProcessor(options: EventProcessorOptions): EventProcessor {
   const { pricer, sink, deadLetters, logger, clock, codec } = options
   const window = options.eventTimeWindow ?? DEFAULT_EVENT_TIME_WINDOW
   const metrics = options.metrics ?? createPipelineMetrics()
   const unpricedLogged = new Set<string>()
-  let maxEventTime = Number.NEGATIVE_INFINITY
+  const watermarks = new Watermarks({ allowedLatenessMs: options.allowedLatenessMs })
 
   function letter(
     record: InputRecord,
@@ -109,8 +115,8 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       const letters: DeadLetter[] = []
       const prepared: Prepared[] = []
       const now = clock.now()
-      // Watermark moves only when the batch is settled, so a retried batch counts the same.
-      let batchMaxTime = maxEventTime
+      // Watermarks move only when the batch is settled, so a retried batch counts the same.
+      const marks = watermarks.batch()
       for (const record of records) {
         const decoded = await decode(record)
         if ('dead' in decoded) {
@@ -131,8 +137,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
           )
           continue
         }
-        const late = call.occurred_at < batchMaxTime - options.allowedLatenessMs
-        batchMaxTime = Math.max(batchMaxTime, call.occurred_at)
+        const late = marks.isLate(partitionOf(record.source), call.occurred_at, now)
         const price = pricer.price(call)
         prepared.push({
           row: toAuditRow(call, { price, source: record.source, late, ingestedAt: now }),
@@ -160,8 +165,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       if (letters.length > 0) await deadLetters.publish(letters)
 
       // Counted once the batch is settled: a batch that fails and comes again counts once.
-      // Batches of different partitions settle in any order: the watermark only moves forward.
-      maxEventTime = Math.max(maxEventTime, batchMaxTime)
+      marks.commit()
       metrics.received += records.length
       metrics.audited += written.written
       metrics.duplicates += written.duplicates

@@ -4,6 +4,7 @@ import { formatUsd, type Femtos } from '../../platform/money.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import { checkLlmCall } from '../../schemas/validate.ts'
 import type { Pricer } from '../pricing/pricer.ts'
+import { Watermarks } from '../windows/watermarks.ts'
 import { NO_VALUE, type GroupTotals, type ReplayReport } from './replay-report.ts'
 
 /**
@@ -63,7 +64,7 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
   let read = 0
   let duplicates = 0
   let late = 0
-  let watermarkBase = Number.NEGATIVE_INFINITY
+  const marks = new Watermarks({ allowedLatenessMs: options.allowedLatenessMs }).batch()
 
   const lines = createInterface({ input, crlfDelay: Infinity })
   let lineNumber = 0
@@ -105,8 +106,8 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
       continue
     }
     firstLine.set(call.event_id, lineNumber)
-    if (call.occurred_at < watermarkBase - options.allowedLatenessMs) late++
-    watermarkBase = Math.max(watermarkBase, call.occurred_at)
+    // Replay's clock follows event time: there is no wall clock ahead of the file to skew from.
+    if (marks.isLate('replay', call.occurred_at, Number.POSITIVE_INFINITY)) late++
     accepted.push({ call, line: lineNumber })
   }
 

@@ -43,7 +43,7 @@ async function setup() {
     source: { kind: 'kafka', partition: 0, offset: String(offset++) },
   })
   const encoded = (call: LlmCall) => kafka(codec.encode(call))
-  return { store, letters, processor, kafka, encoded }
+  return { store, letters, processor, kafka, encoded, codec }
 }
 
 describe('event processor', () => {
@@ -126,5 +126,21 @@ describe('event processor', () => {
     ])
     expect(store.rows.map((r) => r.late)).toEqual([false, false, true])
     expect(processor.metrics.late).toBe(1)
+  })
+
+  it('does not let one event from a clock a day ahead make every later on-time event late', async () => {
+    const { store, processor, codec } = await setup()
+    const on = (partition: number, call: LlmCall): InputRecord => ({
+      bytes: codec.encode(call),
+      source: { kind: 'kafka', partition, offset: '0' },
+    })
+    await processor.process([on(0, makeLlmCall({ occurred_at: '2026-03-03T11:00:00Z' }))])
+    await processor.process([
+      on(0, makeLlmCall({ occurred_at: '2026-03-02T11:59:00Z' })),
+      on(1, makeLlmCall({ occurred_at: '2026-03-02T11:30:00Z' })),
+      // Late on its own partition: 15 minutes behind partition 0's clock-capped watermark.
+      on(0, makeLlmCall({ occurred_at: '2026-03-02T11:45:00Z' })),
+    ])
+    expect(store.rows.map((r) => r.late)).toEqual([false, false, false, true])
   })
 })
