@@ -1,4 +1,4 @@
-import { namedSubqueries } from './cte-names.ts'
+import { unusualIdentifiers, withSubqueryNames } from './cte-names.ts'
 import { preOrder, type AstNode } from './statement-ast.ts'
 
 /**
@@ -244,11 +244,12 @@ function cteNames(root: AstNode, statement: string): Map<AstNode, string> {
   }
   collect(root)
   const names = new Map<AstNode, string>()
+  const { names: written, recursive } = withSubqueryNames(statement)
+  if (recursive) refuse('WITH RECURSIVE is not supported in a read-only query')
   if (elements.length === 0) return names
-  const written = namedSubqueries(statement)
   if (written.length !== elements.length) {
     refuse(
-      'the names of its WITH subqueries could not be matched (a named WINDOW among them?); write the query without one of them',
+      'the names of its WITH subqueries could not be matched to its parse; write them as WITH name AS (SELECT ...)',
     )
   }
   elements.forEach((element, i) => names.set(element, written[i]!))
@@ -412,5 +413,11 @@ export function checkStatement(
   statement: string,
   context: RuleContext,
 ): StatementShape {
+  const unusual = unusualIdentifiers(statement)
+  if (unusual.length > 0) {
+    refuse(
+      `names must be plain (letters, digits, _); "${unusual[0]}" is not: name columns and subqueries plainly, and read SpendGuard's tables by their names`,
+    )
+  }
   return checkParsed(root, statement, { context, ctes: cteNames(root, statement) })
 }

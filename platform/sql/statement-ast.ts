@@ -31,7 +31,9 @@ function unescapeTsv(field: string): string {
 
 function parseLine(text: string): { type: string; name: string } {
   const withoutCount = text.replace(/ \(children \d+\)$/, '')
-  const alias = withoutCount.indexOf(' (alias ')
+  // The last marker is the alias: a name could only hold one if it were quoted, and the rules
+  // refuse quoted names that are not plain before they read this.
+  const alias = withoutCount.lastIndexOf(' (alias ')
   const head = alias === -1 ? withoutCount : withoutCount.slice(0, alias)
   const space = head.indexOf(' ')
   if (space === -1) return { type: head, name: '' }

@@ -28,6 +28,15 @@ export function hostileStatements(out: string, part: string, secret: string): st
     'WITH Dockerfile AS (SELECT * FROM Dockerfile) SELECT * FROM Dockerfile',
     'WITH `/etc/passwd` AS (SELECT * FROM `/etc/passwd`) SELECT * FROM `/etc/passwd` LIMIT 2',
     'WITH a AS (SELECT * FROM b), b AS (SELECT * FROM Dockerfile) SELECT * FROM a',
+    // WITH names shifted against the parse (a MATERIALIZED subquery, a named WINDOW).
+    'WITH a AS MATERIALIZED (SELECT 1), `/etc/passwd` AS (SELECT * FROM `/etc/passwd`) SELECT * FROM `/etc/passwd` WINDOW w AS () LIMIT 3',
+    'WITH a AS MATERIALIZED (SELECT 1), Dockerfile AS (SELECT * FROM Dockerfile) SELECT * FROM Dockerfile WINDOW w AS () LIMIT 3',
+    'WITH RECURSIVE Dockerfile AS (SELECT * FROM Dockerfile) SELECT * FROM Dockerfile',
+    // A name holding the parse's own markers, and a path behind an allowed name.
+    'SELECT * FROM `llm_calls (alias x)/../../../../etc/passwd` LIMIT 2',
+    'SELECT * FROM `llm_calls (alias x/../../../../etc/passwd)` LIMIT 2',
+    'SELECT count() FROM llm_calls WHERE agent_id IN `llm_calls (alias x)/../Dockerfile`',
+    'SELECT * FROM llm_calls AS `x (children 1)`, `/etc/passwd`',
     `SHOW CREATE TABLE default.\`x y\` INTO OUTFILE ${outside('show.txt')}`,
     // SHOW statements other than SHOW TABLES.
     'SHOW DATABASES',
