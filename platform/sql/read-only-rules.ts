@@ -217,43 +217,57 @@ function copyNames(copy: AstNode, original: AstNode, names: Map<AstNode, string>
   })
 }
 
+/** The statement a root stands for: EXPLAIN's inner statement, or the root itself. */
+function statementOf(root: AstNode): AstNode {
+  return root.type === 'Explain' && root.children[0] ? statementOf(root.children[0]) : root
+}
+
 /**
- * The statement's WITH elements, each with the name its rendering gives it. A WITH before a
- * UNION applies to every branch: the parser copies it to the end of the other branches, and
- * those copies take the names of the first branch's list.
+ * The statement's WITH subqueries, each with the name its rendering gives it. They are allowed
+ * only at the start of the statement: there the parse and the rendering list them in the same
+ * order, so each name goes to its own subquery. (Deeper in a statement the parse orders some
+ * clauses differently from the text, e.g. INTERPOLATE after LIMIT, which would pair a name
+ * with the wrong subquery.) A WITH before a UNION applies to every branch: the parser copies
+ * it to the end of the other branches, and those copies take the first branch's names.
  */
 function cteNames(root: AstNode, statement: string): Map<AstNode, string> {
-  const copies: Array<{ copy: AstNode; original: AstNode }> = []
-  for (const node of preOrder(root)) {
-    if (node.type !== 'SelectWithUnionQuery') continue
-    const [first, ...others] = node.children[0]?.children ?? []
-    const original = first?.type === 'SelectQuery' ? first.children[0] : undefined
-    if (!isWithList(original)) continue
-    for (const branch of others) {
-      const last = branch.children[branch.children.length - 1]
-      if (branch.type === 'SelectQuery' && last !== branch.children[0] && isWithList(last))
-        copies.push({ copy: last, original })
-    }
-  }
-  const copied = new Set(copies.map(({ copy }) => copy))
-  const elements: AstNode[] = []
-  const collect = (node: AstNode): void => {
-    if (copied.has(node)) return
-    if (node.type === 'WithElement') elements.push(node)
-    node.children.forEach(collect)
-  }
-  collect(root)
   const names = new Map<AstNode, string>()
   const { names: written, recursive } = withSubqueryNames(statement)
   if (recursive) refuse('WITH RECURSIVE is not supported in a read-only query')
-  if (elements.length === 0) return names
+  const top = statementOf(root)
+  const [first, ...others] =
+    top.type === 'SelectWithUnionQuery' ? (top.children[0]?.children ?? []) : []
+  const list = first?.type === 'SelectQuery' ? first.children[0] : undefined
+  const lists = new Map<AstNode, AstNode>()
+  if (isWithList(list)) {
+    lists.set(list, list)
+    for (const branch of others) {
+      const last = branch.children[branch.children.length - 1]
+      if (branch.type === 'SelectQuery' && last !== branch.children[0] && isWithList(last))
+        lists.set(last, list)
+    }
+  }
+  // Every WITH subquery must be a direct element of one of those lists.
+  const placed = new Set([...lists.keys()].flatMap((l) => l.children))
+  for (const node of preOrder(root)) {
+    if (node.type === 'WithElement' && !placed.has(node))
+      refuse(
+        'WITH subqueries are allowed only at the start of the statement (WITH name AS (SELECT ...) SELECT ...)',
+      )
+  }
+  if (!isWithList(list)) {
+    if (written.length > 0)
+      refuse('the names of its WITH subqueries could not be matched to its parse')
+    return names
+  }
+  const elements = list.children.filter((child) => child.type === 'WithElement')
   if (written.length !== elements.length) {
     refuse(
       'the names of its WITH subqueries could not be matched to its parse; write them as WITH name AS (SELECT ...)',
     )
   }
   elements.forEach((element, i) => names.set(element, written[i]!))
-  for (const { copy, original } of copies) copyNames(copy, original, names)
+  for (const [copy, original] of lists) if (copy !== original) copyNames(copy, original, names)
   return names
 }
 

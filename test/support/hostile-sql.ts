@@ -32,6 +32,9 @@ export function hostileStatements(out: string, part: string, secret: string): st
     'WITH a AS MATERIALIZED (SELECT 1), `/etc/passwd` AS (SELECT * FROM `/etc/passwd`) SELECT * FROM `/etc/passwd` WINDOW w AS () LIMIT 3',
     'WITH a AS MATERIALIZED (SELECT 1), Dockerfile AS (SELECT * FROM Dockerfile) SELECT * FROM Dockerfile WINDOW w AS () LIMIT 3',
     'WITH RECURSIVE Dockerfile AS (SELECT * FROM Dockerfile) SELECT * FROM Dockerfile',
+    // A clause the parse lists in another order than the text (INTERPOLATE after LIMIT).
+    "SELECT 1 AS k, 2 AS v ORDER BY k WITH FILL INTERPOLATE (v AS (WITH Dockerfile AS (SELECT 1) SELECT 1)) LIMIT (WITH a AS (SELECT 1) SELECT toUInt64(arrayStringConcat(groupArray(*), ' | ')) FROM Dockerfile)",
+    'SELECT count() FROM llm_calls WHERE agent_id IN (WITH Dockerfile AS (SELECT 1) SELECT * FROM Dockerfile)',
     // A name holding the parse's own markers, and a path behind an allowed name.
     'SELECT * FROM `llm_calls (alias x)/../../../../etc/passwd` LIMIT 2',
     'SELECT * FROM `llm_calls (alias x/../../../../etc/passwd)` LIMIT 2',
