@@ -4,7 +4,12 @@ import { createAuditStoreClient } from '../platform/clickhouse.ts'
 import { appendAdjustments, readAuditedCalls } from '../processors/audit/adjustments-store.ts'
 import { migrate } from '../processors/audit/migrations.ts'
 import { createPricing } from '../processors/pricing/pricing-setup.ts'
-import { reprice, type AuditedCall, type RepriceSummary } from '../processors/pricing/reprice.ts'
+import {
+  emptySummary,
+  reprice,
+  type AuditedCall,
+  type RepriceSummary,
+} from '../processors/pricing/reprice.ts'
 import { formatUsd, parseUsd } from '../platform/money.ts'
 import type { Logger } from '../platform/logger.ts'
 import { renderTable } from './text-table.ts'
@@ -42,14 +47,7 @@ export async function runReprice(
       ...(options.model ? { model: options.model } : {}),
     })
     const actor = `cli:${userInfo().username}`
-    const total: RepriceSummary = {
-      examined: 0,
-      adjusted: 0,
-      newlyPriced: 0,
-      stillUnpriced: 0,
-      deltaUsd: '0',
-      adjustments: [],
-    }
+    const total = emptySummary()
     let delta = 0n
     // A chunk at a time: memory stays flat however many calls the period holds.
     const settle = async (chunk: AuditedCall[]) => {

@@ -5,6 +5,7 @@ import { waitForUpdate } from '@pydantic/genai-prices'
 import {
   flat,
   nanosPerMillion,
+  scaleRate,
   type PriceEntry,
   type PricePeriod,
   type PeriodWhen,
@@ -124,11 +125,6 @@ function tiered(value: unknown, key: string): TieredRate | undefined {
   }
 }
 
-const doubled = (rate: TieredRate): TieredRate => ({
-  base: rate.base * 2n,
-  tiers: rate.tiers.map((tier) => ({ above: tier.above, rate: tier.rate * 2n })),
-})
-
 /**
  * Price keys this data set uses for text tokens; others (audio, images, searches) are not
  * billed by SpendGuard yet. A Claude model without a 1-hour cache write price gets Anthropic's
@@ -147,7 +143,7 @@ function tokenRates(prices: Record<string, unknown>, modelId: string): TokenRate
     ...optional(
       'cacheWrite1h',
       tiered(prices.cache_write_1h_mtok, 'cache_write_1h_mtok') ??
-        (/claude/.test(modelId.toLowerCase()) ? doubled(input) : undefined),
+        (/claude/.test(modelId.toLowerCase()) ? scaleRate(input, 2n, 1n) : undefined),
     ),
     reasoning: tiered(prices.output_reasoning_mtok, 'output_reasoning_mtok') ?? output,
   }

@@ -67,6 +67,20 @@ export interface PriceEntry {
 
 export const flat = (base: bigint): TieredRate => ({ base, tiers: [] })
 
+/** A tiered rate times `numerator` / `denominator`, base and tiers; undefined when not exact. */
+export function scaleRate(
+  rate: TieredRate,
+  numerator: bigint,
+  denominator: bigint,
+): TieredRate | undefined {
+  const scale = (value: bigint) =>
+    (value * numerator) % denominator === 0n ? (value * numerator) / denominator : undefined
+  const base = scale(rate.base)
+  const tiers = rate.tiers.map((tier) => ({ above: tier.above, rate: scale(tier.rate) }))
+  if (base === undefined || tiers.some((tier) => tier.rate === undefined)) return undefined
+  return { base, tiers: tiers.map((tier) => ({ above: tier.above, rate: tier.rate! })) }
+}
+
 /** The rate of a tiered rate for a call with `inputTokens` of input. */
 export function rateFor(rate: TieredRate, inputTokens: number): bigint {
   let current = rate.base

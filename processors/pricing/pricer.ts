@@ -56,6 +56,17 @@ export function costOf(call: LlmCall, rates: TokenRates): CostBreakdown {
     (writes1h > 0 && rates.cacheWrite1h ? BigInt(writes1h) * rateFor(rates.cacheWrite1h, size) : 0n)
   const output = BigInt(call.output_tokens - call.reasoning_tokens) * rateFor(rates.output, size)
   const reasoning = BigInt(call.reasoning_tokens) * rateFor(rates.reasoning, size)
+  return breakdown(input, cacheRead, cacheWrite, output, reasoning)
+}
+
+/** A breakdown from its parts and their sum. */
+function breakdown(
+  input: Femtos,
+  cacheRead: Femtos,
+  cacheWrite: Femtos,
+  output: Femtos,
+  reasoning: Femtos,
+): CostBreakdown {
   return {
     input,
     cacheRead,
@@ -74,20 +85,13 @@ function scaled(cost: CostBreakdown, fraction: string): CostBreakdown | undefine
   const [input, cacheRead, cacheWrite, output, reasoning] = parts.map(
     (part) => (part * factor) / MULTIPLIER_SCALE,
   ) as [bigint, bigint, bigint, bigint, bigint]
-  return {
-    input,
-    cacheRead,
-    cacheWrite,
-    output,
-    reasoning,
-    total: input + cacheRead + cacheWrite + output + reasoning,
-  }
+  return breakdown(input, cacheRead, cacheWrite, output, reasoning)
 }
 
-/** The billing mode of a call: `batch` for the batch endpoint, else its service tier. */
 /** Names providers give their standard tier (OpenAI default/auto, Anthropic standard, Groq on_demand). */
 const STANDARD_TIERS = new Set(['default', 'standard', 'auto', 'on_demand', 'on-demand'])
 
+/** The billing mode of a call: `batch` for the batch endpoint, else its service tier. */
 function billingMode(call: LlmCall): string | undefined {
   if (call.endpoint === 'batch') return 'batch'
   const tier = call.service_tier?.toLowerCase()

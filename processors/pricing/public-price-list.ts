@@ -1,6 +1,7 @@
 import { canonicalProvider, PROVIDER_ALIASES } from './model-id.ts'
 import {
   nanosPerMillion,
+  scaleRate,
   type PriceEntry,
   type TieredRate,
   type TokenRates,
@@ -69,20 +70,6 @@ function tiered(entry: PublicEntry, key: string, suffix = ''): TieredRate | unde
   return { base, tiers }
 }
 
-/** `rate` x `numerator` / `denominator` when exact, for cache rates a mode does not list. */
-function scaledRate(
-  rate: TieredRate,
-  numerator: bigint,
-  denominator: bigint,
-): TieredRate | undefined {
-  const scale = (value: bigint) =>
-    (value * numerator) % denominator === 0n ? (value * numerator) / denominator : undefined
-  const base = scale(rate.base)
-  const tiers = rate.tiers.map((tier) => ({ above: tier.above, rate: scale(tier.rate) }))
-  if (base === undefined || tiers.some((tier) => tier.rate === undefined)) return undefined
-  return { base, tiers: tiers.map((tier) => ({ above: tier.above, rate: tier.rate! })) }
-}
-
 /**
  * A rate the list gives without the long-context tiers its sibling has (a batch input price, a
  * 1-hour write price) takes the sibling's tiers in proportion, or the entry is refused when
@@ -90,7 +77,7 @@ function scaledRate(
  */
 function withTiersOf(rate: TieredRate, sibling: TieredRate, what: string): TieredRate {
   if (rate.tiers.length > 0 || sibling.tiers.length === 0) return rate
-  const followed = scaledRate(sibling, rate.base, sibling.base)
+  const followed = scaleRate(sibling, rate.base, sibling.base)
   if (!followed) throw new Unusable(`${what} has no long-context tier, and none follows exactly`)
   return followed
 }
@@ -133,7 +120,7 @@ function modeRates(
     const listed = tiered(entry, key, suffix)
     if (listed) return listed
     if (!base) return undefined
-    const scaled = scaledRate(base, input.base, standard.input.base)
+    const scaled = scaleRate(base, input.base, standard.input.base)
     if (!scaled)
       throw new Unusable(
         `${key}${suffix} is not listed and does not follow exactly from the input discount`,

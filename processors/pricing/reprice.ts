@@ -66,11 +66,9 @@ function adjustmentId(eventId: string, from: string, to: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
 }
 
-export function reprice(
-  calls: Iterable<AuditedCall>,
-  options: { pricer: Pricer; actor: string; now: number },
-): RepriceSummary {
-  const summary: RepriceSummary = {
+/** A summary of nothing examined yet. */
+export function emptySummary(): RepriceSummary {
+  return {
     examined: 0,
     adjusted: 0,
     newlyPriced: 0,
@@ -78,6 +76,13 @@ export function reprice(
     deltaUsd: '0',
     adjustments: [],
   }
+}
+
+export function reprice(
+  calls: Iterable<AuditedCall>,
+  options: { pricer: Pricer; actor: string; now: number },
+): RepriceSummary {
+  const summary = emptySummary()
   let delta: Femtos = 0n
   for (const audited of calls) {
     summary.examined++
