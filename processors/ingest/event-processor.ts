@@ -2,18 +2,19 @@ import type { Clock } from '../../platform/clock.ts'
 import { SpendGuardError, type FieldIssue } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { EventCodec } from '../../schemas/avro-codec.ts'
-import {
-  DEFAULT_EVENT_TIME_WINDOW,
-  eventTimeIssue,
-  type EventTimeWindow,
-} from '../../schemas/event-time.ts'
+import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../../schemas/event-time.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
-import { checkLlmCall } from '../../schemas/validate.ts'
 import { toAuditRow, type AuditRow, type EventSource } from '../audit/audit-row.ts'
 import type { AuditSink } from '../audit/audit-sink.ts'
 import type { Pricer } from '../pricing/pricer.ts'
 import { deadLetterOf, type DeadLetter, type DeadLetterSink } from './dead-letters.ts'
-import { Watermarks } from '../windows/watermarks.ts'
+import {
+  createEvaluationCore,
+  type Candidate,
+  type EvaluatedCall,
+  type EvaluationCore,
+} from '../evaluation/evaluation-core.ts'
+import type { SpendWindows } from '../windows/spend-windows.ts'
 import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
@@ -37,6 +38,9 @@ export interface ProcessResult {
 export interface EventProcessor {
   process(records: readonly InputRecord[]): Promise<ProcessResult>
   readonly metrics: PipelineMetrics
+  /** Live spend of the calls this processor audited (and what it was rebuilt from). */
+  readonly windows: SpendWindows
+  readonly core: EvaluationCore
 }
 
 export interface EventProcessorOptions {
@@ -51,14 +55,14 @@ export interface EventProcessorOptions {
   allowedLatenessMs: number
   eventTimeWindow?: EventTimeWindow
   metrics?: PipelineMetrics
+  /** Windows to count into (rebuilt from the audit at start); new ones otherwise. */
+  windows?: SpendWindows
 }
 
 interface Prepared {
   row: AuditRow
   record: InputRecord
-  late: boolean
-  unpricedModel?: string
-  unpricedReason?: string
+  evaluated: EvaluatedCall
 }
 
 /** The watermark key of a record: its Kafka partition, or the in-process queue. */
@@ -71,7 +75,12 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
   const window = options.eventTimeWindow ?? DEFAULT_EVENT_TIME_WINDOW
   const metrics = options.metrics ?? createPipelineMetrics()
   const unpricedLogged = new Set<string>()
-  const watermarks = new Watermarks({ allowedLatenessMs: options.allowedLatenessMs })
+  const core = createEvaluationCore({
+    pricer,
+    allowedLatenessMs: options.allowedLatenessMs,
+    eventTimeWindow: window,
+    ...(options.windows ? { windows: options.windows } : {}),
+  })
 
   function letter(
     record: InputRecord,
@@ -83,69 +92,51 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
     return deadLetterOf(record, { code, reason, issues, eventId }, clock.now())
   }
 
-  async function decode(record: InputRecord): Promise<{ call: LlmCall } | { dead: DeadLetter }> {
-    if ('event' in record) return { call: record.event }
+  async function decode(record: InputRecord): Promise<Candidate | { dead: DeadLetter }> {
+    if ('event' in record) return { event: record.event }
     if (!codec)
       return { dead: letter(record, 'NO_CODEC', 'byte record but no codec configured', []) }
-    let candidate: Record<string, unknown>
     try {
-      candidate = await codec.decode(record.bytes)
+      return { value: await codec.decode(record.bytes) }
     } catch (error) {
       if (error instanceof SpendGuardError && !error.retriable)
         return { dead: letter(record, error.code, error.message, []) }
       throw error
     }
-    const checked = checkLlmCall(candidate)
-    if (checked.ok) return { call: checked.value }
-    const eventId = typeof candidate.event_id === 'string' ? candidate.event_id : undefined
-    return {
-      dead: letter(
-        record,
-        'VALIDATION_FAILED',
-        'event breaks the llm_call contract',
-        checked.issues,
-        eventId,
-      ),
-    }
   }
 
   return {
     metrics,
+    core,
+    windows: core.windows,
     async process(records) {
       const letters: DeadLetter[] = []
       const prepared: Prepared[] = []
       const now = clock.now()
       // Watermarks move only when the batch is settled, so a retried batch counts the same.
-      const marks = watermarks.batch()
+      const marks = core.watermarks.batch()
       for (const record of records) {
         const decoded = await decode(record)
         if ('dead' in decoded) {
           letters.push(decoded.dead)
           continue
         }
-        const call = decoded.call
-        const timeIssue = eventTimeIssue(call.occurred_at, now, window)
-        if (timeIssue) {
-          letters.push(
-            letter(
-              record,
-              'EVENT_TIME_OUT_OF_RANGE',
-              'event time outside the accepted window',
-              [timeIssue],
-              call.event_id,
-            ),
-          )
+        const evaluation = core.evaluate(decoded, partitionOf(record.source), marks, now)
+        if (!evaluation.ok) {
+          const { code, reason, issues, eventId } = evaluation.rejection
+          letters.push(letter(record, code, reason, issues, eventId))
           continue
         }
-        const late = marks.isLate(partitionOf(record.source), call.occurred_at, now)
-        const price = pricer.price(call)
+        const evaluated = evaluation.value
         prepared.push({
-          row: toAuditRow(call, { price, source: record.source, late, ingestedAt: now }),
+          row: toAuditRow(evaluated.call, {
+            price: evaluated.price,
+            source: record.source,
+            late: evaluated.late,
+            ingestedAt: now,
+          }),
           record,
-          late,
-          ...(price.status === 'unpriced'
-            ? { unpricedModel: price.pricedModelId, unpricedReason: price.reason }
-            : {}),
+          evaluated,
         })
       }
 
@@ -170,19 +161,18 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       metrics.audited += written.written
       metrics.duplicates += written.duplicates
       metrics.deadLettered += letters.length
-      // Late and unpriced count the rows this batch wrote, each once.
+      // Windows, late and unpriced count the rows this batch wrote, each once.
       const uncounted = new Set(written.writtenIds)
-      for (const item of prepared) {
-        if (!uncounted.delete(item.row.event_id)) continue
-        if (item.late) metrics.late++
-        if (item.unpricedModel !== undefined) {
+      for (const { row, evaluated } of prepared) {
+        if (!uncounted.delete(row.event_id)) continue
+        core.count(evaluated, now)
+        if (evaluated.late) metrics.late++
+        const price = evaluated.price
+        if (price.status === 'unpriced') {
           metrics.unpriced++
-          if (!unpricedLogged.has(item.unpricedModel)) {
-            unpricedLogged.add(item.unpricedModel)
-            logger.warn(
-              { model: item.unpricedModel, reason: item.unpricedReason },
-              'unpriced model',
-            )
+          if (!unpricedLogged.has(price.pricedModelId)) {
+            unpricedLogged.add(price.pricedModelId)
+            logger.warn({ model: price.pricedModelId, reason: price.reason }, 'unpriced model')
           }
         }
       }

@@ -2,9 +2,8 @@ import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { formatUsd, type Femtos } from '../../platform/money.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
-import { checkLlmCall } from '../../schemas/validate.ts'
+import { createEvaluationCore, type EvaluatedCall } from '../evaluation/evaluation-core.ts'
 import type { Pricer } from '../pricing/pricer.ts'
-import { Watermarks } from '../windows/watermarks.ts'
 import { NO_VALUE, type GroupTotals, type ReplayReport } from './replay-report.ts'
 
 /**
@@ -19,7 +18,7 @@ export interface ReplayOptions {
 }
 
 interface Accepted {
-  call: LlmCall
+  evaluated: EvaluatedCall
   line: number
 }
 
@@ -64,7 +63,12 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
   let read = 0
   let duplicates = 0
   let late = 0
-  const marks = new Watermarks({ allowedLatenessMs: options.allowedLatenessMs }).batch()
+  // The live pipeline's evaluation, with no event-time bound: the file's own time is the clock.
+  const core = createEvaluationCore({
+    pricer: options.pricer,
+    allowedLatenessMs: options.allowedLatenessMs,
+  })
+  const marks = core.watermarks.batch()
 
   const lines = createInterface({ input, crlfDelay: Infinity })
   let lineNumber = 0
@@ -82,17 +86,15 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
       })
       continue
     }
-    const checked = checkLlmCall(value)
-    if (!checked.ok) {
-      const rawId = (value as { event_id?: unknown } | null)?.event_id
-      rejected.push({
-        line: lineNumber,
-        ...(typeof rawId === 'string' ? { event_id: rawId } : {}),
-        errors: checked.issues,
-      })
+    // Lateness follows file order, the order a live pipeline would have received the lines in;
+    // with no wall clock ahead of the file, nothing caps the watermark.
+    const evaluation = core.evaluate({ value }, 'replay', marks, Number.POSITIVE_INFINITY)
+    if (!evaluation.ok) {
+      const { eventId, issues } = evaluation.rejection
+      rejected.push({ line: lineNumber, ...(eventId ? { event_id: eventId } : {}), errors: issues })
       continue
     }
-    const call = checked.value
+    const { call } = evaluation.value
     const seenAt = firstLine.get(call.event_id)
     if (seenAt !== undefined) {
       duplicates++
@@ -106,13 +108,12 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
       continue
     }
     firstLine.set(call.event_id, lineNumber)
-    // Replay's clock follows event time: there is no wall clock ahead of the file to skew from.
-    if (marks.isLate('replay', call.occurred_at, Number.POSITIVE_INFINITY)) late++
-    accepted.push({ call, line: lineNumber })
+    if (evaluation.value.late) late++
+    accepted.push({ evaluated: evaluation.value, line: lineNumber })
   }
 
   // Event-time order; ties keep file order (Array.prototype.sort is stable).
-  accepted.sort((a, b) => a.call.occurred_at - b.call.occurred_at)
+  accepted.sort((a, b) => a.evaluated.call.occurred_at - b.evaluated.call.occurred_at)
 
   const byAgent = new GroupBy()
   const byFeature = new GroupBy()
@@ -122,8 +123,10 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
   const unpriced = new Map<string, { calls: number; reason: string }>()
   let total = 0n
   let unpricedCount = 0
-  for (const { call } of accepted) {
-    const price = options.pricer.price(call)
+  for (const { evaluated } of accepted) {
+    const { call, price } = evaluated
+    // Replay's clock is the event's own time.
+    core.count(evaluated, call.occurred_at)
     let cost: Femtos | undefined
     if (price.status === 'priced') {
       cost = price.cost.total
@@ -141,8 +144,8 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
     byModel.add(call.model, call, cost)
   }
 
-  const first = accepted[0]?.call.occurred_at
-  const last = accepted[accepted.length - 1]?.call.occurred_at
+  const first = accepted[0]?.evaluated.call.occurred_at
+  const last = accepted[accepted.length - 1]?.evaluated.call.occurred_at
   return {
     events: {
       read,

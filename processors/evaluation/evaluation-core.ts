@@ -1,0 +1,132 @@
+import type { FieldIssue } from '../../platform/errors.ts'
+import { eventTimeIssue, type EventTimeWindow } from '../../schemas/event-time.ts'
+import type { LlmCall } from '../../schemas/llm-call.ts'
+import { checkLlmCall } from '../../schemas/validate.ts'
+import type { PriceResult, Pricer } from '../pricing/pricer.ts'
+import { SpendWindows, type CallKeys } from '../windows/spend-windows.ts'
+import type { CallMeasures } from '../windows/spend-measures.ts'
+import { Watermarks, type WatermarkBatch } from '../windows/watermarks.ts'
+
+/** A call that passed every check: what the audit row, the windows and detectors are built from. */
+export interface EvaluatedCall {
+  call: LlmCall
+  price: PriceResult
+  late: boolean
+}
+
+/** A record that cannot be counted: the dead-letter code, reason and field-level issues. */
+export interface Rejection {
+  code: string
+  reason: string
+  issues: FieldIssue[]
+  eventId?: string | undefined
+}
+
+export type Evaluation = { ok: true; value: EvaluatedCall } | { ok: false; rejection: Rejection }
+
+/** A decoded input: an object still to be validated, or an event validated at a boundary. */
+export type Candidate = { value: unknown } | { event: LlmCall }
+
+export interface EvaluationCoreOptions {
+  pricer: Pricer
+  allowedLatenessMs: number
+  /**
+   * How far from `now` an event time may be; live ingest refuses the rest. Undefined in
+   * replay, where the clock follows the file's own event time.
+   */
+  eventTimeWindow?: EventTimeWindow | undefined
+  windows?: SpendWindows
+}
+
+/**
+ * The one evaluation path that the live pipeline (Kafka or in-process) and `spendguard replay`
+ * share: validate, check the event time, price, judge lateness on the input partition's
+ * watermark, and, once the caller has settled a call (audited live, accepted in replay), count
+ * it into the windows. Time is always passed in: the processing clock live, event time in
+ * replay. Detectors plug in at `count`.
+ */
+export interface EvaluationCore {
+  readonly windows: SpendWindows
+  readonly watermarks: Watermarks
+  evaluate(candidate: Candidate, partition: string, marks: WatermarkBatch, now: number): Evaluation
+  /** Counts a settled call, once, into every window of every dimension. */
+  count(evaluated: EvaluatedCall, now: number): void
+}
+
+export function createEvaluationCore(options: EvaluationCoreOptions): EvaluationCore {
+  const windows = options.windows ?? new SpendWindows()
+  const watermarks = new Watermarks({ allowedLatenessMs: options.allowedLatenessMs })
+  return {
+    windows,
+    watermarks,
+    evaluate(candidate, partition, marks, now) {
+      let call: LlmCall
+      if ('event' in candidate) call = candidate.event
+      else {
+        const checked = checkLlmCall(candidate.value)
+        if (!checked.ok) {
+          const rawId = (candidate.value as { event_id?: unknown } | null)?.event_id
+          return {
+            ok: false,
+            rejection: {
+              code: 'VALIDATION_FAILED',
+              reason: 'event breaks the llm_call contract',
+              issues: checked.issues,
+              eventId: typeof rawId === 'string' ? rawId : undefined,
+            },
+          }
+        }
+        call = checked.value
+      }
+      if (options.eventTimeWindow) {
+        const issue = eventTimeIssue(call.occurred_at, now, options.eventTimeWindow)
+        if (issue)
+          return {
+            ok: false,
+            rejection: {
+              code: 'EVENT_TIME_OUT_OF_RANGE',
+              reason: 'event time outside the accepted window',
+              issues: [issue],
+              eventId: call.event_id,
+            },
+          }
+      }
+      const late = marks.isLate(partition, call.occurred_at, now)
+      return { ok: true, value: { call, price: options.pricer.price(call), late } }
+    },
+    count(evaluated, now) {
+      windows.add(keysOf(evaluated.call), evaluated.call.occurred_at, measuresOf(evaluated), now)
+    },
+  }
+}
+
+export function keysOf(call: LlmCall): CallKeys {
+  return {
+    tenant: call.tenant_id,
+    agent: call.agent_id,
+    feature: call.feature_id,
+    user: call.user_id,
+    session: call.session_id,
+    team: call.team_id,
+    model: call.model,
+    taskCategory: call.task_category,
+  }
+}
+
+/** Failures are calls that did not complete: errors and timeouts (a blocked call never ran). */
+export const isFailure = (status: LlmCall['status']): boolean =>
+  status === 'error' || status === 'timeout'
+
+export function measuresOf({ call, price, late }: EvaluatedCall): CallMeasures {
+  return {
+    failed: isFailure(call.status),
+    inputTokens: call.input_tokens,
+    outputTokens: call.output_tokens,
+    cacheReadTokens: call.cache_read_tokens,
+    cacheWriteTokens: call.cache_write_tokens,
+    reasoningTokens: call.reasoning_tokens,
+    cost: price.status === 'priced' ? price.cost.total : undefined,
+    latencyMs: call.latency_ms,
+    late,
+  }
+}

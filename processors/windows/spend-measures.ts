@@ -1,0 +1,153 @@
+import { formatUsd, numberToDecimalString, type Femtos } from '../../platform/money.ts'
+import { CostSketch } from './cost-sketch.ts'
+
+/** What one call (or a group of identical calls, `weight` of them) adds to a window. */
+export interface CallMeasures {
+  failed: boolean
+  inputTokens: number
+  outputTokens: number
+  cacheReadTokens: number
+  cacheWriteTokens: number
+  reasoningTokens: number
+  /** Undefined when the call is unpriced. */
+  cost: Femtos | undefined
+  latencyMs: number | undefined
+  late: boolean
+}
+
+/** The measures of one window of one key, as `/v1/spend` and `spendguard status` show them. */
+export interface SpendItem {
+  key: string
+  calls: number
+  failures: number
+  late_calls: number
+  unpriced_calls: number
+  input_tokens: number
+  output_tokens: number
+  cache_read_tokens: number
+  cache_write_tokens: number
+  reasoning_tokens: number
+  cost_usd: string
+  avg_latency_ms: number | null
+  max_latency_ms: number | null
+  p50_cost_usd: string | null
+  p95_cost_usd: string | null
+  p99_cost_usd: string | null
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+/**
+ * Running totals for one key over one span of event time (a minute, a UTC day or month).
+ * Cost is exact: a safe integer of femto-USD while it fits (no allocation per call on the hot
+ * path), a bigint beyond.
+ */
+export class SpendMeasures {
+  /** Start of the span, epoch ms (a minute, day or month boundary). */
+  readonly start: number
+  calls = 0
+  failures = 0
+  late = 0
+  unpriced = 0
+  inputTokens = 0
+  outputTokens = 0
+  cacheReadTokens = 0
+  cacheWriteTokens = 0
+  reasoningTokens = 0
+  latencySum = 0
+  latencyCount = 0
+  latencyMax = 0
+  #cost: number | bigint = 0
+  readonly sketch = new CostSketch()
+
+  constructor(start: number) {
+    this.start = start
+  }
+
+  get cost(): Femtos {
+    return BigInt(this.#cost)
+  }
+
+  add(call: CallMeasures, weight: number): void {
+    this.calls += weight
+    if (call.failed) this.failures += weight
+    if (call.late) this.late += weight
+    this.inputTokens += call.inputTokens * weight
+    this.outputTokens += call.outputTokens * weight
+    this.cacheReadTokens += call.cacheReadTokens * weight
+    this.cacheWriteTokens += call.cacheWriteTokens * weight
+    this.reasoningTokens += call.reasoningTokens * weight
+    if (call.latencyMs !== undefined) {
+      this.latencySum += call.latencyMs * weight
+      this.latencyCount += weight
+      if (call.latencyMs > this.latencyMax) this.latencyMax = call.latencyMs
+    }
+    if (call.cost === undefined) {
+      this.unpriced += weight
+      return
+    }
+    const perCall = Number(call.cost)
+    const amount = perCall * weight
+    if (!this.#addSafe(amount)) this.#addExact(call.cost * BigInt(weight))
+    this.sketch.add(perCall / 1e15, weight)
+  }
+
+  merge(other: SpendMeasures): void {
+    this.calls += other.calls
+    this.failures += other.failures
+    this.late += other.late
+    this.unpriced += other.unpriced
+    this.inputTokens += other.inputTokens
+    this.outputTokens += other.outputTokens
+    this.cacheReadTokens += other.cacheReadTokens
+    this.cacheWriteTokens += other.cacheWriteTokens
+    this.reasoningTokens += other.reasoningTokens
+    this.latencySum += other.latencySum
+    this.latencyCount += other.latencyCount
+    if (other.latencyMax > this.latencyMax) this.latencyMax = other.latencyMax
+    if (typeof other.#cost !== 'number' || !this.#addSafe(other.#cost)) this.#addExact(other.cost)
+    this.sketch.merge(other.sketch)
+  }
+
+  toItem(key: string): SpendItem {
+    return {
+      key,
+      calls: this.calls,
+      failures: this.failures,
+      late_calls: this.late,
+      unpriced_calls: this.unpriced,
+      input_tokens: this.inputTokens,
+      output_tokens: this.outputTokens,
+      cache_read_tokens: this.cacheReadTokens,
+      cache_write_tokens: this.cacheWriteTokens,
+      reasoning_tokens: this.reasoningTokens,
+      cost_usd: formatUsd(this.cost),
+      avg_latency_ms:
+        this.latencyCount === 0 ? null : Math.round(this.latencySum / this.latencyCount),
+      max_latency_ms: this.latencyCount === 0 ? null : this.latencyMax,
+      p50_cost_usd: usdEstimate(this.sketch.quantile(0.5)),
+      p95_cost_usd: usdEstimate(this.sketch.quantile(0.95)),
+      p99_cost_usd: usdEstimate(this.sketch.quantile(0.99)),
+    }
+  }
+
+  /** Adds `amount` when it and the sum are exact as numbers; false when they would not be. */
+  #addSafe(amount: number): boolean {
+    if (typeof this.#cost !== 'number' || !Number.isSafeInteger(amount)) return false
+    const sum = this.#cost + amount
+    if (!Number.isSafeInteger(sum)) return false
+    this.#cost = sum
+    return true
+  }
+
+  #addExact(amount: Femtos): void {
+    const sum = BigInt(this.#cost) + amount
+    this.#cost = sum <= MAX_SAFE ? Number(sum) : sum
+  }
+}
+
+/** A quantile estimate as a decimal USD string of six significant digits. */
+function usdEstimate(value: number | undefined): string | null {
+  if (value === undefined) return null
+  return numberToDecimalString(Number(value.toPrecision(6)))
+}
