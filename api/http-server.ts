@@ -17,7 +17,9 @@ import {
   decodeUtf8,
   preflightHeaders,
 } from './request-policy.ts'
+import { answerSpend } from './spend-request.ts'
 import { runSqlRequest } from './sql-request.ts'
+import type { SpendView, ViewQuery } from '../processors/windows/spend-windows.ts'
 
 export interface HttpServerOptions {
   bus: EventBus
@@ -39,6 +41,8 @@ export interface HttpServerOptions {
   queries: ReadOnlyQueries
   /** The subset of ids already in the audit, so a resend is answered `duplicate`. */
   auditedEventIds: (ids: string[]) => Promise<Set<string>>
+  /** Live windowed spend behind GET /v1/spend; as of the clock. */
+  spend: (query: ViewQuery) => SpendView
   /** Ids accepted by earlier requests that are remembered (default 200 000). */
   recentAcceptedCapacity?: number
 }
@@ -63,6 +67,7 @@ interface Answer {
   body: unknown
   /** Text bodies (SQL output) go out as they are, with this content type. */
   contentType?: string
+  headers?: Record<string, string>
 }
 
 /** Reads the body; past `limit` bytes it keeps draining the socket but stores nothing. */
@@ -124,6 +129,7 @@ function authenticate(request: IncomingMessage, access: AccessTokens): Principal
  * type in UTF-8.
  * - `POST /v1/events` (ingest): a JSON array, one JSON event, or NDJSON; per-item results.
  * - `POST /v1/sql` (read): `{"query": "...", "format": "json|tsv|csv"}`, read-only.
+ * - `GET /v1/spend` (read): live spend per key of a dimension in a window, by cost.
  * - `GET /v1/status` (read): what the pipeline is doing.
  * - `GET /healthz`, `GET /readyz`: liveness and readiness, without details.
  */
@@ -189,6 +195,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       contentTypes: ['application/json'],
       handle: (_request, body) => runSqlRequest(options.queries, body),
     },
+    'GET /v1/spend': {
+      role: 'read',
+      handle: (request, _body, principal) =>
+        answerSpend(request.url ?? '/', options.clock.now(), principal.tenant, options.spend),
+    },
     'GET /v1/status': { role: 'read', handle: () => ({ status: 200, body: options.status() }) },
     'GET /healthz': { handle: () => ({ status: 200, body: { status: 'ok' } }) },
     'GET /readyz': {
@@ -232,7 +243,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
       body = decodeUtf8(await readBody(request, options.maxBodyBytes))
     }
     const answer = await found.handle(request, body, principal)
-    send(response, answer.status, answer.body, corsHeaders(origin), answer.contentType)
+    send(
+      response,
+      answer.status,
+      answer.body,
+      { ...answer.headers, ...corsHeaders(origin) },
+      answer.contentType,
+    )
   }
 
   return createServer((request, response) => {

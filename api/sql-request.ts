@@ -10,11 +10,23 @@ import { HttpError } from './http-error.ts'
 /** The body of POST /v1/sql. */
 export const sqlRequestSchema = z.strictObject({
   query: z.string().min(1, 'must not be empty'),
-  /** json: `{meta, data, rows}`; tsv and csv: with a header line. A FORMAT clause wins. */
-  format: z.enum(['json', 'tsv', 'csv']).default('json'),
+  /**
+   * json: `{meta, data, rows}`; json_compact: the same with rows as arrays; ndjson: one JSON
+   * object per row; tsv and csv: with
+   * a header line. A FORMAT clause in the query wins; the `x-spendguard-format` header of the
+   * answer names the format used.
+   */
+  format: z.enum(['json', 'json_compact', 'ndjson', 'tsv', 'csv']).default('json'),
+  /** Values of the query's `{name:Type}` placeholders. */
+  params: z.record(z.string().regex(/^\w+$/, 'a parameter name is letters, digits and _'), z.string()).default({}),
 })
 
-const ENGINE_FORMATS = { ...LINE_FORMATS, json: 'JSON' }
+const ENGINE_FORMATS = {
+  ...LINE_FORMATS,
+  json: 'JSON',
+  json_compact: 'JSONCompact',
+  ndjson: LINE_FORMATS.json,
+}
 
 /** The content type of an engine output format. */
 function contentTypeOf(format: string): string {
@@ -41,8 +53,14 @@ export async function runSqlRequest(queries: ReadOnlyQueries, body: string) {
     throw new HttpError(400, `invalid SQL request: ${detail}`)
   }
   try {
-    const output = await queries.run(parsed.data.query, ENGINE_FORMATS[parsed.data.format])
-    return { status: 200, body: output.text, contentType: contentTypeOf(output.format) }
+    const { query, format, params } = parsed.data
+    const output = await queries.run(query, ENGINE_FORMATS[format], params)
+    return {
+      status: 200,
+      body: output.text,
+      contentType: contentTypeOf(output.format),
+      headers: { 'x-spendguard-format': output.format },
+    }
   } catch (error) {
     if (error instanceof QueryRefusedError || error instanceof QueryFailedError)
       throw new HttpError(400, error.message)

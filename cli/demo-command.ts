@@ -48,8 +48,9 @@ export async function runDemo(config: Config, logger: Logger, options: DemoOptio
     `demo: sending ${options.rate} events/s to http://${config.http.host}:${port}/v1/events (Ctrl-C to stop)\n`,
   )
 
+  const signals = nextStopSignal(logger, () => ({ queued: pipeline.queued() }))
   const stopped = Promise.race([
-    nextStopSignal(logger),
+    signals.signalled,
     ...(options.durationSeconds > 0
       ? [
           new Promise<void>((resolve) =>
@@ -72,8 +73,10 @@ export async function runDemo(config: Config, logger: Logger, options: DemoOptio
   clearInterval(tick)
   clearInterval(report)
   await emitter.close()
-  await http.close()
+  const httpClosed = http.close()
   await pipeline.stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'))
+  await httpClosed
+  signals.release()
   const metrics = pipeline.processor.metrics
   options.print(`demo stopped: ${metrics.audited} events audited in ${pipeline.store.location}\n`)
   options.print(

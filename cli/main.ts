@@ -13,7 +13,11 @@ import {
   runPricingCheck,
 } from './pricing-command.ts'
 import { formatRepriceSummary, runReprice } from './reprice-command.ts'
-import { runSql } from './sql-command.ts'
+import { parseParams, runSql } from './sql-command.ts'
+import { fetchSpend, formatStatus } from './status-command.ts'
+import { formatReconcile, runReconcile } from './reconcile-command.ts'
+import { DIMENSIONS } from '../processors/windows/spend-windows.ts'
+import { WINDOWS } from '../processors/windows/window-spans.ts'
 import { escapeControlCharacters } from './text-table.ts'
 import { runStart } from './start-command.ts'
 
@@ -23,13 +27,20 @@ usage:
   spendguard start  [--host 127.0.0.1] [--port 8787] [--data-dir ./data] [--config FILE]
   spendguard demo   [--host 127.0.0.1] [--port 8787] [--data-dir ./data] [--rate 20] [--duration 0] [--config FILE]
   spendguard replay FILE|- [--format json|table] [--config FILE]
-  spendguard sql "<query>" [--format table|json|tsv|csv] [--data-dir ./data] [--config FILE]
+  spendguard sql "<query>" [--param name=value ...] [--format table|json|tsv|csv] [--data-dir ./data] [--config FILE]
+  spendguard status [--dimension agent] [--window 15m] [--limit 20] [--tenant T] [--watch] [--format table|json] [--data-dir ./data]
+  spendguard reconcile [--since DATE] [--format table|json] [--data-dir ./data]
   spendguard pricing MODEL [--provider P] [--at DATE] [--format table|json] [--config FILE]
   spendguard pricing check FILE|- [--format table|json] [--config FILE]
   spendguard reprice --since DATE [--model ID] [--dry-run] [--format table|json] [--data-dir ./data]
 
 Without Kafka brokers configured (SPENDGUARD_KAFKA_BROKERS or kafka.brokers in the config
 file) the pipeline runs embedded: an in-process transport and chDB under --data-dir.
+While \`spendguard start\` runs, sql, status and reconcile with the same --data-dir go
+through its HTTP API.
+
+dimensions: ${DIMENSIONS.join(', ')}
+windows:    ${WINDOWS.join(', ')}
 `
 
 const OPTIONS = {
@@ -46,6 +57,12 @@ const OPTIONS = {
   rate: { type: 'string' },
   duration: { type: 'string' },
   seed: { type: 'string' },
+  param: { type: 'string', multiple: true },
+  dimension: { type: 'string' },
+  window: { type: 'string' },
+  limit: { type: 'string' },
+  tenant: { type: 'string' },
+  watch: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const
@@ -133,9 +150,47 @@ async function main(argv: string[]): Promise<number> {
         'table',
       )
       process.stdout.write(
-        await runSql(config, query, format, { terminal: process.stdout.isTTY === true }),
+        await runSql(config, query, format, {
+          terminal: process.stdout.isTTY === true,
+          params: parseParams(values.param ?? []),
+        }),
       )
       return 0
+    }
+    case 'status': {
+      const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')
+      const options = {
+        dimension: oneOf('dimension', values.dimension, DIMENSIONS, 'agent'),
+        window: oneOf('window', values.window, WINDOWS, '15m'),
+        limit: intOption('limit', values.limit, 20),
+        tenant: values.tenant,
+      }
+      const show = async () => {
+        const view = await fetchSpend(config, options)
+        return format === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatStatus(view)
+      }
+      if (!values.watch) {
+        process.stdout.write(await show())
+        return 0
+      }
+      // Redraws every two seconds until Ctrl-C.
+      for (;;) {
+        const text = await show()
+        process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${text}`)
+        await new Promise((resolve) => setTimeout(resolve, 2000))
+      }
+    }
+    case 'reconcile': {
+      const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')
+      const report = await runReconcile(config, {
+        now: Date.now(),
+        ...(values.since ? { sinceMs: parseAt(values.since, Date.now()) } : {}),
+        progress: (line) => process.stderr.write(`${line}\n`),
+      })
+      process.stdout.write(
+        format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReconcile(report),
+      )
+      return report.drifts.length === 0 ? 0 : 1
     }
     case 'reprice': {
       if (!values.since)

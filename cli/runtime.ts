@@ -23,6 +23,8 @@ import { createKafkaBus } from '../processors/ingest/kafka-bus.ts'
 import { createKafkaDeadLetterSink } from '../processors/ingest/kafka-dead-letters.ts'
 import type { Pricer } from '../processors/pricing/pricer.ts'
 import { createPricing } from '../processors/pricing/pricing-setup.ts'
+import { rebuildWindows } from '../processors/windows/window-rebuild.ts'
+import { createScheduler } from '../platform/scheduler.ts'
 import { createEventCodec } from '../schemas/avro-codec.ts'
 import { createSchemaRegistry } from '../schemas/schema-registry.ts'
 
@@ -45,6 +47,8 @@ export interface Pipeline {
   readonly clock: Clock
   /** 'kafka' when brokers are configured, 'embedded' otherwise. */
   readonly transport: 'kafka' | 'embedded'
+  /** Events accepted by the in-process transport and still waiting for the audit (0 on Kafka). */
+  queued(): number
   /** Whether input is being consumed (GET /readyz). */
   readiness(): Readiness
   /** Settles with the error when the input can no longer be consumed (a consumer crash). */
@@ -111,11 +115,13 @@ export async function createPipeline(
 
     let bus: EventBus
     let abandon = () => {}
+    let queued = () => 0
     let onFatal: (error: unknown) => void = () => {}
     const fatal = new Promise<unknown>((resolve) => (onFatal = resolve))
     let processor: EventProcessor
     const processorOptions = {
       pricer,
+      flushEachBatch: config.kafka.brokers.length === 0,
       sink,
       clock,
       logger: logger.child({ component: 'processor' }),
@@ -198,10 +204,13 @@ export async function createPipeline(
           ),
       })
       abandon = () => inProcess.abandon()
+      queued = () => inProcess.queued()
       bus = inProcess
       processor = createEventProcessor({ ...processorOptions, deadLetters })
     }
     closers.unshift(() => bus.stop())
+    const scheduler = createScheduler({ logger: logger.child({ component: 'scheduler' }) })
+    closers.unshift(() => scheduler.stop())
 
     let stopping: Promise<void> | undefined
     return {
@@ -216,11 +225,18 @@ export async function createPipeline(
       clock,
       transport: config.kafka.brokers.length > 0 ? 'kafka' : 'embedded',
       readiness: () => bus.readiness(),
+      queued: () => queued(),
       fatal,
-      start: () =>
-        bus.start(async (records) => {
+      async start() {
+        // Live totals start from the audit, which holds exactly what was audited before.
+        const began = Date.now()
+        const calls = await rebuildWindows(reader, processor.windows, clock.now())
+        logger.info({ calls, ms: Date.now() - began }, 'windows rebuilt from the audit')
+        scheduler.every('window sweep', 60_000, () => processor.windows.sweep(clock.now()))
+        await bus.start(async (records) => {
           await processor.process(records)
-        }),
+        })
+      },
       stop() {
         stopping ??= (async () => {
           // Past the deadline a store that is still down stops being retried: on Kafka the

@@ -4,19 +4,48 @@ import { systemClock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
 import { createHttpAccess, listenHttp } from './http-listener.ts'
 import { createPipeline } from './runtime.ts'
+import { writeRunFile } from './running-pipeline.ts'
 
-/** Resolves at the first SIGTERM or SIGINT. */
-export function nextStopSignal(logger: Logger): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down: draining accepted events')
+/** The address a local CLI reaches a listener on (a wildcard listens on loopback too). */
+export function localUrl(host: string, port: number): string {
+  const reach = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`
+}
+
+/**
+ * Resolves at the first SIGTERM or SIGINT. Later signals do not cut the drain short (that is
+ * what would lose events): each one says what the shutdown is waiting for. `kill -9` still
+ * stops the process at once, and loses nothing that was answered "accepted".
+ */
+export function nextStopSignal(
+  logger: Logger,
+  progress: () => Record<string, unknown>,
+): { signalled: Promise<void>; release(): void } {
+  let first = true
+  let resolveSignal = () => {}
+  const signalled = new Promise<void>((resolve) => (resolveSignal = resolve))
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (first) {
+      first = false
+      logger.info({ signal, ...progress() }, 'shutting down: writing queued events to the audit')
+      resolveSignal()
+      return
+    }
+    logger.warn(
+      { signal, ...progress() },
+      'still shutting down: waiting for queued events to reach the audit (their senders have ' +
+        'not been told "accepted" yet); events already accepted are on disk',
+    )
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  return {
+    signalled,
+    release() {
       process.off('SIGTERM', onSignal)
       process.off('SIGINT', onSignal)
-      resolve()
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-  })
+    },
+  }
 }
 
 /**
@@ -32,6 +61,13 @@ export async function runStart(config: Config, logger: Logger): Promise<void> {
   // SIGHUP re-reads token files at once (they are also watched).
   const reload = () => http.reloadTokens()
   process.on('SIGHUP', reload)
+  // `sql`, `status` and `reconcile` on this data directory find the process through this.
+  const removeRunFile = writeRunFile(config.clickhouse.dataDir, {
+    pid: process.pid,
+    url: localUrl(config.http.host, http.port),
+    token: access.issueProcessToken('local CLI', 'read'),
+    started_at: new Date().toISOString(),
+  })
   logger.info(
     {
       port: http.port,
@@ -43,13 +79,25 @@ export async function runStart(config: Config, logger: Logger): Promise<void> {
   )
   // Stop on a signal, or when the input can no longer be consumed: a service that does not
   // consume must not look alive.
+  const signals = nextStopSignal(logger, () => ({
+    queued: pipeline.queued(),
+    audit: pipeline.sink.stats(),
+  }))
   const crash = await Promise.race([
-    nextStopSignal(logger).then(() => undefined),
+    signals.signalled.then(() => undefined),
     pipeline.fatal.then((error) => ({ error })),
   ])
   process.off('SIGHUP', reload)
-  await http.close()
-  await pipeline.stop()
+  // New connections stop now; requests in flight get their answer when their events are
+  // audited, which the pipeline's drain does (or its deadline parks them: answered 503).
+  const httpClosed = http.close()
+  try {
+    await pipeline.stop()
+    await httpClosed
+  } finally {
+    signals.release()
+    removeRunFile()
+  }
   logger.info({ pipeline: pipeline.processor.metrics, audit: pipeline.sink.stats() }, 'stopped')
   if (crash) {
     throw new SpendGuardError(

@@ -58,11 +58,18 @@ export interface QueryOutput {
   format: string
 }
 
+/** Values of `{name:Type}` placeholders, as text; the engine converts them to their types. */
+export type QueryParams = Readonly<Record<string, string>>
+
 export interface ReadOnlyQueries {
-  check(query: string): Promise<CheckedStatement>
+  /** Checks the statement with its parameters bound (the rules see what will run). */
+  check(query: string, params?: QueryParams): Promise<CheckedStatement>
   /** Checks and runs; `defaultFormat` applies when the statement names no FORMAT. */
-  run(query: string, defaultFormat: string): Promise<QueryOutput>
+  run(query: string, defaultFormat: string, params?: QueryParams): Promise<QueryOutput>
 }
+
+// A placeholder that names a table or column would let a value choose what is read.
+const IDENTIFIER_PLACEHOLDER = /\{\s*[\w]+\s*:\s*Identifier\s*\}/i
 
 export interface ReadOnlyQueriesOptions {
   /** A client used for nothing else: on chDB its session is made read-only for good. */
@@ -131,7 +138,7 @@ export function createReadOnlyQueries(options: ReadOnlyQueriesOptions): ReadOnly
     return new Set((await result.json<{ name: string }>()).map((row) => row.name))
   }
 
-  async function check(query: string): Promise<CheckedStatement> {
+  async function check(query: string, params: QueryParams = {}): Promise<CheckedStatement> {
     ready ??= prepare().catch((error: unknown) => {
       ready = undefined
       return engineError(error)
@@ -158,11 +165,16 @@ export function createReadOnlyQueries(options: ReadOnlyQueriesOptions): ReadOnly
       if (code === undefined) throw error
       throw new QueryRefusedError(`not one valid statement: ${(error as Error).message}`)
     }
-    // ClickHouse's own parse. Only parsing happens here; the engine refuses what it cannot
+    if (IDENTIFIER_PLACEHOLDER.test(statement))
+      throw new QueryRefusedError(
+        'a parameter of type Identifier is not allowed: parameters may only stand for values',
+      )
+    // ClickHouse's own parse, with the parameters substituted. Only parsing happens here; the engine refuses what it cannot
     // even explain in a read-only session (a SETTINGS clause that lowers readonly).
     const dump = await client
       .exec({
         query: `EXPLAIN AST ${statement}`,
+        query_params: params,
         clickhouse_settings: { ...perQuery, default_format: 'TabSeparated' },
       })
       .catch((error: unknown) => {
@@ -181,12 +193,13 @@ export function createReadOnlyQueries(options: ReadOnlyQueriesOptions): ReadOnly
 
   return {
     check,
-    async run(query, defaultFormat) {
-      const checked = await check(query)
+    async run(query, defaultFormat, params = {}) {
+      const checked = await check(query, params)
       const format = checked.format ?? defaultFormat
       const result = await client
         .exec({
           query: checked.statement,
+          query_params: params,
           // Any engine format name may come from the statement; the engine checks it.
           clickhouse_settings: { ...perQuery, default_format: format as 'JSON' },
         })

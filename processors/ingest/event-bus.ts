@@ -8,7 +8,10 @@ import type { InputRecord } from './event-processor.ts'
  * and in-process (a bounded queue, for the embedded single-process product).
  */
 export interface EventBus {
-  /** Makes validated events durable on the bus; resolves once the bus holds them. */
+  /**
+   * Makes validated events durable; resolves once they are: acknowledged by the brokers on
+   * Kafka, settled by the handler (audited) in-process, where the queue itself is not durable.
+   */
   publish(events: readonly LlmCall[], origin?: EventSource['kind']): Promise<void>
   /**
    * Starts delivering batches to `handler`. A batch counts as done, and its input is

@@ -55,6 +55,11 @@ export interface EventProcessorOptions {
   allowedLatenessMs: number
   eventTimeWindow?: EventTimeWindow
   metrics?: PipelineMetrics
+  /**
+   * Write each batch at once instead of waiting for the sink's size or timer: for a transport
+   * that hands over one batch at a time and waits for it (in-process).
+   */
+  flushEachBatch?: boolean
   /** Windows to count into (rebuilt from the audit at start); new ones otherwise. */
   windows?: SpendWindows
 }
@@ -140,7 +145,9 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
         })
       }
 
-      const written = await sink.write(prepared.map((p) => p.row))
+      const writing = sink.write(prepared.map((p) => p.row))
+      if (options.flushEachBatch) void sink.flush()
+      const written = await writing
       for (const { eventId, reason } of written.refused) {
         const item = prepared.find((p) => p.row.event_id === eventId)!
         letters.push(

@@ -21,20 +21,37 @@ export interface InProcessBusOptions {
 const eventIdOf = (record: InputRecord): string | undefined =>
   'event' in record ? record.event.event_id : undefined
 
+/** One publish call: it resolves when the last of its records has been handled. */
+interface Ticket {
+  remaining: number
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
+interface Queued {
+  record: InputRecord
+  ticket: Ticket
+}
+
 export interface InProcessBus extends EventBus {
   /** During `stop()`: a batch that fails is parked instead of retried. */
   abandon(): void
+  /** Records published and not yet settled. */
+  queued(): number
 }
 
 /**
- * A bounded in-memory queue. Nothing survives the process, so `stop()` drains the queue
- * through the handler before it resolves: what was accepted is processed before exit. If
- * the handler keeps failing past the shutdown deadline (`abandon()`), what is left is parked.
+ * A bounded in-memory queue whose `publish` resolves only when the handler has settled every
+ * published record (audited, a known duplicate, or dead-lettered), so "accepted" is said of
+ * what is on disk and survives a hard kill (docs/adr/0006-embedded-durability.md). `stop()`
+ * drains the queue through the handler; if the handler keeps failing past the shutdown
+ * deadline (`abandon()`), what is left is parked and its publishers are told it was not
+ * accepted (a retriable error: send again later).
  */
 export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const batchSize = options.batchSize ?? 1000
   const retryDelayMs = options.retryDelayMs ?? 500
-  const queue: InputRecord[] = []
+  const queue: Queued[] = []
   let wake: (() => void) | undefined
   let stopping = false
   let abandoned = false
@@ -53,22 +70,29 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         continue
       }
       const batch = queue.slice(0, batchSize)
+      const records = batch.map((queued) => queued.record)
       try {
-        await handler(batch)
+        await handler(records)
         queue.splice(0, batch.length)
+        for (const { ticket } of batch) if (--ticket.remaining === 0) ticket.resolve()
       } catch (error) {
         if (abandoned) {
           options.logger.error(
             { err: error, records: batch.length },
             'batch failed at shutdown; parking it',
           )
-          if (options.park) await options.park(batch, error)
+          if (options.park) await options.park(records, error)
           else
             options.logger.error(
-              { eventIds: batch.map(eventIdOf) },
+              { eventIds: records.map(eventIdOf) },
               'unprocessed events at shutdown',
             )
           queue.splice(0, batch.length)
+          const notAccepted = new SpendGuardError(
+            'the pipeline shut down before these events were audited; send them again',
+            { code: 'SHUTTING_DOWN', retriable: true, cause: error },
+          )
+          for (const { ticket } of batch) ticket.reject(notAccepted)
           continue
         }
         options.logger.error({ err: error, records: batch.length }, 'batch failed; retrying')
@@ -88,10 +112,14 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         )
       if (queue.length + events.length > options.capacity)
         return Promise.reject(new BufferFullError(options.capacity))
-      for (const event of events) queue.push({ event, source: { kind: origin } })
-      notify()
-      return Promise.resolve()
+      if (events.length === 0) return Promise.resolve()
+      return new Promise<void>((resolve, reject) => {
+        const ticket: Ticket = { remaining: events.length, resolve, reject }
+        for (const event of events) queue.push({ record: { event, source: { kind: origin } }, ticket })
+        notify()
+      })
     },
+    queued: () => queue.length,
     start(handler) {
       running = loop(handler)
       return Promise.resolve()

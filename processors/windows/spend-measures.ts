@@ -15,6 +15,25 @@ export interface CallMeasures {
   late: boolean
 }
 
+/**
+ * Calls already summed (from the audit, when windows are rebuilt): totals over `calls` calls
+ * that each cost `costPerCall` (undefined: unpriced).
+ */
+export interface CallGroup {
+  calls: number
+  failures: number
+  late: number
+  inputTokens: number
+  outputTokens: number
+  cacheReadTokens: number
+  cacheWriteTokens: number
+  reasoningTokens: number
+  latencySum: number
+  latencyCount: number
+  latencyMax: number
+  costPerCall: Femtos | undefined
+}
+
 /** The measures of one window of one key, as `/v1/spend` and `spendguard status` show them. */
 export interface SpendItem {
   key: string
@@ -68,28 +87,36 @@ export class SpendMeasures {
     return BigInt(this.#cost)
   }
 
-  add(call: CallMeasures, weight: number): void {
-    this.calls += weight
-    if (call.failed) this.failures += weight
-    if (call.late) this.late += weight
-    this.inputTokens += call.inputTokens * weight
-    this.outputTokens += call.outputTokens * weight
-    this.cacheReadTokens += call.cacheReadTokens * weight
-    this.cacheWriteTokens += call.cacheWriteTokens * weight
-    this.reasoningTokens += call.reasoningTokens * weight
+  add(call: CallMeasures): void {
+    this.calls++
+    if (call.failed) this.failures++
+    if (call.late) this.late++
+    this.inputTokens += call.inputTokens
+    this.outputTokens += call.outputTokens
+    this.cacheReadTokens += call.cacheReadTokens
+    this.cacheWriteTokens += call.cacheWriteTokens
+    this.reasoningTokens += call.reasoningTokens
     if (call.latencyMs !== undefined) {
-      this.latencySum += call.latencyMs * weight
-      this.latencyCount += weight
+      this.latencySum += call.latencyMs
+      this.latencyCount++
       if (call.latencyMs > this.latencyMax) this.latencyMax = call.latencyMs
     }
-    if (call.cost === undefined) {
-      this.unpriced += weight
-      return
-    }
-    const perCall = Number(call.cost)
-    const amount = perCall * weight
-    if (!this.#addSafe(amount)) this.#addExact(call.cost * BigInt(weight))
-    this.sketch.add(perCall / 1e15, weight)
+    this.#addCalls(call.cost, 1)
+  }
+
+  addGroup(group: CallGroup): void {
+    this.calls += group.calls
+    this.failures += group.failures
+    this.late += group.late
+    this.inputTokens += group.inputTokens
+    this.outputTokens += group.outputTokens
+    this.cacheReadTokens += group.cacheReadTokens
+    this.cacheWriteTokens += group.cacheWriteTokens
+    this.reasoningTokens += group.reasoningTokens
+    this.latencySum += group.latencySum
+    this.latencyCount += group.latencyCount
+    if (group.latencyMax > this.latencyMax) this.latencyMax = group.latencyMax
+    this.#addCalls(group.costPerCall, group.calls)
   }
 
   merge(other: SpendMeasures): void {
@@ -129,6 +156,17 @@ export class SpendMeasures {
       p95_cost_usd: usdEstimate(this.sketch.quantile(0.95)),
       p99_cost_usd: usdEstimate(this.sketch.quantile(0.99)),
     }
+  }
+
+  /** `count` calls of `perCall` each: the exact sum and the sketch. */
+  #addCalls(perCall: Femtos | undefined, count: number): void {
+    if (perCall === undefined) {
+      this.unpriced += count
+      return
+    }
+    const each = Number(perCall)
+    if (!this.#addSafe(each * count)) this.#addExact(perCall * BigInt(count))
+    this.sketch.add(each / 1e15, count)
   }
 
   /** Adds `amount` when it and the sum are exact as numbers; false when they would not be. */

@@ -1,4 +1,9 @@
-import { SpendMeasures, type CallMeasures, type SpendItem } from './spend-measures.ts'
+import {
+  SpendMeasures,
+  type CallGroup,
+  type CallMeasures,
+  type SpendItem,
+} from './spend-measures.ts'
 import {
   DAY_MS,
   LONGEST_SLIDING_MINUTES,
@@ -108,8 +113,8 @@ function horizonAt(now: number): Horizon {
   }
 }
 
-/** Adds to the bucket starting at `start` in an ascending list, creating it in order. */
-function addTo(buckets: SpendMeasures[], start: number, call: CallMeasures, weight: number): void {
+/** The bucket starting at `start` in an ascending list, created in order. */
+function bucketAt(buckets: SpendMeasures[], start: number): SpendMeasures {
   let at = buckets.length
   // Events come mostly in order: the newest bucket is the usual hit.
   while (at > 0 && buckets[at - 1]!.start > start) at--
@@ -118,7 +123,7 @@ function addTo(buckets: SpendMeasures[], start: number, call: CallMeasures, weig
     bucket = new SpendMeasures(start)
     buckets.splice(at, 0, bucket)
   }
-  bucket.add(call, weight)
+  return bucket
 }
 
 function trim(buckets: SpendMeasures[], oldest: number): void {
@@ -148,14 +153,29 @@ export class SpendWindows {
     return this.#tooOld
   }
 
-  /** Counts a call (or `weight` identical calls) that occurred at `occurredAt`. */
-  add(keys: CallKeys, occurredAt: number, call: CallMeasures, now: number, weight = 1): void {
+  /** Counts one call that occurred at `occurredAt`. */
+  add(keys: CallKeys, occurredAt: number, call: CallMeasures, now: number): void {
+    this.#update(keys, occurredAt, now, 1, (bucket) => bucket.add(call))
+  }
+
+  /** Counts a group of calls of one key and time (a window rebuilt from the audit). */
+  addGroup(keys: CallKeys, occurredAt: number, group: CallGroup, now: number): void {
+    this.#update(keys, occurredAt, now, group.calls, (bucket) => bucket.addGroup(group))
+  }
+
+  #update(
+    keys: CallKeys,
+    occurredAt: number,
+    now: number,
+    calls: number,
+    apply: (bucket: SpendMeasures) => void,
+  ): void {
     const horizon = horizonAt(now)
     const minute = minuteStart(occurredAt)
     const day = dayStart(occurredAt)
     const month = monthStart(occurredAt)
     if (month < horizon.month) {
-      this.#tooOld += weight
+      this.#tooOld += calls
       return
     }
     for (const dimension of DIMENSIONS) {
@@ -172,9 +192,9 @@ export class SpendWindows {
         state = new KeyState()
         tenantKeys.set(key, state)
       }
-      if (minute >= horizon.minute) addTo(state.minutes, minute, call, weight)
-      if (day >= horizon.day) addTo(state.days, day, call, weight)
-      addTo(state.months, month, call, weight)
+      if (minute >= horizon.minute) apply(bucketAt(state.minutes, minute))
+      if (day >= horizon.day) apply(bucketAt(state.days, day))
+      apply(bucketAt(state.months, month))
     }
   }
 

@@ -10,6 +10,7 @@ import type { ReadOnlyQueries } from '../../platform/sql/read-only-queries.ts'
 import type { EventBus, Readiness } from '../../processors/ingest/event-bus.ts'
 import type { InputRecord } from '../../processors/ingest/event-processor.ts'
 import { createInProcessBus } from '../../processors/ingest/in-process-bus.ts'
+import { SpendWindows } from '../../processors/windows/spend-windows.ts'
 
 export interface ServeApiOptions {
   capacity?: number
@@ -21,6 +22,8 @@ export interface ServeApiOptions {
   audited?: Iterable<string>
   queries?: ReadOnlyQueries
   readiness?: () => Readiness
+  /** Live windows behind GET /v1/spend (empty ones by default). */
+  windows?: SpendWindows
 }
 
 /**
@@ -39,6 +42,7 @@ export async function serveApi(options: ServeApiOptions = {}) {
     return Promise.resolve()
   })
   const audited = new Set(options.audited ?? [])
+  const windows = options.windows ?? new SpendWindows()
   const access = createAccessTokens({
     auth: config.auth,
     env: options.env ?? {},
@@ -60,6 +64,7 @@ export async function serveApi(options: ServeApiOptions = {}) {
     allowedOrigins: config.http.allowedOrigins,
     queries,
     auditedEventIds: (ids) => Promise.resolve(new Set(ids.filter((id) => audited.has(id)))),
+    spend: (query) => windows.view(query),
     ...(options.readiness ? { readiness: options.readiness } : {}),
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
