@@ -193,7 +193,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'POST /v1/sql': {
       role: 'read',
       contentTypes: ['application/json'],
-      handle: (_request, body) => runSqlRequest(options.queries, body),
+      handle: (_request, body, principal) => {
+        if (principal.tenant !== undefined)
+          throw new HttpError(
+            403,
+            `SQL reads every tenant's rows; this token is bound to tenant "${principal.tenant}"`,
+          )
+        return runSqlRequest(options.queries, body)
+      },
     },
     'GET /v1/spend': {
       role: 'read',

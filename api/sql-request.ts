@@ -18,7 +18,9 @@ export const sqlRequestSchema = z.strictObject({
    */
   format: z.enum(['json', 'json_compact', 'ndjson', 'tsv', 'csv']).default('json'),
   /** Values of the query's `{name:Type}` placeholders. */
-  params: z.record(z.string().regex(/^\w+$/, 'a parameter name is letters, digits and _'), z.string()).default({}),
+  params: z
+    .record(z.string().regex(/^\w+$/, 'a parameter name is letters, digits and _'), z.string())
+    .default({}),
 })
 
 const ENGINE_FORMATS = {

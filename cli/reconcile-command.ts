@@ -46,7 +46,9 @@ export async function runReconcile(
       limit: String(LIVE_LIMIT),
       as_of: new Date(asOf).toISOString(),
     })
-    return (await (await callPipeline(running, `/v1/spend?${search}`)).json()) as SpendView
+    return (await (
+      await callPipeline(running, `/v1/spend?${search.toString()}`)
+    ).json()) as SpendView
   }
   const drifts: Drift[] = []
   let compared = 0
@@ -66,7 +68,9 @@ export async function runReconcile(
       keys += rows.length
       drifts.push(...compareTotals(dimension, window, before, rows, after))
     }
-    options.progress?.(`reconcile: ${window} compared (${compared} views, ${drifts.length} differences)`)
+    options.progress?.(
+      `reconcile: ${window} compared (${compared} views, ${drifts.length} differences)`,
+    )
   }
   return { as_of: new Date(asOf).toISOString(), compared, keys, drifts }
 }
@@ -78,7 +82,15 @@ export function formatReconcile(report: ReconcileReport): string {
     head +
     renderTable(
       ['window', 'dimension', 'tenant', 'key', 'measure', 'live', 'audit'],
-      report.drifts.map((d) => [d.window, d.dimension, d.tenant, d.key, d.measure, d.live, d.audit]),
+      report.drifts.map((d) => [
+        d.window,
+        d.dimension,
+        d.tenant,
+        d.key,
+        d.measure,
+        d.live,
+        d.audit,
+      ]),
     )
   )
 }

@@ -87,7 +87,9 @@ export function parseParams(values: readonly string[]): Record<string, string> {
   for (const value of values) {
     const match = /^(\w+)=(.*)$/s.exec(value)
     if (!match)
-      throw new ConfigError(`--param: "${value}" is not name=value (for a {name:Type} in the query)`)
+      throw new ConfigError(
+        `--param: "${value}" is not name=value (for a {name:Type} in the query)`,
+      )
     params[match[1]!] = match[2]!
   }
   return params

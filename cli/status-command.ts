@@ -20,7 +20,7 @@ export async function fetchSpend(config: Config, options: StatusOptions): Promis
     limit: String(options.limit),
     ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
   })
-  const response = await callPipeline(running, `/v1/spend?${search}`)
+  const response = await callPipeline(running, `/v1/spend?${search.toString()}`)
   return (await response.json()) as SpendView
 }
 

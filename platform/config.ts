@@ -32,7 +32,10 @@ export const accessTokenSchema = z
     tokenFile: z.string().min(1).optional(),
     /** An environment variable holding the token. */
     tokenEnv: z.string().min(1).optional(),
-    /** An ingest token bound to a tenant may only write that tenant's events. */
+    /**
+     * A token bound to a tenant may only write (ingest) or read live spend (read) of that tenant;
+     * SQL, which reads every tenant's rows, is refused to it.
+     */
     tenant: z.string().min(1).optional(),
   })
   .refine(

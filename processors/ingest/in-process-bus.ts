@@ -115,7 +115,8 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       if (events.length === 0) return Promise.resolve()
       return new Promise<void>((resolve, reject) => {
         const ticket: Ticket = { remaining: events.length, resolve, reject }
-        for (const event of events) queue.push({ record: { event, source: { kind: origin } }, ticket })
+        for (const event of events)
+          queue.push({ record: { event, source: { kind: origin } }, ticket })
         notify()
       })
     },

@@ -121,7 +121,5 @@ export function compareTotals(
       })
     }
   }
-  return drifts.sort(
-    (x, y) => x.tenant.localeCompare(y.tenant) || x.key.localeCompare(y.key) || 0,
-  )
+  return drifts.sort((x, y) => x.tenant.localeCompare(y.tenant) || x.key.localeCompare(y.key) || 0)
 }

@@ -70,7 +70,7 @@ describe('spendguard CLI on the embedded store (chDB)', () => {
     expect(ddl.stdout).toMatch(/TTL toDateTime\(occurred_at\) \+ toIntervalYear\(2\)/)
   })
 
-  it('sql explains, without a stack trace, that a running pipeline holds the store', async () => {
+  it('sql explains, without a stack trace, that a process it cannot reach holds the store', async () => {
     const dataDir = join(work, 'locked')
     const running = await startCli([
       'start',
@@ -80,6 +80,9 @@ describe('spendguard CLI on the embedded store (chDB)', () => {
       dataDir,
     ])
     try {
+      // Without the record of the running process (removed by hand, or a foreign process),
+      // the CLI cannot reach it and opens the store, which is locked.
+      rmSync(join(dataDir, 'running.json'))
       const result = await runCli(['sql', 'SELECT 1', '--data-dir', dataDir])
       expect(result.code).toBe(1)
       expect(result.stderr).toMatch(/in use by another process/)

@@ -155,7 +155,7 @@ describe('spend windows', () => {
     const now = Date.UTC(2026, 10, 24, 12)
     windows.add(keys(), now, call('1', { latencyMs: 100 }), now)
     windows.add(keys(), now, call('1', { failed: true, latencyMs: 300, reasoningTokens: 4 }), now)
-    windows.add(keys(), now, { ...call("0"), cost: undefined, latencyMs: undefined }, now)
+    windows.add(keys(), now, { ...call('0'), cost: undefined, latencyMs: undefined }, now)
     const [item] = windows.view({ dimension: 'user', window: '15m', asOf: now }).items
     expect(item).toMatchObject({
       calls: 3,
