@@ -230,7 +230,10 @@ export async function createPipeline(
       async start() {
         // Live totals start from the audit, which holds exactly what was audited before.
         const began = Date.now()
-        const calls = await rebuildWindows(reader, processor.windows, clock.now())
+        const calls = await rebuildWindows(reader, {
+          now: clock.now(),
+          into: () => processor.windows,
+        })
         logger.info({ calls, ms: Date.now() - began }, 'windows rebuilt from the audit')
         scheduler.every('window sweep', 60_000, () => processor.windows.sweep(clock.now()))
         await bus.start(async (records) => {

@@ -49,8 +49,11 @@ export interface EvaluationCore {
   readonly windows: SpendWindows
   readonly watermarks: Watermarks
   evaluate(candidate: Candidate, partition: string, marks: WatermarkBatch, now: number): Evaluation
-  /** Counts a settled call, once, into every window of every dimension. */
-  count(evaluated: EvaluatedCall, now: number): void
+  /**
+   * Counts a settled call, once, into every window of every dimension: of `into` when given
+   * (an input partition's share, on Kafka), of the core's own windows otherwise.
+   */
+  count(evaluated: EvaluatedCall, now: number, into?: SpendWindows): void
 }
 
 export function createEvaluationCore(options: EvaluationCoreOptions): EvaluationCore {
@@ -94,8 +97,8 @@ export function createEvaluationCore(options: EvaluationCoreOptions): Evaluation
       const late = marks.isLate(partition, call.occurred_at, now)
       return { ok: true, value: { call, price: options.pricer.price(call), late } }
     },
-    count(evaluated, now) {
-      windows.add(keysOf(evaluated.call), evaluated.call.occurred_at, measuresOf(evaluated), now)
+    count(evaluated, now, into = windows) {
+      into.add(keysOf(evaluated.call), evaluated.call.occurred_at, measuresOf(evaluated), now)
     },
   }
 }

@@ -62,6 +62,11 @@ export interface EventProcessorOptions {
   flushEachBatch?: boolean
   /** Windows to count into (rebuilt from the audit at start); new ones otherwise. */
   windows?: SpendWindows
+  /**
+   * The windows a record's call is counted in, when they depend on its input partition (the
+   * scale-out input side); `windows` otherwise.
+   */
+  windowsOf?: (source: EventSource) => SpendWindows
 }
 
 interface Prepared {
@@ -170,9 +175,9 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       metrics.deadLettered += letters.length
       // Windows, late and unpriced count the rows this batch wrote, each once.
       const uncounted = new Set(written.writtenIds)
-      for (const { row, evaluated } of prepared) {
+      for (const { row, evaluated, record } of prepared) {
         if (!uncounted.delete(row.event_id)) continue
-        core.count(evaluated, now)
+        core.count(evaluated, now, options.windowsOf?.(record.source))
         if (evaluated.late) metrics.late++
         const price = evaluated.price
         if (price.status === 'unpriced') {

@@ -15,6 +15,13 @@ const LOG_GAMMA = Math.log(GAMMA)
 /** Below this a value counts as zero: one femto-dollar, the smallest cost there is. */
 const MIN_VALUE = 1e-15
 
+/** A sketch as plain data, for the spend-deltas topic. */
+export interface SketchWire {
+  z: number
+  i: number[]
+  n: number[]
+}
+
 export class CostSketch {
   /** Bin indexes, ascending; counts[i] values fell in bin indexes[i]. */
   #indexes: number[] = []
@@ -58,6 +65,20 @@ export class CostSketch {
       if (rank < seen) return (2 * GAMMA ** this.#indexes[i]!) / (GAMMA + 1)
     }
     return (2 * GAMMA ** this.#indexes[this.#indexes.length - 1]!) / (GAMMA + 1)
+  }
+
+  /** The sketch as plain data: zeros, bin indexes and their counts. */
+  toWire(): SketchWire {
+    return { z: this.#zeros, i: [...this.#indexes], n: [...this.#counts] }
+  }
+
+  static fromWire(wire: SketchWire): CostSketch {
+    const sketch = new CostSketch()
+    sketch.#zeros = wire.z
+    sketch.#indexes = [...wire.i]
+    sketch.#counts = [...wire.n]
+    sketch.#count = wire.z + wire.n.reduce((sum, n) => sum + n, 0)
+    return sketch
   }
 
   /** Bins held, for the memory benchmark. */

@@ -1,5 +1,5 @@
-import { formatUsd, numberToDecimalString, type Femtos } from '../../platform/money.ts'
-import { CostSketch } from './cost-sketch.ts'
+import { formatUsd, numberToDecimalString, parseUsd, type Femtos } from '../../platform/money.ts'
+import { CostSketch, type SketchWire } from './cost-sketch.ts'
 
 /** What one call (or a group of identical calls, `weight` of them) adds to a window. */
 export interface CallMeasures {
@@ -56,6 +56,25 @@ export interface SpendItem {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
+/** A bucket's full value as plain data (spend-deltas); the cost as an exact decimal string. */
+export interface MeasuresWire {
+  start: number
+  calls: number
+  failures: number
+  late: number
+  unpriced: number
+  input: number
+  output: number
+  cache_read: number
+  cache_write: number
+  reasoning: number
+  latency_sum: number
+  latency_count: number
+  latency_max: number
+  cost_usd: string
+  sketch: SketchWire
+}
+
 /**
  * Running totals for one key over one span of event time (a minute, a UTC day or month).
  * Cost is exact: a safe integer of femto-USD while it fits (no allocation per call on the hot
@@ -76,11 +95,52 @@ export class SpendMeasures {
   latencySum = 0
   latencyCount = 0
   latencyMax = 0
+  /** Changed since its windows last drained their changes (scale-out input side). */
+  changed = false
   #cost: number | bigint = 0
-  readonly sketch = new CostSketch()
+  sketch = new CostSketch()
 
   constructor(start: number) {
     this.start = start
+  }
+
+  toWire(): MeasuresWire {
+    return {
+      start: this.start,
+      calls: this.calls,
+      failures: this.failures,
+      late: this.late,
+      unpriced: this.unpriced,
+      input: this.inputTokens,
+      output: this.outputTokens,
+      cache_read: this.cacheReadTokens,
+      cache_write: this.cacheWriteTokens,
+      reasoning: this.reasoningTokens,
+      latency_sum: this.latencySum,
+      latency_count: this.latencyCount,
+      latency_max: this.latencyMax,
+      cost_usd: formatUsd(this.cost),
+      sketch: this.sketch.toWire(),
+    }
+  }
+
+  static fromWire(wire: MeasuresWire): SpendMeasures {
+    const measures = new SpendMeasures(wire.start)
+    measures.calls = wire.calls
+    measures.failures = wire.failures
+    measures.late = wire.late
+    measures.unpriced = wire.unpriced
+    measures.inputTokens = wire.input
+    measures.outputTokens = wire.output
+    measures.cacheReadTokens = wire.cache_read
+    measures.cacheWriteTokens = wire.cache_write
+    measures.reasoningTokens = wire.reasoning
+    measures.latencySum = wire.latency_sum
+    measures.latencyCount = wire.latency_count
+    measures.latencyMax = wire.latency_max
+    measures.#addExact(parseUsd(wire.cost_usd))
+    measures.sketch = CostSketch.fromWire(wire.sketch)
+    return measures
   }
 
   get cost(): Femtos {

@@ -5,15 +5,15 @@ import {
   type SpendItem,
 } from './spend-measures.ts'
 import {
-  DAY_MS,
-  LONGEST_SLIDING_MINUTES,
-  MINUTE_MS,
-  dayStart,
-  minuteStart,
-  monthStart,
-  windowSpan,
-  type WindowName,
-} from './window-spans.ts'
+  bucketAt,
+  bucketsOf,
+  horizonAt,
+  KeyState,
+  merged,
+  trim,
+  type Granularity,
+} from './key-buckets.ts'
+import { dayStart, minuteStart, monthStart, type WindowName } from './window-spans.ts'
 
 /** The dimensions of SPEC section 5, and the pair agent x feature. */
 export const DIMENSIONS = [
@@ -76,6 +76,23 @@ export interface SpendView {
   items: Array<SpendItem & { tenant: string }>
 }
 
+/** A bucket that changed, with what it belongs to (for publishing its full value). */
+export interface BucketChange {
+  dimension: Dimension
+  tenant: string
+  key: string
+  granularity: Granularity
+  bucket: SpendMeasures
+}
+
+/** Which keys of which dimensions a windows object holds (scale-out ownership). */
+export type KeyFilter = (dimension: Dimension, tenant: string, key: string) => boolean
+
+export interface SpendWindowsOptions {
+  /** Remember which buckets change, for `drainChanges` (the input side of scale-out). */
+  trackChanges?: boolean
+}
+
 export interface ViewQuery {
   dimension: Dimension
   window: WindowName
@@ -84,52 +101,6 @@ export interface ViewQuery {
   key?: string | undefined
   /** Items returned at most, most expensive first; all when undefined. */
   limit?: number | undefined
-}
-
-/** One key's buckets: minutes of the last 24 hours, and the current and previous day and month. */
-class KeyState {
-  readonly minutes: SpendMeasures[] = []
-  readonly days: SpendMeasures[] = []
-  readonly months: SpendMeasures[] = []
-
-  get empty(): boolean {
-    return this.minutes.length === 0 && this.days.length === 0 && this.months.length === 0
-  }
-}
-
-/** The oldest bucket start each granularity keeps at `now`. */
-interface Horizon {
-  minute: number
-  day: number
-  month: number
-}
-
-function horizonAt(now: number): Horizon {
-  const thisMonth = monthStart(now)
-  return {
-    minute: minuteStart(now) - LONGEST_SLIDING_MINUTES * MINUTE_MS,
-    day: dayStart(now) - DAY_MS,
-    month: monthStart(thisMonth - 1),
-  }
-}
-
-/** The bucket starting at `start` in an ascending list, created in order. */
-function bucketAt(buckets: SpendMeasures[], start: number): SpendMeasures {
-  let at = buckets.length
-  // Events come mostly in order: the newest bucket is the usual hit.
-  while (at > 0 && buckets[at - 1]!.start > start) at--
-  let bucket = at > 0 ? buckets[at - 1] : undefined
-  if (bucket?.start !== start) {
-    bucket = new SpendMeasures(start)
-    buckets.splice(at, 0, bucket)
-  }
-  return bucket
-}
-
-function trim(buckets: SpendMeasures[], oldest: number): void {
-  let drop = 0
-  while (drop < buckets.length && buckets[drop]!.start < oldest) drop++
-  if (drop > 0) buckets.splice(0, drop)
 }
 
 /**
@@ -142,9 +113,12 @@ function trim(buckets: SpendMeasures[], oldest: number): void {
  */
 export class SpendWindows {
   readonly #state = new Map<Dimension, Map<string, Map<string, KeyState>>>()
+  readonly #trackChanges: boolean
+  #changed: Array<{ dimension: Dimension; tenant: string; key: string; state: KeyState }> = []
   #tooOld = 0
 
-  constructor() {
+  constructor(options: SpendWindowsOptions = {}) {
+    this.#trackChanges = options.trackChanges ?? false
     for (const dimension of DIMENSIONS) this.#state.set(dimension, new Map())
   }
 
@@ -158,9 +132,18 @@ export class SpendWindows {
     this.#update(keys, occurredAt, now, 1, (bucket) => bucket.add(call))
   }
 
-  /** Counts a group of calls of one key and time (a window rebuilt from the audit). */
-  addGroup(keys: CallKeys, occurredAt: number, group: CallGroup, now: number): void {
-    this.#update(keys, occurredAt, now, group.calls, (bucket) => bucket.addGroup(group))
+  /**
+   * Counts a group of calls of one key and time (a window rebuilt from the audit), in the
+   * dimensions `owns` accepts (all by default).
+   */
+  addGroup(
+    keys: CallKeys,
+    occurredAt: number,
+    group: CallGroup,
+    now: number,
+    owns?: KeyFilter,
+  ): void {
+    this.#update(keys, occurredAt, now, group.calls, (bucket) => bucket.addGroup(group), owns)
   }
 
   #update(
@@ -169,6 +152,7 @@ export class SpendWindows {
     now: number,
     calls: number,
     apply: (bucket: SpendMeasures) => void,
+    owns?: KeyFilter,
   ): void {
     const horizon = horizonAt(now)
     const minute = minuteStart(occurredAt)
@@ -180,22 +164,69 @@ export class SpendWindows {
     }
     for (const dimension of DIMENSIONS) {
       const key = keyOf(dimension, keys)
-      if (key === undefined) continue
-      const byTenant = this.#state.get(dimension)!
-      let tenantKeys = byTenant.get(keys.tenant)
-      if (!tenantKeys) {
-        tenantKeys = new Map()
-        byTenant.set(keys.tenant, tenantKeys)
+      if (key === undefined || (owns && !owns(dimension, keys.tenant, key))) continue
+      const state = this.#stateOf(dimension, keys.tenant, key)
+      if (minute >= horizon.minute) this.#touch(bucketAt(state.minutes, minute), apply)
+      if (day >= horizon.day) this.#touch(bucketAt(state.days, day), apply)
+      this.#touch(bucketAt(state.months, month), apply)
+      if (this.#trackChanges && !state.changed) {
+        state.changed = true
+        this.#changed.push({ dimension, tenant: keys.tenant, key, state })
       }
-      let state = tenantKeys.get(key)
-      if (!state) {
-        state = new KeyState()
-        tenantKeys.set(key, state)
-      }
-      if (minute >= horizon.minute) apply(bucketAt(state.minutes, minute))
-      if (day >= horizon.day) apply(bucketAt(state.days, day))
-      apply(bucketAt(state.months, month))
     }
+  }
+
+  #touch(bucket: SpendMeasures, apply: (bucket: SpendMeasures) => void): void {
+    apply(bucket)
+    if (this.#trackChanges) bucket.changed = true
+  }
+
+  #stateOf(dimension: Dimension, tenant: string, key: string): KeyState {
+    const byTenant = this.#state.get(dimension)!
+    let tenantKeys = byTenant.get(tenant)
+    if (!tenantKeys) {
+      tenantKeys = new Map()
+      byTenant.set(tenant, tenantKeys)
+    }
+    let state = tenantKeys.get(key)
+    if (!state) {
+      state = new KeyState()
+      tenantKeys.set(key, state)
+    }
+    return state
+  }
+
+  /** The buckets changed since the last call, each once; their change marks are cleared. */
+  drainChanges(): BucketChange[] {
+    const changes: BucketChange[] = []
+    for (const { dimension, tenant, key, state } of this.#changed) {
+      state.changed = false
+      for (const granularity of ['minute', 'day', 'month'] as const)
+        for (const bucket of bucketsOf(state, granularity)) {
+          if (!bucket.changed) continue
+          bucket.changed = false
+          changes.push({ dimension, tenant, key, granularity, bucket })
+        }
+    }
+    this.#changed = []
+    return changes
+  }
+
+  /**
+   * Sets a bucket to a full value published by the instance that counts it (scale-out). A
+   * bucket's value only grows (calls are added, never removed), so of two values for the same
+   * bucket the one with more calls is the newer: a late, repeated or replayed value never
+   * replaces a newer one, and nothing is counted twice. Buckets past what is kept are ignored.
+   */
+  setBucket(change: Omit<BucketChange, 'bucket'> & { bucket: SpendMeasures }, now: number): void {
+    if (change.bucket.start < horizonAt(now)[change.granularity]) return
+    const buckets = bucketsOf(
+      this.#stateOf(change.dimension, change.tenant, change.key),
+      change.granularity,
+    )
+    const current = bucketAt(buckets, change.bucket.start)
+    if (change.bucket.calls <= current.calls) return
+    buckets[buckets.indexOf(current)] = change.bucket
   }
 
   /** The measures of one key in one window, or undefined when it has none. */
@@ -212,7 +243,11 @@ export class SpendWindows {
 
   /** The keys of a dimension in a window, most expensive first (ties by tenant, key). */
   view(query: ViewQuery): SpendView {
-    const found: Array<{ tenant: string; key: string; measures: SpendMeasures }> = []
+    return combinedView([this], query)
+  }
+
+  /** Adds this object's measures of the query's keys to `into` (tenant NUL key -> measures). */
+  collect(query: ViewQuery, into: Map<string, Found>): void {
     const byTenant = this.#state.get(query.dimension)!
     const tenants = query.tenant === undefined ? [...byTenant.keys()] : [query.tenant]
     for (const tenant of tenants) {
@@ -222,21 +257,12 @@ export class SpendWindows {
         query.key === undefined ? keys : [[query.key, keys.get(query.key)]]
       for (const [key, state] of entries) {
         const measures = state && merged(state, query.window, query.asOf)
-        if (measures && measures.calls > 0) found.push({ tenant, key, measures })
+        if (!measures) continue
+        const id = `${tenant}\u0000${key}`
+        const found = into.get(id)
+        if (found) found.measures.merge(measures)
+        else into.set(id, { tenant, key, measures })
       }
-    }
-    found.sort(
-      (a, b) =>
-        compare(b.measures.cost, a.measures.cost) ||
-        compare(a.tenant, b.tenant) ||
-        compare(a.key, b.key),
-    )
-    const shown = query.limit === undefined ? found : found.slice(0, query.limit)
-    return {
-      dimension: query.dimension,
-      window: query.window,
-      as_of: new Date(query.asOf).toISOString(),
-      items: shown.map(({ tenant, key, measures }) => ({ tenant, ...measures.toItem(key) })),
     }
   }
 
@@ -268,16 +294,33 @@ export class SpendWindows {
   }
 }
 
-function merged(state: KeyState, window: WindowName, asOf: number): SpendMeasures | undefined {
-  const span = windowSpan(window, asOf)
-  const buckets = window === 'day' ? state.days : window === 'month' ? state.months : state.minutes
-  let total: SpendMeasures | undefined
-  for (const bucket of buckets) {
-    if (bucket.start < span.from || bucket.start >= span.to) continue
-    total ??= new SpendMeasures(span.from)
-    total.merge(bucket)
+interface Found {
+  tenant: string
+  key: string
+  measures: SpendMeasures
+}
+
+/**
+ * One view over several windows objects holding parts of the same keys (an owner's share of
+ * each input partition): their measures are summed per key, then ordered by cost.
+ */
+export function combinedView(sources: readonly SpendWindows[], query: ViewQuery): SpendView {
+  const collected = new Map<string, Found>()
+  for (const source of sources) source.collect(query, collected)
+  const found = [...collected.values()].filter((f) => f.measures.calls > 0)
+  found.sort(
+    (a, b) =>
+      compare(b.measures.cost, a.measures.cost) ||
+      compare(a.tenant, b.tenant) ||
+      compare(a.key, b.key),
+  )
+  const shown = query.limit === undefined ? found : found.slice(0, query.limit)
+  return {
+    dimension: query.dimension,
+    window: query.window,
+    as_of: new Date(query.asOf).toISOString(),
+    items: shown.map(({ tenant, key, measures }) => ({ tenant, ...measures.toItem(key) })),
   }
-  return total
 }
 
 function compare<T extends bigint | string>(a: T, b: T): number {

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { parseUsd } from '../../platform/money.ts'
 import { toClickHouseTime } from '../audit/audit-row.ts'
-import type { SpendWindows } from './spend-windows.ts'
+import type { KeyFilter, SpendWindows } from './spend-windows.ts'
 import { LONGEST_SLIDING_MINUTES, MINUTE_MS, minuteStart, monthStart } from './window-spans.ts'
 
 /** The group keys and sums of one row of the rebuild query. */
@@ -14,6 +14,7 @@ interface GroupRow {
   team_id: string | null
   model: string
   task_category: string | null
+  source_partition: number | null
   at: string
   cost: string | null
   calls: string
@@ -34,6 +35,7 @@ interface GroupRow {
 const REBUILD_QUERY = `
 SELECT
   tenant_id, agent_id, feature_id, user_id, session_id, team_id, model, task_category,
+  source_partition,
   toUnixTimestamp(if(occurred_at >= {minutesFrom:DateTime64(3, 'UTC')},
     toStartOfMinute(occurred_at), toStartOfDay(occurred_at))) * 1000 AS at,
   toString(cost_usd) AS cost,
@@ -50,27 +52,43 @@ SELECT
   ifNull(max(latency_ms), 0) AS latency_max
 FROM llm_calls
 WHERE occurred_at >= {from:DateTime64(3, 'UTC')}
+  AND (NOT {onlyPartitions:Bool} OR (source = 'kafka' AND source_partition IN {partitions:Array(Int32)}))
 GROUP BY tenant_id, agent_id, feature_id, user_id, session_id, team_id, model, task_category,
-  at, cost`
+  source_partition, at, cost`
 
 const orUndefined = (value: string | null): string | undefined => value ?? undefined
 
+export interface RebuildOptions {
+  now: number
+  /** Windows to count a row of this input partition into (null: not from Kafka). */
+  into: (sourcePartition: number | null) => SpendWindows
+  /** Only rows read from these Kafka input partitions; all rows when undefined. */
+  sourcePartitions?: readonly number[]
+  /** Only these keys (an owner's share); all when undefined. */
+  owns?: KeyFilter
+}
+
 /**
- * Fills `windows` from the audit, which holds exactly the calls that were audited: what a
+ * Fills windows from the audit, which holds exactly the calls that were audited: what a
  * restarted process counted before it stopped, however it stopped (docs/adr/0006). Reads the
  * previous and current UTC month, the oldest span a window keeps at `now`. Returns the calls
- * counted.
+ * read.
  */
 export async function rebuildWindows(
   client: ClickHouseClient,
-  windows: SpendWindows,
-  now: number,
+  options: RebuildOptions,
 ): Promise<number> {
+  const { now } = options
   const from = monthStart(monthStart(now) - 1)
   const minutesFrom = minuteStart(now) - LONGEST_SLIDING_MINUTES * MINUTE_MS
   const result = await client.query({
     query: REBUILD_QUERY,
-    query_params: { from: toClickHouseTime(from), minutesFrom: toClickHouseTime(minutesFrom) },
+    query_params: {
+      from: toClickHouseTime(from),
+      minutesFrom: toClickHouseTime(minutesFrom),
+      onlyPartitions: options.sourcePartitions !== undefined,
+      partitions: options.sourcePartitions ?? [],
+    },
     format: 'JSONEachRow',
   })
   let calls = 0
@@ -79,7 +97,7 @@ export async function rebuildWindows(
       const group = row.json()
       const count = Number(group.calls)
       calls += count
-      windows.addGroup(
+      options.into(group.source_partition).addGroup(
         {
           tenant: group.tenant_id,
           agent: group.agent_id,
@@ -106,6 +124,7 @@ export async function rebuildWindows(
           costPerCall: group.cost === null ? undefined : parseUsd(group.cost),
         },
         now,
+        options.owns,
       )
     }
   }
