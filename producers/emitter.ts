@@ -1,4 +1,5 @@
-import { ConfigError, SpendGuardError, isRetriable } from '../platform/errors.ts'
+import { retrying } from '../platform/retry-policy.ts'
+import { ConfigError, SpendGuardError } from '../platform/errors.ts'
 import { systemClock, type Clock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { LlmCall, LlmCallInput } from '../schemas/llm-call.ts'
@@ -77,13 +78,6 @@ export class PartialSendError extends SpendGuardError {
     super(message, { code: options.code, retriable: false, cause: options.cause })
     this.delivered = options.delivered
   }
-}
-
-/** A retriable error may say how long to wait before the next attempt (HTTP Retry-After). */
-function retryAfterOf(error: unknown): number | undefined {
-  if (!(error instanceof SpendGuardError) || !('retryAfterMs' in error)) return undefined
-  const value = error.retryAfterMs
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
 }
 
 const defaultTimers: Timers = {
@@ -177,40 +171,35 @@ export function createEmitter(options: EmitterOptions): Emitter {
 
   /** Sends one batch, retrying retriable failures; never throws, every event ends counted. */
   async function deliver(batch: LlmCall[]): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await transport.send(batch)
-        sent += batch.length
-        return
-      } catch (error) {
-        if (isRetriable(error) && attempt < maxRetries) {
-          const delayMs = Math.min(
-            retryAfterOf(error) ?? retryBackoffMs * 2 ** attempt,
-            maxRetryBackoffMs,
-          )
+    let attempts = 1
+    try {
+      await retrying(() => transport.send(batch), {
+        policy: { baseMs: retryBackoffMs, maxMs: maxRetryBackoffMs, maxRetries },
+        sleep,
+        onRetry(error, attempt, delayMs) {
+          attempts = attempt + 2
           logger.warn(
             { err: error, events: batch.length, attempt: attempt + 1, delay_ms: delayMs },
             'send failed; retrying',
           )
-          await sleep(delayMs)
-          continue
-        }
-        const delivered =
-          error instanceof PartialSendError ? Math.min(batch.length, error.delivered) : 0
-        sent += delivered
-        failed += batch.length - delivered
-        logger.error(
-          {
-            err: error,
-            events: batch.length,
-            failed: batch.length - delivered,
-            attempts: attempt + 1,
-            first_event_id: batch[0]?.event_id,
-          },
-          'send failed; events counted as failed',
-        )
-        return
-      }
+        },
+      })
+      sent += batch.length
+    } catch (error) {
+      const delivered =
+        error instanceof PartialSendError ? Math.min(batch.length, error.delivered) : 0
+      sent += delivered
+      failed += batch.length - delivered
+      logger.error(
+        {
+          err: error,
+          events: batch.length,
+          failed: batch.length - delivered,
+          attempts,
+          first_event_id: batch[0]?.event_id,
+        },
+        'send failed; events counted as failed',
+      )
     }
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { isRetriable, SinkUnavailableError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
+import { retrying } from '../../platform/retry-policy.ts'
 import type { AuditRow } from './audit-row.ts'
 import { RowRejectedError, type AuditStore } from './audit-store.ts'
 import type { RecentIds } from './recent-ids.ts'
@@ -44,20 +45,20 @@ export function createBatchWriter(options: BatchWriterOptions) {
   const { store, recent, logger, signal } = options
 
   async function withRetry<T>(action: string, run: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await run()
-      } catch (error) {
-        if (!isRetriable(error)) throw error
-        if (signal.aborted) throw new SinkUnavailableError(`${action} abandoned at shutdown`, error)
-        const delay = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.min(attempt, 16))
-        options.onRetry()
-        logger.warn(
-          { err: error, attempt: attempt + 1, delayMs: delay },
-          `${action} failed; retrying`,
-        )
-        await options.sleep(delay)
-      }
+    try {
+      return await retrying(run, {
+        policy: { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs },
+        sleep: options.sleep,
+        giveUp: () => signal.aborted,
+        onRetry(error, attempt, delayMs) {
+          options.onRetry()
+          logger.warn({ err: error, attempt: attempt + 1, delayMs }, `${action} failed; retrying`)
+        },
+      })
+    } catch (error) {
+      if (signal.aborted && isRetriable(error))
+        throw new SinkUnavailableError(`${action} abandoned at shutdown`, error)
+      throw error
     }
   }
 
