@@ -64,7 +64,7 @@ export async function listenHttp(
     queries: pipeline.queries,
     auditedEventIds: (ids) => pipeline.auditedEventIds(ids),
     readiness: () => pipeline.readiness(),
-    spend: (query) => pipeline.processor.windows.view(query),
+    spend: (query) => pipeline.spend(query),
     status: () => ({
       readiness: pipeline.readiness(),
       transport: pipeline.transport,
@@ -72,7 +72,7 @@ export async function listenHttp(
       catalog: pipeline.pricer.catalogVersion,
       pipeline: pipeline.processor.metrics,
       audit: pipeline.sink.stats(),
-      windows: { keys: pipeline.processor.windows.keyCounts() },
+      windows: pipeline.windowsStatus(),
     }),
   })
   try {

@@ -1,32 +1,23 @@
-import { join, resolve } from 'node:path'
-import { Partitioners } from 'kafkajs'
 import type { Config } from '../platform/config.ts'
-import { topicNames } from '../platform/config.ts'
 import {
   createAuditStoreClient,
   type AuditStoreTarget,
   type ClickHouseClient,
 } from '../platform/clickhouse.ts'
 import type { Clock } from '../platform/clock.ts'
-import { createKafka, ensureTopics } from '../platform/kafka.ts'
-import { createReadOnlyQueries, type ReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
 import type { Logger } from '../platform/logger.ts'
-import { createKafkaTransport } from '../producers/kafka-transport.ts'
+import { createScheduler } from '../platform/scheduler.ts'
+import { createReadOnlyQueries, type ReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
 import { createAuditSink, type AuditSink } from '../processors/audit/audit-sink.ts'
 import { createClickHouseAuditStore } from '../processors/audit/audit-store.ts'
 import { migrate } from '../processors/audit/migrations.ts'
-import { createFileDeadLetterSink, deadLetterOf } from '../processors/ingest/dead-letters.ts'
 import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
-import { createEventProcessor, type EventProcessor } from '../processors/ingest/event-processor.ts'
-import { createInProcessBus } from '../processors/ingest/in-process-bus.ts'
-import { createKafkaBus } from '../processors/ingest/kafka-bus.ts'
-import { createKafkaDeadLetterSink } from '../processors/ingest/kafka-dead-letters.ts'
+import type { EventProcessor } from '../processors/ingest/event-processor.ts'
 import type { Pricer } from '../processors/pricing/pricer.ts'
 import { createPricing } from '../processors/pricing/pricing-setup.ts'
-import { rebuildWindows } from '../processors/windows/window-rebuild.ts'
-import { createScheduler } from '../platform/scheduler.ts'
-import { createEventCodec } from '../schemas/avro-codec.ts'
-import { createSchemaRegistry } from '../schemas/schema-registry.ts'
+import type { SpendView, ViewQuery } from '../processors/windows/spend-windows.ts'
+import { wireEmbedded } from './embedded-wiring.ts'
+import { wireKafka } from './kafka-wiring.ts'
 
 /**
  * The running pipeline, wired from one validated config: the composition root that
@@ -49,6 +40,10 @@ export interface Pipeline {
   readonly transport: 'kafka' | 'embedded'
   /** Events accepted by the in-process transport and still waiting for the audit (0 on Kafka). */
   queued(): number
+  /** Live spend of the keys this process holds (all of them embedded). */
+  spend(query: ViewQuery): SpendView
+  /** What the windows hold, for /v1/status. */
+  windowsStatus(): Record<string, unknown>
   /** Whether input is being consumed (GET /readyz). */
   readiness(): Readiness
   /** Settles with the error when the input can no longer be consumed (a consumer crash). */
@@ -113,104 +108,14 @@ export async function createPipeline(
     })
     closers.unshift(() => sink.close())
 
-    let bus: EventBus
-    let abandon = () => {}
-    let queued = () => 0
     let onFatal: (error: unknown) => void = () => {}
     const fatal = new Promise<unknown>((resolve) => (onFatal = resolve))
-    let processor: EventProcessor
-    const processorOptions = {
-      pricer,
-      flushEachBatch: config.kafka.brokers.length === 0,
-      sink,
-      clock,
-      logger: logger.child({ component: 'processor' }),
-      allowedLatenessMs: config.pipeline.allowedLatenessMs,
-    }
-    if (config.kafka.brokers.length > 0) {
-      const topics = topicNames(config)
-      const kafka = createKafka(config.kafka, logger)
-      const admin = kafka.admin()
-      await admin.connect()
-      try {
-        const created = await ensureTopics(
-          admin,
-          [topics.llmCalls, topics.dlq].map((topic) => ({
-            topic,
-            numPartitions: config.kafka.partitions,
-            replicationFactor: config.kafka.replicationFactor,
-          })),
-        )
-        if (created.length > 0) logger.info({ topics: created }, 'created topics')
-      } finally {
-        await admin.disconnect()
-      }
-      // One request in flight keeps per-partition order even when a send is retried.
-      const producer = kafka.producer({
-        createPartitioner: Partitioners.DefaultPartitioner,
-        idempotent: config.kafka.idempotent,
-        maxInFlightRequests: 1,
-      })
-      await producer.connect()
-      const codec = await createEventCodec({
-        ...(config.schemaRegistry.url
-          ? { registry: createSchemaRegistry({ url: config.schemaRegistry.url }) }
-          : {}),
-        subject: `${topics.llmCalls}-value`,
-      })
-      const publisher = createKafkaTransport({
-        producer,
-        codec,
-        topic: topics.llmCalls,
-        compression: config.kafka.compression,
-      })
-      closers.unshift(() => publisher.close())
-      const consumer = kafka.consumer({ groupId: config.kafka.groupId })
-      await consumer.connect()
-      bus = createKafkaBus({
-        publisher,
-        consumer,
-        topic: topics.llmCalls,
-        logger: logger.child({ component: 'kafka-bus' }),
-        partitionsConsumedConcurrently: config.kafka.partitions,
-        onFatal,
-      })
-      processor = createEventProcessor({
-        ...processorOptions,
-        codec,
-        deadLetters: createKafkaDeadLetterSink(producer, topics.dlq),
-      })
-    } else {
-      const deadLetters = createFileDeadLetterSink(
-        join(resolve(config.clickhouse.dataDir), 'dead-letters.ndjson'),
-      )
-      const inProcess = createInProcessBus({
-        logger: logger.child({ component: 'in-process-bus' }),
-        capacity: config.pipeline.maxQueuedEvents,
-        // One bus batch fills one insert, so a batch never waits on the sink's flush timer.
-        batchSize: config.audit.batchSize,
-        park: (records, error) =>
-          deadLetters.publish(
-            records.map((record) =>
-              deadLetterOf(
-                record,
-                {
-                  code: 'SHUTDOWN_UNWRITTEN',
-                  reason: `not audited before the shutdown deadline: ${error instanceof Error ? error.message : String(error)}`,
-                },
-                clock.now(),
-              ),
-            ),
-          ),
-      })
-      abandon = () => inProcess.abandon()
-      queued = () => inProcess.queued()
-      bus = inProcess
-      processor = createEventProcessor({ ...processorOptions, deadLetters })
-    }
-    closers.unshift(() => bus.stop())
+    const deps = { config, logger, clock, pricer, sink, reader, onFatal }
+    const transport = config.kafka.brokers.length > 0 ? await wireKafka(deps) : wireEmbedded(deps)
+    closers.unshift(...transport.closers)
     const scheduler = createScheduler({ logger: logger.child({ component: 'scheduler' }) })
     closers.unshift(() => scheduler.stop())
+    const { bus, processor } = transport
 
     let stopping: Promise<void> | undefined
     return {
@@ -224,21 +129,14 @@ export async function createPipeline(
       auditedEventIds: (ids) => auditStore.existingEventIds(ids),
       clock,
       transport: config.kafka.brokers.length > 0 ? 'kafka' : 'embedded',
-      readiness: () => bus.readiness(),
-      queued: () => queued(),
+      readiness: () => transport.readiness(),
+      queued: () => transport.queued(),
+      spend: (query) => transport.spend(query),
+      windowsStatus: () => transport.status(),
       fatal,
       async start() {
-        // Live totals start from the audit, which holds exactly what was audited before.
-        const began = Date.now()
-        const calls = await rebuildWindows(reader, {
-          now: clock.now(),
-          into: () => processor.windows,
-        })
-        logger.info({ calls, ms: Date.now() - began }, 'windows rebuilt from the audit')
-        scheduler.every('window sweep', 60_000, () => processor.windows.sweep(clock.now()))
-        await bus.start(async (records) => {
-          await processor.process(records)
-        })
+        scheduler.every('window sweep', 60_000, () => transport.sweep())
+        await transport.start()
       },
       stop() {
         stopping ??= (async () => {
@@ -249,7 +147,7 @@ export async function createPipeline(
               { deadlineMs: config.pipeline.shutdownTimeoutMs },
               'shutdown deadline passed',
             )
-            abandon()
+            transport.abandon()
             sink.abandonRetries()
           }, config.pipeline.shutdownTimeoutMs)
           // Every step runs even when an earlier one fails; the first failure is reported.

@@ -281,7 +281,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 }
 
 /** Full topic names for a config. */
-export function topicNames(config: Config): { llmCalls: string; dlq: string } {
+export function topicNames(config: Config): {
+  llmCalls: string
+  spendDeltas: string
+  dlq: string
+} {
   const prefix = config.kafka.topicPrefix
-  return { llmCalls: `${prefix}llm-calls`, dlq: `${prefix}dlq` }
+  return {
+    llmCalls: `${prefix}llm-calls`,
+    spendDeltas: `${prefix}spend-deltas`,
+    dlq: `${prefix}dlq`,
+  }
 }

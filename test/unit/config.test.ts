@@ -31,7 +31,11 @@ describe('configuration', () => {
     })
     expect(config.kafka.brokers).toEqual(['k1:9092', 'k2:9092'])
     expect(config.http.port).toBe(9100)
-    expect(topicNames(config)).toEqual({ llmCalls: 'prod.llm-calls', dlq: 'prod.dlq' })
+    expect(topicNames(config)).toEqual({
+      llmCalls: 'prod.llm-calls',
+      spendDeltas: 'prod.spend-deltas',
+      dlq: 'prod.dlq',
+    })
   })
 
   it('names the bad field when validation fails', () => {

@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerRunConfig, EachBatchPayload } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
+import { SinkUnavailableError } from '../../platform/errors.ts'
 import { silentLogger } from '../../platform/logger.ts'
 import { createKafkaBus } from '../../processors/ingest/kafka-bus.ts'
 import type { InputRecord } from '../../processors/ingest/event-processor.ts'
@@ -32,6 +33,7 @@ function fakeConsumer() {
     },
     disconnect: () => Promise.resolve(),
   }
+  const pausedPartitions: number[] = []
   function deliver(partition: number, offsets: string[]): Promise<void> {
     const payload = {
       batch: {
@@ -44,6 +46,11 @@ function fakeConsumer() {
           headers: {},
         })),
         lastOffset: () => offsets[offsets.length - 1]!,
+        highWatermark: String(Number(offsets[offsets.length - 1]!) + 1),
+      },
+      pause: () => {
+        pausedPartitions.push(partition)
+        return () => {}
       },
       resolveOffset: () => {},
       heartbeat: () => Promise.resolve(),
@@ -52,15 +59,28 @@ function fakeConsumer() {
   }
   /** What kafkajs emits: `consumer.crash` with restart false when it gives up for good. */
   const emit = (name: string, payload: unknown) => listeners.get(name)?.({ payload })
-  return { consumer: consumer as unknown as Consumer, commits, deliver, emit, config: () => run }
+  return {
+    consumer: consumer as unknown as Consumer,
+    commits,
+    deliver,
+    emit,
+    pausedPartitions,
+    config: () => run,
+  }
 }
 
+const sleeps: number[] = []
 const busOver = (consumer: Consumer, onFatal?: (error: unknown) => void) =>
   createKafkaBus({
     publisher: { send: () => Promise.resolve() },
     consumer,
     topic: 'llm-calls',
     logger: silentLogger(),
+    retry: { baseMs: 100, maxMs: 1000 },
+    sleep: (ms) => {
+      sleeps.push(ms)
+      return Promise.resolve()
+    },
     ...(onFatal ? { onFatal } : {}),
   })
 
@@ -88,12 +108,36 @@ describe('kafka bus', () => {
     expect(fake.commits).toEqual([{ topic: 'llm-calls', partition: 1, offset: '44' }])
   })
 
-  it('commits nothing when the handler fails, so the batch is delivered again', async () => {
+  it('delivers a batch again after a retriable failure, with backoff, and commits it once', async () => {
     const fake = fakeConsumer()
     const bus = busOver(fake.consumer)
-    await bus.start(() => Promise.reject(new Error('audit store down')))
-    await expect(fake.deliver(0, ['7', '8'])).rejects.toThrow('audit store down')
+    sleeps.length = 0
+    let attempts = 0
+    await bus.start(() => {
+      attempts++
+      if (attempts < 4) return Promise.reject(new SinkUnavailableError('audit store down'))
+      return Promise.resolve()
+    })
+    await fake.deliver(0, ['7', '8'])
+    expect(attempts).toBe(4)
+    expect(sleeps).toEqual([100, 200, 400])
+    expect(fake.commits).toEqual([{ topic: 'llm-calls', partition: 0, offset: '9' }])
+  })
+
+  it('pauses the partition, commits nothing and is not ready after a failure retrying cannot fix', async () => {
+    const fake = fakeConsumer()
+    const bus = busOver(fake.consumer)
+    await bus.start(() => Promise.reject(new TypeError('a bug')))
+    fake.emit('consumer.group_join', { memberAssignment: { 'llm-calls': [0, 1] } })
+    await fake.deliver(1, ['7', '8'])
     expect(fake.commits).toEqual([])
+    expect(fake.pausedPartitions).toEqual([1])
+    expect(bus.readiness()).toMatchObject({
+      ready: false,
+      reason: expect.stringMatching(
+        /partition 1 of llm-calls is paused at offset 7: a bug/,
+      ) as unknown,
+    })
   })
 
   it('finishes and commits the batch in flight before stopping the consumer, and starts no new one', async () => {

@@ -1,0 +1,148 @@
+import { Partitioners } from 'kafkajs'
+import { topicNames } from '../platform/config.ts'
+import { ValidationError } from '../platform/errors.ts'
+import { createKafka, ensureTopics } from '../platform/kafka.ts'
+import { createKafkaTransport } from '../producers/kafka-transport.ts'
+import { createEventProcessor } from '../processors/ingest/event-processor.ts'
+import { createKafkaBus } from '../processors/ingest/kafka-bus.ts'
+import { createKafkaDeadLetterSink } from '../processors/ingest/kafka-dead-letters.ts'
+import { createKafkaSource } from '../processors/ingest/kafka-source.ts'
+import { spendDeltaSchema, type SpendDelta } from '../processors/scale-out/spend-deltas.ts'
+import { createSpendInstance } from '../processors/scale-out/spend-instance.ts'
+import { createEventCodec } from '../schemas/avro-codec.ts'
+import { createSchemaRegistry } from '../schemas/schema-registry.ts'
+import { processorOptions, type Transport, type TransportDeps } from './transport-wiring.ts'
+
+function parseDelta(value: Buffer, partition: number, offset: string): SpendDelta {
+  const parsed = spendDeltaSchema.safeParse(JSON.parse(value.toString('utf8')))
+  if (!parsed.success)
+    throw new ValidationError(
+      parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+      `spend-deltas message at partition ${partition} offset ${offset} is not valid`,
+    )
+  return parsed.data
+}
+
+/**
+ * The Kafka transport, scaled out (docs/adr/0007-scale-out.md): input partitions are shared
+ * among the instances of one consumer group; each instance publishes the full values of the
+ * window buckets its batches changed to `spend-deltas`, partitioned by key, and keeps the keys
+ * of the spend-deltas partitions it owns (a group of its own).
+ */
+export async function wireKafka(deps: TransportDeps): Promise<Transport> {
+  const { config, logger, clock } = deps
+  const topics = topicNames(config)
+  const kafka = createKafka(config.kafka, logger)
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const created = await ensureTopics(
+      admin,
+      [topics.llmCalls, topics.spendDeltas, topics.dlq].map((topic) => ({
+        topic,
+        numPartitions: config.kafka.partitions,
+        replicationFactor: config.kafka.replicationFactor,
+      })),
+    )
+    if (created.length > 0) logger.info({ topics: created }, 'created topics')
+  } finally {
+    await admin.disconnect()
+  }
+  // One request in flight keeps per-partition order even when a send is retried.
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: config.kafka.idempotent,
+    maxInFlightRequests: 1,
+  })
+  await producer.connect()
+  const codec = await createEventCodec({
+    ...(config.schemaRegistry.url
+      ? { registry: createSchemaRegistry({ url: config.schemaRegistry.url }) }
+      : {}),
+    subject: `${topics.llmCalls}-value`,
+  })
+  const publisher = createKafkaTransport({
+    producer,
+    codec,
+    topic: topics.llmCalls,
+    compression: config.kafka.compression,
+  })
+  const instance = createSpendInstance({
+    client: deps.reader,
+    clock,
+    deltaPartitions: config.kafka.partitions,
+    async publish(messages) {
+      await producer.send({
+        topic: topics.spendDeltas,
+        acks: -1,
+        messages: messages.map((message) => ({
+          partition: message.partition,
+          key: String(message.delta.source_partition),
+          value: JSON.stringify(message.delta),
+        })),
+      })
+    },
+  })
+  const processor = createEventProcessor({
+    ...processorOptions(deps),
+    codec,
+    deadLetters: createKafkaDeadLetterSink(producer, topics.dlq),
+    windowsOf: (source) => instance.windowsOf(source),
+  })
+  const inputConsumer = kafka.consumer({ groupId: config.kafka.groupId })
+  await inputConsumer.connect()
+  const bus = createKafkaBus({
+    publisher,
+    consumer: inputConsumer,
+    topic: topics.llmCalls,
+    logger: logger.child({ component: 'kafka-bus' }),
+    partitionsConsumedConcurrently: config.kafka.partitions,
+    onAssignment: (_assigned, revoked) => instance.revoke(revoked, []),
+    onFatal: (error) => deps.onFatal(error),
+  })
+  const deltasConsumer = kafka.consumer({ groupId: `${config.kafka.groupId}.spend-deltas` })
+  await deltasConsumer.connect()
+  const deltas = createKafkaSource({
+    consumer: deltasConsumer,
+    topic: topics.spendDeltas,
+    logger: logger.child({ component: 'spend-deltas' }),
+    partitionsConsumedConcurrently: config.kafka.partitions,
+    onAssignment: (_assigned, revoked) => instance.revoke([], revoked),
+    onFatal: (error) => deps.onFatal(error),
+    handle: (batch) =>
+      instance.handleDeltas(
+        batch.partition,
+        batch.records.map((record) => parseDelta(record.value, batch.partition, record.offset)),
+        BigInt(batch.nextOffset) >= BigInt(batch.highWatermark),
+      ),
+  })
+  return {
+    bus,
+    processor,
+    closers: [() => bus.stop(), () => deltas.stop(), () => publisher.close()],
+    spend: (query) => instance.view(query),
+    async start() {
+      await bus.start(async (records) => {
+        const first = records[0]!.source
+        const last = records[records.length - 1]!.source
+        await instance.handleInput(
+          processor,
+          first.partition!,
+          records,
+          (BigInt(last.offset!) + 1n).toString(),
+        )
+      })
+      await deltas.start()
+    },
+    readiness() {
+      const input = bus.readiness()
+      if (!input.ready) return input
+      const owned = deltas.readiness()
+      return owned.ready ? input : owned
+    },
+    sweep: () => instance.sweep(),
+    abandon: () => {},
+    queued: () => 0,
+    status: () => instance.status(),
+  }
+}

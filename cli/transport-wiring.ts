@@ -1,0 +1,55 @@
+import type { ClickHouseClient } from '../platform/clickhouse.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Config } from '../platform/config.ts'
+import type { Logger } from '../platform/logger.ts'
+import type { AuditSink } from '../processors/audit/audit-sink.ts'
+import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
+import type { EventProcessor } from '../processors/ingest/event-processor.ts'
+import type { Pricer } from '../processors/pricing/pricer.ts'
+import type { SpendView, ViewQuery } from '../processors/windows/spend-windows.ts'
+
+/** What a transport's wiring gets from the composition root. */
+export interface TransportDeps {
+  config: Config
+  logger: Logger
+  clock: Clock
+  pricer: Pricer
+  sink: AuditSink
+  /** Reads the audit (window rebuilds). */
+  reader: ClickHouseClient
+  /** Called once when the input can no longer be consumed. */
+  onFatal(error: unknown): void
+}
+
+/** The transport-specific half of a pipeline: Kafka (scaled out) or in-process (embedded). */
+export interface Transport {
+  readonly bus: EventBus
+  readonly processor: EventProcessor
+  /** Shutdown steps, run in this order before the sink and the clients close. */
+  readonly closers: Array<() => Promise<void>>
+  /** Live spend of the keys this process holds. */
+  spend(query: ViewQuery): SpendView
+  /** Builds the live state from the audit, then starts consuming. */
+  start(): Promise<void>
+  /** Drops window buckets no view can reach (scheduled). */
+  sweep(): void
+  /** At the shutdown deadline: stop retrying, park what is left. */
+  abandon(): void
+  /** Events accepted and not yet audited (in-process only). */
+  queued(): number
+  /** Whether input is consumed and owned state is being followed (GET /readyz). */
+  readiness(): Readiness
+  /** What /v1/status shows about the windows. */
+  status(): Record<string, unknown>
+}
+
+/** Common processor options of both transports. */
+export function processorOptions(deps: TransportDeps) {
+  return {
+    pricer: deps.pricer,
+    sink: deps.sink,
+    clock: deps.clock,
+    logger: deps.logger.child({ component: 'processor' }),
+    allowedLatenessMs: deps.config.pipeline.allowedLatenessMs,
+  }
+}
