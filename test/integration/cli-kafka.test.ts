@@ -23,6 +23,7 @@ let services: TestServices
 beforeAll(async () => {
   services = await startTestServices([
     { name: `${prefix}llm-calls`, partitions: 2 },
+    { name: `${prefix}spend-deltas`, partitions: 2 },
     { name: `${prefix}dlq`, partitions: 1 },
   ])
 })
