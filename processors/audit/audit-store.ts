@@ -88,7 +88,13 @@ export function createClickHouseAuditStore(client: ClickHouseClient): AuditStore
           table: 'llm_calls',
           values: rows as AuditRow[],
           format: 'JSONEachRow',
-          clickhouse_settings: { insert_deduplication_token: dedupToken, insert_deduplicate: 1 },
+          clickhouse_settings: {
+            insert_deduplication_token: dedupToken,
+            insert_deduplicate: 1,
+            // The rollups and the id index are fed by materialized views: a deduplicated
+            // insert must not reach them either.
+            deduplicate_blocks_in_dependent_materialized_views: 1,
+          },
         })
       } catch (error) {
         throw classifyStoreError(error, 'insert llm_calls')

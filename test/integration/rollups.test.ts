@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createAuditStoreClient } from '../../platform/clickhouse.ts'
+import { parseConfig } from '../../platform/config.ts'
+import { silentLogger } from '../../platform/logger.ts'
+import { toAuditRow } from '../../processors/audit/audit-row.ts'
+import { batchToken } from '../../processors/audit/audit-sink.ts'
+import { createClickHouseAuditStore } from '../../processors/audit/audit-store.ts'
+import { migrate } from '../../processors/audit/migrations.ts'
+import { KEY_EXPRESSIONS } from '../../processors/windows/reconcile.ts'
+import { DIMENSIONS } from '../../processors/windows/spend-windows.ts'
+import { seededRandom } from '../../cli/demo-traffic.ts'
+import { makeLlmCall } from '../support/make-llm-call.ts'
+import { testPricing } from '../support/pricing.ts'
+
+const work = mkdtempSync(join(tmpdir(), 'spendguard-rollups-'))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4', 'a-model-nobody-prices']
+const STATUSES = ['ok', 'ok', 'ok', 'error', 'timeout', 'blocked'] as const
+
+describe('ClickHouse rollups by minute and by day', () => {
+  it('agree with the audit for every dimension, on generated calls, after a retried insert', async () => {
+    const config = parseConfig({ clickhouse: { dataDir: join(work, 'store') } })
+    const { client } = createAuditStoreClient(config.clickhouse)
+    await migrate(client, silentLogger())
+    const store = createClickHouseAuditStore(client)
+    const pricer = (await testPricing()).pricer
+    const random = seededRandom(11)
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!
+    const maybe = (value: string) => (random() < 0.2 ? undefined : value)
+    // Three days around two midnights, some keys missing, some calls unpriced.
+    const start = Date.UTC(2026, 10, 22, 22)
+    const rows = Array.from({ length: 3000 }, () => {
+      const call = makeLlmCall({
+        occurred_at: new Date(start + Math.floor(random() * 50 * 3_600_000)).toISOString(),
+        tenant_id: pick(['default', 'acme']),
+        agent_id: `agent-${Math.floor(random() * 4)}`,
+        feature_id: maybe(`feature-${Math.floor(random() * 3)}`),
+        user_id: maybe(`user-${Math.floor(random() * 20)}`),
+        session_id: maybe(`session-${Math.floor(random() * 200)}`),
+        team_id: maybe(`team-${Math.floor(random() * 2)}`),
+        task_category: maybe(pick(['chat', 'bulk'])),
+        model: pick(MODELS),
+        provider: undefined,
+        input_tokens: Math.floor(random() * 20_000),
+        output_tokens: Math.floor(random() * 2_000),
+        status: pick(STATUSES),
+        latency_ms: random() < 0.1 ? undefined : Math.floor(random() * 5000),
+      })
+      return toAuditRow(call, {
+        price: pricer.price(call),
+        source: { kind: 'replay' },
+        late: random() < 0.05,
+        ingestedAt: start,
+      })
+    })
+    for (let at = 0; at < rows.length; at += 500) {
+      const batch = rows.slice(at, at + 500)
+      await store.insertCalls(batch, batchToken(batch))
+    }
+    // A retried insert whose first attempt landed: deduplicated, and so is the rollup.
+    await store.insertCalls(rows.slice(0, 500), batchToken(rows.slice(0, 500)))
+
+    const measures = `count() AS calls, countIf(status IN ('error', 'timeout')) AS failures,
+      countIf(price_status = 'unpriced') AS unpriced, countIf(late) AS late,
+      sum(input_tokens) AS input, sum(output_tokens) AS output,
+      toString(sum(ifNull(cost_usd, 0))) AS cost`
+    const rolled = `sum(calls) AS calls, sum(failures) AS failures, sum(unpriced_calls) AS unpriced,
+      sum(late_calls) AS late, sum(input_tokens) AS input, sum(output_tokens) AS output,
+      toString(sum(cost_usd)) AS cost`
+    const read = async (query: string, params: Record<string, string> = {}) => {
+      const result = await client.query({ query, query_params: params, format: 'JSONEachRow' })
+      return result.json<Record<string, string>>()
+    }
+    let compared = 0
+    for (const dimension of DIMENSIONS) {
+      for (const [table, time, bucket] of [
+        ['spend_by_day', 'day', 'toDate(occurred_at)'],
+        ['spend_by_minute', 'minute', 'toStartOfMinute(occurred_at)'],
+      ] as const) {
+        const key = KEY_EXPRESSIONS[dimension]
+        const fromAudit = await read(
+          `SELECT tenant_id, ${key} AS key, toString(${bucket}) AS t, ${measures}
+           FROM llm_calls WHERE key IS NOT NULL GROUP BY tenant_id, key, t ORDER BY tenant_id, key, t`,
+        )
+        const fromRollup = await read(
+          `SELECT tenant_id, key, toString(${time}) AS t, ${rolled} FROM ${table}
+           WHERE dimension = {dimension:String} GROUP BY tenant_id, key, t ORDER BY tenant_id, key, t`,
+          { dimension },
+        )
+        expect(fromRollup).toEqual(fromAudit)
+        compared += fromAudit.length
+      }
+    }
+    expect(compared).toBeGreaterThan(3000)
+    const [{ n }] = (await read('SELECT count() AS n FROM llm_calls')) as [{ n: string }]
+    expect(n).toBe('3000')
+    // The older daily rollup too (migration 0008 gave it a deduplication window).
+    const [{ daily }] = (await read('SELECT sum(calls) AS daily FROM llm_calls_daily')) as [
+      { daily: string },
+    ]
+    expect(daily).toBe('3000')
+    await client.close()
+  })
+})
