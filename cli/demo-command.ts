@@ -76,7 +76,6 @@ export async function runDemo(config: Config, logger: Logger, options: DemoOptio
   const httpClosed = http.close()
   await pipeline.stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'))
   await httpClosed
-  signals.release()
   const metrics = pipeline.processor.metrics
   options.print(`demo stopped: ${metrics.audited} events audited in ${pipeline.store.location}\n`)
   options.print(

@@ -95,7 +95,8 @@ export async function runStart(config: Config, logger: Logger): Promise<void> {
     await pipeline.stop()
     await httpClosed
   } finally {
-    signals.release()
+    // The signal handlers stay until the process exits: a Ctrl-C after the drain, before the
+    // exit, must not kill it either.
     removeRunFile()
   }
   logger.info({ pipeline: pipeline.processor.metrics, audit: pipeline.sink.stats() }, 'stopped')

@@ -59,6 +59,11 @@ export interface EventCodec {
    * absent fields). Throws DecodeError for bytes that are not a known framing or schema.
    */
   decode(bytes: Buffer): Promise<Record<string, unknown>>
+  /**
+   * Decodes framed bytes into the Avro record as avsc reads it: every field present, null for
+   * the absent ones (the processor's hot path validates it as it is, see fast-validate.ts).
+   */
+  decodeRecord(bytes: Buffer): Promise<Record<string, unknown>>
 }
 
 export interface CodecOptions {
@@ -84,15 +89,35 @@ function canonical(type: AvroType): string {
   return JSON.stringify(type.schema())
 }
 
+/** How to read a body of one writer schema. */
+interface Writer {
+  type: AvroType
+  resolver?: avro.Resolver
+}
+
 /** Builds a codec; with a registry it first registers the writer schema to learn its id. */
 export async function createEventCodec(options: CodecOptions = {}): Promise<EventCodec> {
   const readerType = avro.Type.forSchema(options.schema ?? readLlmCallSchema())
   const readerFingerprint = fingerprintBytes(canonical(readerType)).toString('hex')
-  const byFingerprint = new Map<string, avro.Resolver | null>([[readerFingerprint, null]])
+  // Single-object framing names a known writer schema. An older one (its fields are all the
+  // reader's) is read with itself, no resolver: SpendGuard's schemas only add optional fields,
+  // so such a record simply lacks the newer ones, which validation fills with their defaults.
+  // A writer with fields this reader does not know goes through a resolver that drops them.
+  const readerFields = new Set(
+    (readerType.schema() as { fields: AvroField[] }).fields.map((field) => field.name),
+  )
+  const byFingerprint = new Map<string, Writer>([[readerFingerprint, { type: readerType }]])
   for (const schema of options.knownWriterSchemas ?? readReleasedSchemas()) {
     const writerType = avro.Type.forSchema(schema)
     const key = fingerprintBytes(canonical(writerType)).toString('hex')
-    if (key !== readerFingerprint) byFingerprint.set(key, readerType.createResolver(writerType))
+    if (key === readerFingerprint) continue
+    const fields = (writerType.schema() as { fields: AvroField[] }).fields
+    byFingerprint.set(
+      key,
+      fields.every((field) => readerFields.has(field.name))
+        ? { type: writerType }
+        : { type: readerType, resolver: readerType.createResolver(writerType) },
+    )
   }
 
   const registry = options.registry
@@ -162,14 +187,19 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
     return resolver
   }
 
-  function decodeBody(body: Buffer, resolver: avro.Resolver | null): Record<string, unknown> {
-    let record: unknown
+  function decodeBody(
+    body: Buffer,
+    resolver: avro.Resolver | null,
+    type: AvroType = readerType,
+  ): Record<string, unknown> {
     try {
-      record = resolver ? readerType.fromBuffer(body, resolver) : readerType.fromBuffer(body)
+      return (resolver ? type.fromBuffer(body, resolver) : type.fromBuffer(body)) as Record<
+        string,
+        unknown
+      >
     } catch (cause) {
       throw new DecodeError('the Avro body does not match its writer schema', cause)
     }
-    return fromAvroRecord(record as Record<string, unknown>)
   }
 
   /**
@@ -179,16 +209,44 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
    * newer fields after them are skipped. The result still goes through validation.
    */
   function decodeNewerWriter(body: Buffer, fingerprint: string): Record<string, unknown> {
-    let record: unknown
     try {
-      record = readerType.fromBuffer(body, undefined, true)
+      return readerType.fromBuffer(body, undefined, true) as Record<string, unknown>
     } catch (cause) {
       throw new DecodeError(
         `unknown writer schema fingerprint ${fingerprint}, and the body does not start with the fields this reader knows`,
         cause,
       )
     }
-    return fromAvroRecord(record as Record<string, unknown>)
+  }
+
+  // Consecutive messages mostly share a writer: its fingerprint is compared, not re-hexed.
+  let lastFingerprint: Buffer | undefined
+  let lastWriter: Writer = { type: readerType }
+
+  function writerOf(bytes: Buffer): Writer | undefined {
+    if (lastFingerprint !== undefined && bytes.compare(lastFingerprint, 0, 8, 2, 10) === 0)
+      return lastWriter
+    const writer = byFingerprint.get(bytes.subarray(2, 10).toString('hex'))
+    if (writer !== undefined) {
+      lastFingerprint = Buffer.from(bytes.subarray(2, 10))
+      lastWriter = writer
+    }
+    return writer
+  }
+
+  async function decodeRecord(bytes: Buffer): Promise<Record<string, unknown>> {
+    if (bytes.length >= 10 && bytes[0] === 0xc3 && bytes[1] === 0x01) {
+      const writer = writerOf(bytes)
+      if (writer === undefined)
+        return decodeNewerWriter(bytes.subarray(10), bytes.subarray(2, 10).toString('hex'))
+      return decodeBody(bytes.subarray(10), writer.resolver ?? null, writer.type)
+    }
+    if (bytes.length >= 5 && bytes[0] === CONFLUENT_MAGIC) {
+      return decodeBody(bytes.subarray(5), await resolverForRegistryId(bytes.readInt32BE(1)))
+    }
+    throw new DecodeError(
+      'unknown framing: expected Avro single-object (C3 01) or schema registry (00) header',
+    )
   }
 
   return {
@@ -203,19 +261,9 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
       return Buffer.concat([header, readerType.toBuffer(event)])
     },
     async decode(bytes) {
-      if (bytes.length >= 10 && bytes[0] === 0xc3 && bytes[1] === 0x01) {
-        const key = bytes.subarray(2, 10).toString('hex')
-        const resolver = byFingerprint.get(key)
-        if (resolver === undefined) return decodeNewerWriter(bytes.subarray(10), key)
-        return decodeBody(bytes.subarray(10), resolver)
-      }
-      if (bytes.length >= 5 && bytes[0] === CONFLUENT_MAGIC) {
-        return decodeBody(bytes.subarray(5), await resolverForRegistryId(bytes.readInt32BE(1)))
-      }
-      throw new DecodeError(
-        'unknown framing: expected Avro single-object (C3 01) or schema registry (00) header',
-      )
+      return fromAvroRecord(await decodeRecord(bytes))
     },
+    decodeRecord,
   }
 }
 

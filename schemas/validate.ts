@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { ValidationError, type FieldIssue } from '../platform/errors.ts'
+import { fastCheckLlmCall } from './fast-validate.ts'
 import { llmCallSchema, type LlmCall } from './llm-call.ts'
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] }
@@ -14,6 +15,9 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
 
 /** Validates one candidate event without throwing. */
 export function checkLlmCall(candidate: unknown): ValidationResult<LlmCall> {
+  // The fast copy of the contract takes what clearly holds; anything else gets zod's verdict.
+  const fast = fastCheckLlmCall(candidate)
+  if (fast !== undefined) return { ok: true, value: fast }
   const parsed = llmCallSchema.safeParse(candidate)
   return parsed.success
     ? { ok: true, value: parsed.data }

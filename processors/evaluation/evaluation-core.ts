@@ -1,6 +1,8 @@
 import type { FieldIssue } from '../../platform/errors.ts'
 import { eventTimeIssue, type EventTimeWindow } from '../../schemas/event-time.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
+import { fromAvroRecord } from '../../schemas/avro-codec.ts'
+import { fastCheckLlmCall } from '../../schemas/fast-validate.ts'
 import { checkLlmCall } from '../../schemas/validate.ts'
 import type { PriceResult, Pricer } from '../pricing/pricer.ts'
 import { SpendWindows, type CallKeys } from '../windows/spend-windows.ts'
@@ -24,8 +26,19 @@ export interface Rejection {
 
 export type Evaluation = { ok: true; value: EvaluatedCall } | { ok: false; rejection: Rejection }
 
-/** A decoded input: an object still to be validated, or an event validated at a boundary. */
-export type Candidate = { value: unknown } | { event: LlmCall }
+/**
+ * A decoded input: an object still to be validated (JSON), an Avro record as avsc decodes it
+ * (null for absent fields), or an event validated at a boundary.
+ */
+export type Candidate =
+  { value: unknown } | { record: Record<string, unknown> } | { event: LlmCall }
+
+function validate(candidate: Candidate): ReturnType<typeof checkLlmCall> {
+  if ('value' in candidate) return checkLlmCall(candidate.value)
+  if ('event' in candidate) return { ok: true, value: candidate.event }
+  const fast = fastCheckLlmCall(candidate.record, { nullIsAbsent: true })
+  return fast ? { ok: true, value: fast } : checkLlmCall(fromAvroRecord(candidate.record))
+}
 
 export interface EvaluationCoreOptions {
   pricer: Pricer
@@ -64,11 +77,16 @@ export function createEvaluationCore(options: EvaluationCoreOptions): Evaluation
     watermarks,
     evaluate(candidate, partition, marks, now) {
       let call: LlmCall
-      if ('event' in candidate) call = candidate.event
-      else {
-        const checked = checkLlmCall(candidate.value)
+      {
+        const checked = validate(candidate)
         if (!checked.ok) {
-          const rawId = (candidate.value as { event_id?: unknown } | null)?.event_id
+          const raw =
+            'value' in candidate
+              ? candidate.value
+              : 'record' in candidate
+                ? candidate.record
+                : undefined
+          const rawId = (raw as { event_id?: unknown } | null)?.event_id
           return {
             ok: false,
             rejection: {

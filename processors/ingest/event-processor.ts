@@ -107,7 +107,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
     if (!codec)
       return { dead: letter(record, 'NO_CODEC', 'byte record but no codec configured', []) }
     try {
-      return { value: await codec.decode(record.bytes) }
+      return { record: await codec.decodeRecord(record.bytes) }
     } catch (error) {
       if (error instanceof SpendGuardError && !error.retriable)
         return { dead: letter(record, error.code, error.message, []) }

@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib'
 import { z } from 'zod'
+import { RANKS } from '../windows/key-buckets.ts'
 import { SpendMeasures, type MeasuresWire } from '../windows/spend-measures.ts'
 import { DIMENSIONS, type BucketChange, type Dimension } from '../windows/spend-windows.ts'
 
@@ -119,6 +120,6 @@ export function changesOf(delta: SpendDelta): BucketChange[] {
     tenant: bucket.t,
     key: bucket.k,
     granularity: bucket.g,
-    bucket: SpendMeasures.fromWire(bucket.m),
+    bucket: SpendMeasures.fromWire(bucket.m, RANKS[bucket.g]),
   }))
 }

@@ -1,12 +1,13 @@
 /**
  * A mergeable quantile sketch with a relative-error guarantee (the DDSketch idea: values fall
  * into logarithmic bins whose width is a fixed fraction of their value). Any quantile it
- * returns is within `relativeAccuracy` of the true value of that rank, for any data and after
- * any number of merges, so per-minute sketches can be summed into 15-minute, hour, day and
- * month views without losing the bound.
+ * returns is within `SKETCH_RELATIVE_ACCURACY` of the true value of that rank, for any data and
+ * after any number of merges, so per-minute sketches can be summed into 15-minute, hour, day
+ * and month views without losing the bound.
  *
- * Built for many small sketches (one per key and bucket): bins are two sorted number arrays,
- * and a sketch of a few calls holds a few bins. Values are USD per call, non-negative.
+ * Built for millions of small sketches (one per key and bucket): a sketch whose values share
+ * one bin (the common case: a session's calls cost about the same) holds it in two fields; more
+ * bins go to one array of (index, count) pairs. Values are USD per call, non-negative.
  */
 export const SKETCH_RELATIVE_ACCURACY = 0.01
 
@@ -14,6 +15,16 @@ const GAMMA = (1 + SKETCH_RELATIVE_ACCURACY) / (1 - SKETCH_RELATIVE_ACCURACY)
 const LOG_GAMMA = Math.log(GAMMA)
 /** Below this a value counts as zero: one femto-dollar, the smallest cost there is. */
 const MIN_VALUE = 1e-15
+/** The bin of zero values. */
+export const ZERO_BIN = -0x80000000
+
+/** The bin of a value; compute it once per call, then record it into every bucket. */
+export function binOf(value: number): number {
+  return value < MIN_VALUE ? ZERO_BIN : Math.ceil(Math.log(value) / LOG_GAMMA)
+}
+
+/** The value a bin answers with: the point of least relative error in (gamma^(k-1), gamma^k]. */
+const valueOf = (bin: number): number => (bin === ZERO_BIN ? 0 : (2 * GAMMA ** bin) / (GAMMA + 1))
 
 /** A sketch as plain data, for the spend-deltas topic. */
 export interface SketchWire {
@@ -23,31 +34,41 @@ export interface SketchWire {
 }
 
 export class CostSketch {
-  /** Bin indexes, ascending; counts[i] values fell in bin indexes[i]. */
-  #indexes: number[] = []
-  #counts: number[] = []
-  #zeros = 0
-  #count = 0
+  /** The only bin while there is one (NaN otherwise), and its count. */
+  #bin = Number.NaN
+  #binCount = 0
+  /** All bins once there are several: index, count, index, count..., ascending. */
+  #bins: number[] | undefined = undefined
 
-  get count(): number {
-    return this.#count
+  /** Values recorded (counted when asked: one field less per sketch). */
+  get sketched(): number {
+    let total = 0
+    this.#eachBin((_bin, count) => (total += count))
+    return total
   }
 
-  /** Adds `value` (USD) `weight` times. */
-  add(value: number, weight = 1): void {
-    this.#count += weight
-    if (value < MIN_VALUE) {
-      this.#zeros += weight
-      return
+  /** Records `weight` values of `bin` (from `binOf`). */
+  recordBin(bin: number, weight = 1): void {
+    if (this.#bins === undefined) {
+      if (this.#binCount === 0 || this.#bin === bin) {
+        this.#bin = bin
+        this.#binCount += weight
+        return
+      }
+      this.#bins = [this.#bin, this.#binCount]
+      this.#bin = Number.NaN
+      this.#binCount = 0
     }
-    this.#addToBin(Math.ceil(Math.log(value) / LOG_GAMMA), weight)
+    this.#bins = insertPair(this.#bins, bin, weight)
   }
 
-  merge(other: CostSketch): void {
-    this.#count += other.#count
-    this.#zeros += other.#zeros
-    for (let i = 0; i < other.#indexes.length; i++)
-      this.#addToBin(other.#indexes[i]!, other.#counts[i]!)
+  /** Records `weight` values of `value` USD. */
+  recordValue(value: number, weight = 1): void {
+    this.recordBin(binOf(value), weight)
+  }
+
+  mergeSketch(other: CostSketch): void {
+    other.#eachBin((bin, count) => this.recordBin(bin, count))
   }
 
   /**
@@ -55,56 +76,63 @@ export class CostSketch {
    * undefined for an empty sketch.
    */
   quantile(q: number): number | undefined {
-    if (this.#count === 0) return undefined
-    const rank = Math.floor(q * (this.#count - 1))
-    let seen = this.#zeros
-    if (rank < seen) return 0
-    for (let i = 0; i < this.#indexes.length; i++) {
-      seen += this.#counts[i]!
-      // The bin (gamma^(k-1), gamma^k] is answered by the point of least relative error in it.
-      if (rank < seen) return (2 * GAMMA ** this.#indexes[i]!) / (GAMMA + 1)
-    }
-    return (2 * GAMMA ** this.#indexes[this.#indexes.length - 1]!) / (GAMMA + 1)
+    const sketched = this.sketched
+    if (sketched === 0) return undefined
+    const rank = Math.floor(q * (sketched - 1))
+    let seen = 0
+    let answer: number | undefined
+    this.#eachBin((bin, count) => {
+      if (answer !== undefined) return
+      seen += count
+      if (rank < seen) answer = valueOf(bin)
+    })
+    return answer
   }
 
-  /** The sketch as plain data: zeros, bin indexes and their counts. */
-  toWire(): SketchWire {
-    return { z: this.#zeros, i: [...this.#indexes], n: [...this.#counts] }
-  }
-
-  static fromWire(wire: SketchWire): CostSketch {
-    const sketch = new CostSketch()
-    sketch.#zeros = wire.z
-    sketch.#indexes = [...wire.i]
-    sketch.#counts = [...wire.n]
-    sketch.#count = wire.z + wire.n.reduce((sum, n) => sum + n, 0)
-    return sketch
-  }
-
-  /** Bins held, for the memory benchmark. */
+  /** Distinct bins held, for the memory benchmark. */
   get bins(): number {
-    return this.#indexes.length + (this.#zeros > 0 ? 1 : 0)
+    return this.#bins === undefined ? (this.#binCount > 0 ? 1 : 0) : this.#bins.length / 2
   }
 
-  #addToBin(index: number, weight: number): void {
-    const indexes = this.#indexes
-    // Costs of one key cluster in few bins; the last bin is the usual hit.
-    let at = indexes.length
-    if (at > 0 && indexes[at - 1]! >= index) {
-      let lo = 0
-      let hi = at - 1
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (indexes[mid]! < index) lo = mid + 1
-        else hi = mid
+  sketchWire(): SketchWire {
+    const wire: SketchWire = { z: 0, i: [], n: [] }
+    this.#eachBin((bin, count) => {
+      if (bin === ZERO_BIN) wire.z += count
+      else {
+        wire.i.push(bin)
+        wire.n.push(count)
       }
-      at = lo
-      if (indexes[at] === index) {
-        this.#counts[at]! += weight
-        return
-      }
-    }
-    indexes.splice(at, 0, index)
-    this.#counts.splice(at, 0, weight)
+    })
+    return wire
   }
+
+  /** Adds the bins of a wire sketch to this one. */
+  loadSketch(wire: SketchWire): void {
+    if (wire.z > 0) this.recordBin(ZERO_BIN, wire.z)
+    wire.i.forEach((bin, at) => this.recordBin(bin, wire.n[at]))
+  }
+
+  #eachBin(visit: (bin: number, count: number) => void): void {
+    if (this.#bins === undefined) {
+      if (this.#binCount > 0) visit(this.#bin, this.#binCount)
+      return
+    }
+    for (let at = 0; at < this.#bins.length; at += 2) visit(this.#bins[at]!, this.#bins[at + 1]!)
+  }
+}
+
+/** Adds `weight` to a bin of an ascending pair list, or inserts the bin (an exact-size copy). */
+function insertPair(pairs: number[], bin: number, weight: number): number[] {
+  let at = pairs.length
+  while (at > 0 && pairs[at - 2]! > bin) at -= 2
+  if (at > 0 && pairs[at - 2] === bin) {
+    pairs[at - 1]! += weight
+    return pairs
+  }
+  const next = new Array<number>(pairs.length + 2)
+  for (let i = 0; i < at; i++) next[i] = pairs[i]!
+  next[at] = bin
+  next[at + 1] = weight
+  for (let i = at; i < pairs.length; i++) next[i + 2] = pairs[i]!
+  return next
 }

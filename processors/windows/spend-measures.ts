@@ -1,5 +1,11 @@
-import { formatUsd, numberToDecimalString, parseUsd, type Femtos } from '../../platform/money.ts'
-import { CostSketch, type SketchWire } from './cost-sketch.ts'
+import {
+  FEMTOS_PER_USD,
+  formatUsd,
+  numberToDecimalString,
+  parseUsd,
+  type Femtos,
+} from '../../platform/money.ts'
+import { binOf, CostSketch, type SketchWire } from './cost-sketch.ts'
 
 /** What one call (or a group of identical calls, `weight` of them) adds to a window. */
 export interface CallMeasures {
@@ -54,7 +60,7 @@ export interface SpendItem {
   p99_cost_usd: string | null
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const FEMTOS_IN_USD = 1e15
 
 /** A bucket's full value as plain data (spend-deltas); the cost as an exact decimal string. */
 export interface MeasuresWire {
@@ -75,14 +81,38 @@ export interface MeasuresWire {
   sketch: SketchWire
 }
 
+/** A call's cost prepared once for all the buckets it is counted in. */
+export interface PreparedCost {
+  /** Exact femto-USD; undefined when the call is unpriced. */
+  exact: Femtos | undefined
+  /** The same as a number (exact while it is a safe integer). */
+  each: number
+  /** Its quantile-sketch bin. */
+  bin: number
+}
+
+export function prepareCost(cost: Femtos | undefined): PreparedCost {
+  if (cost === undefined) return { exact: undefined, each: 0, bin: 0 }
+  const each = Number(cost)
+  return { exact: cost, each, bin: binOf(each / 1e15) }
+}
+
+/** Bucket granularities, in the order a key's buckets are kept: months, days, minutes. */
+export const MONTH = 0
+export const DAY = 1
+export const MINUTE = 2
+export type Rank = typeof MONTH | typeof DAY | typeof MINUTE
+
 /**
- * Running totals for one key over one span of event time (a minute, a UTC day or month).
+ * Running totals for one key over one span of event time (a minute, a UTC day or month), with
+ * the quantile sketch of its cost per call in the same object (one allocation per bucket).
  * Cost is exact: a safe integer of femto-USD while it fits (no allocation per call on the hot
  * path), a bigint beyond.
  */
-export class SpendMeasures {
+export class SpendMeasures extends CostSketch {
   /** Start of the span, epoch ms (a minute, day or month boundary). */
   readonly start: number
+  readonly rank: Rank
   calls = 0
   failures = 0
   late = 0
@@ -97,11 +127,13 @@ export class SpendMeasures {
   latencyMax = 0
   /** Changed since its windows last drained their changes (scale-out input side). */
   changed = false
-  #cost: number | bigint = 0
-  sketch = new CostSketch()
-
-  constructor(start: number) {
+  /** Exact cost: whole dollars and the femto-dollars below one dollar, both safe integers. */
+  #dollars = 0
+  #femtos = 0
+  constructor(start: number, rank: Rank = MINUTE) {
+    super()
     this.start = start
+    this.rank = rank
   }
 
   toWire(): MeasuresWire {
@@ -120,12 +152,12 @@ export class SpendMeasures {
       latency_count: this.latencyCount,
       latency_max: this.latencyMax,
       cost_usd: formatUsd(this.cost),
-      sketch: this.sketch.toWire(),
+      sketch: this.sketchWire(),
     }
   }
 
-  static fromWire(wire: MeasuresWire): SpendMeasures {
-    const measures = new SpendMeasures(wire.start)
+  static fromWire(wire: MeasuresWire, rank: Rank): SpendMeasures {
+    const measures = new SpendMeasures(wire.start, rank)
     measures.calls = wire.calls
     measures.failures = wire.failures
     measures.late = wire.late
@@ -138,16 +170,17 @@ export class SpendMeasures {
     measures.latencySum = wire.latency_sum
     measures.latencyCount = wire.latency_count
     measures.latencyMax = wire.latency_max
-    measures.#addExact(parseUsd(wire.cost_usd))
-    measures.sketch = CostSketch.fromWire(wire.sketch)
+    measures.#addCost(Number.NaN, parseUsd(wire.cost_usd))
+    measures.loadSketch(wire.sketch)
     return measures
   }
 
   get cost(): Femtos {
-    return BigInt(this.#cost)
+    return BigInt(this.#dollars) * FEMTOS_PER_USD + BigInt(this.#femtos)
   }
 
-  add(call: CallMeasures): void {
+  /** Counts one call; `cost` is its cost prepared once (`prepareCost`). */
+  add(call: CallMeasures, cost: PreparedCost = prepareCost(call.cost)): void {
     this.calls++
     if (call.failed) this.failures++
     if (call.late) this.late++
@@ -161,7 +194,12 @@ export class SpendMeasures {
       this.latencyCount++
       if (call.latencyMs > this.latencyMax) this.latencyMax = call.latencyMs
     }
-    this.#addCalls(call.cost, 1)
+    if (cost.exact === undefined) {
+      this.unpriced++
+      return
+    }
+    this.#addCost(cost.each, cost.exact)
+    this.recordBin(cost.bin)
   }
 
   addGroup(group: CallGroup): void {
@@ -192,8 +230,9 @@ export class SpendMeasures {
     this.latencySum += other.latencySum
     this.latencyCount += other.latencyCount
     if (other.latencyMax > this.latencyMax) this.latencyMax = other.latencyMax
-    if (typeof other.#cost !== 'number' || !this.#addSafe(other.#cost)) this.#addExact(other.cost)
-    this.sketch.merge(other.sketch)
+    this.#dollars += other.#dollars
+    this.#addCost(other.#femtos)
+    this.mergeSketch(other)
   }
 
   toItem(key: string): SpendItem {
@@ -212,9 +251,9 @@ export class SpendMeasures {
       avg_latency_ms:
         this.latencyCount === 0 ? null : Math.round(this.latencySum / this.latencyCount),
       max_latency_ms: this.latencyCount === 0 ? null : this.latencyMax,
-      p50_cost_usd: usdEstimate(this.sketch.quantile(0.5)),
-      p95_cost_usd: usdEstimate(this.sketch.quantile(0.95)),
-      p99_cost_usd: usdEstimate(this.sketch.quantile(0.99)),
+      p50_cost_usd: usdEstimate(this.quantile(0.5)),
+      p95_cost_usd: usdEstimate(this.quantile(0.95)),
+      p99_cost_usd: usdEstimate(this.quantile(0.99)),
     }
   }
 
@@ -225,22 +264,40 @@ export class SpendMeasures {
       return
     }
     const each = Number(perCall)
-    if (!this.#addSafe(each * count)) this.#addExact(perCall * BigInt(count))
-    this.sketch.add(each / 1e15, count)
+    this.#addCost(each * count, perCall * BigInt(count))
+    this.recordValue(each / 1e15, count)
   }
 
-  /** Adds `amount` when it and the sum are exact as numbers; false when they would not be. */
-  #addSafe(amount: number): boolean {
-    if (typeof this.#cost !== 'number' || !Number.isSafeInteger(amount)) return false
-    const sum = this.#cost + amount
-    if (!Number.isSafeInteger(sum)) return false
-    this.#cost = sum
-    return true
-  }
-
-  #addExact(amount: Femtos): void {
-    const sum = BigInt(this.#cost) + amount
-    this.#cost = sum <= MAX_SAFE ? Number(sum) : sum
+  /**
+   * Adds an amount of femto-USD: `amount` when it is a safe integer (the hot path, no bigint
+   * arithmetic), otherwise `exact`. Both parts stay safe integers, so the sum is exact at any
+   * size without allocating per call.
+   */
+  #addCost(amount: number, exact?: Femtos): void {
+    let dollars: number
+    let femtos: number
+    if (Number.isSafeInteger(amount)) {
+      dollars = Math.floor(amount / FEMTOS_IN_USD)
+      femtos = amount - dollars * FEMTOS_IN_USD
+      // The division is rounded; the remainder says which way.
+      if (femtos < 0) {
+        dollars--
+        femtos += FEMTOS_IN_USD
+      } else if (femtos >= FEMTOS_IN_USD) {
+        dollars++
+        femtos -= FEMTOS_IN_USD
+      }
+    } else {
+      const value = exact ?? BigInt(amount)
+      dollars = Number(value / FEMTOS_PER_USD)
+      femtos = Number(value % FEMTOS_PER_USD)
+    }
+    this.#dollars += dollars
+    this.#femtos += femtos
+    if (this.#femtos >= FEMTOS_IN_USD) {
+      this.#femtos -= FEMTOS_IN_USD
+      this.#dollars++
+    }
   }
 }
 

@@ -1,4 +1,9 @@
 import {
+  DAY,
+  MINUTE,
+  MONTH,
+  prepareCost,
+  type Rank,
   SpendMeasures,
   type CallGroup,
   type CallMeasures,
@@ -6,12 +11,18 @@ import {
 } from './spend-measures.ts'
 import {
   bucketAt,
-  bucketsOf,
+  foldOpen,
+  GRANULARITIES,
   horizonAt,
   KeyState,
+  materialize,
   merged,
+  spansOf,
+  RANKS,
+  replaceBucket,
   trim,
   type Granularity,
+  type Horizon,
 } from './key-buckets.ts'
 import { dayStart, minuteStart, monthStart, type WindowName } from './window-spans.ts'
 
@@ -28,6 +39,11 @@ export const DIMENSIONS = [
   'agent_feature',
 ] as const
 export type Dimension = (typeof DIMENSIONS)[number]
+
+const DIMENSION_INDEX = Object.fromEntries(DIMENSIONS.map((d, i) => [d, i])) as Record<
+  Dimension,
+  number
+>
 
 export function isDimension(value: string): value is Dimension {
   return (DIMENSIONS as readonly string[]).includes(value)
@@ -112,14 +128,14 @@ export interface ViewQuery {
  * `now` is the caller's clock: the processing clock live, event time in replay.
  */
 export class SpendWindows {
-  readonly #state = new Map<Dimension, Map<string, Map<string, KeyState>>>()
+  /** Per tenant, one map of keys per dimension (in DIMENSIONS order). */
+  readonly #tenants = new Map<string, Array<Map<string, KeyState>>>()
   readonly #trackChanges: boolean
   #changed: Array<{ dimension: Dimension; tenant: string; key: string; state: KeyState }> = []
   #tooOld = 0
 
   constructor(options: SpendWindowsOptions = {}) {
     this.#trackChanges = options.trackChanges ?? false
-    for (const dimension of DIMENSIONS) this.#state.set(dimension, new Map())
   }
 
   /** Calls not counted because their minute, day and month were all past what is kept. */
@@ -129,7 +145,9 @@ export class SpendWindows {
 
   /** Counts one call that occurred at `occurredAt`. */
   add(keys: CallKeys, occurredAt: number, call: CallMeasures, now: number): void {
-    this.#update(keys, occurredAt, now, 1, (bucket) => bucket.add(call))
+    // The cost's number form and sketch bin are worked out once, not once per bucket.
+    const cost = prepareCost(call.cost)
+    this.#update(keys, occurredAt, now, 1, (bucket) => bucket.add(call, cost))
   }
 
   /**
@@ -154,21 +172,41 @@ export class SpendWindows {
     apply: (bucket: SpendMeasures) => void,
     owns?: KeyFilter,
   ): void {
-    const horizon = horizonAt(now)
+    const horizon = this.#horizonAt(now)
     const minute = minuteStart(occurredAt)
     const day = dayStart(occurredAt)
-    const month = monthStart(occurredAt)
-    if (month < horizon.month) {
+    const month = this.#monthOf(day)
+    if (month < horizon[MONTH]) {
       this.#tooOld += calls
       return
     }
-    for (const dimension of DIMENSIONS) {
+    const maps = this.#mapsOf(keys.tenant)
+    for (let index = 0; index < DIMENSIONS.length; index++) {
+      const dimension = DIMENSIONS[index]!
       const key = keyOf(dimension, keys)
       if (key === undefined || (owns && !owns(dimension, keys.tenant, key))) continue
-      const state = this.#stateOf(dimension, keys.tenant, key)
-      if (minute >= horizon.minute) this.#touch(bucketAt(state.minutes, minute), apply)
-      if (day >= horizon.day) this.#touch(bucketAt(state.days, day), apply)
-      this.#touch(bucketAt(state.months, month), apply)
+      const map = maps[index]!
+      let state = map.get(key)
+      if (!state) {
+        state = new KeyState()
+        map.set(key, state)
+      }
+      const open = state.open
+      if (open !== undefined && open.start === minute) {
+        // The usual case: a call of the current minute updates one bucket.
+        this.#touch(open, apply)
+      } else if (minute >= horizon[MINUTE] && minute > newestMinute(state)) {
+        // A new newest minute: the previous one goes into its day and month.
+        for (const bucket of foldOpen(state, horizon)) this.#marked(bucket)
+        const bucket = bucketAt(state, MINUTE, minute)
+        this.#touch(bucket, apply)
+        state.open = bucket
+      } else {
+        // An older minute (a late call), or the newest one already folded: every span at once.
+        if (minute >= horizon[MINUTE]) this.#touch(bucketAt(state, MINUTE, minute), apply)
+        if (day >= horizon[DAY]) this.#touch(bucketAt(state, DAY, day), apply)
+        this.#touch(bucketAt(state, MONTH, month), apply)
+      }
       if (this.#trackChanges && !state.changed) {
         state.changed = true
         this.#changed.push({ dimension, tenant: keys.tenant, key, state })
@@ -176,37 +214,88 @@ export class SpendWindows {
     }
   }
 
+  // Calendar arithmetic (Date objects) once per minute of the clock and per day of event time,
+  // not once per event.
+  #horizonMinute = Number.NaN
+  #horizon: Horizon | undefined
+  #monthDay = Number.NaN
+  #month = 0
+
+  #horizonAt(now: number): Horizon {
+    const minute = minuteStart(now)
+    if (minute !== this.#horizonMinute || !this.#horizon) {
+      this.#horizon = horizonAt(minute)
+      this.#horizonMinute = minute
+    }
+    return this.#horizon
+  }
+
+  #monthOf(day: number): number {
+    if (day !== this.#monthDay) {
+      this.#month = monthStart(day)
+      this.#monthDay = day
+    }
+    return this.#month
+  }
+
   #touch(bucket: SpendMeasures, apply: (bucket: SpendMeasures) => void): void {
     apply(bucket)
     if (this.#trackChanges) bucket.changed = true
   }
 
-  #stateOf(dimension: Dimension, tenant: string, key: string): KeyState {
-    const byTenant = this.#state.get(dimension)!
-    let tenantKeys = byTenant.get(tenant)
-    if (!tenantKeys) {
-      tenantKeys = new Map()
-      byTenant.set(tenant, tenantKeys)
+  #marked(bucket: SpendMeasures): void {
+    if (this.#trackChanges) bucket.changed = true
+  }
+
+  #mapsOf(tenant: string): Array<Map<string, KeyState>> {
+    let maps = this.#tenants.get(tenant)
+    if (!maps) {
+      maps = DIMENSIONS.map(() => new Map<string, KeyState>())
+      this.#tenants.set(tenant, maps)
     }
-    let state = tenantKeys.get(key)
+    return maps
+  }
+
+  #stateOf(dimension: Dimension, tenant: string, key: string): KeyState {
+    const map = this.#mapsOf(tenant)[DIMENSION_INDEX[dimension]]!
+    let state = map.get(key)
     if (!state) {
       state = new KeyState()
-      tenantKeys.set(key, state)
+      map.set(key, state)
     }
     return state
   }
 
-  /** The buckets changed since the last call, each once; their change marks are cleared. */
+  /**
+   * The buckets changed since the last call, each once, as full values (a day or month
+   * includes the open minute); their change marks are cleared.
+   */
   drainChanges(): BucketChange[] {
     const changes: BucketChange[] = []
     for (const { dimension, tenant, key, state } of this.#changed) {
       state.changed = false
-      for (const granularity of ['minute', 'day', 'month'] as const)
-        for (const bucket of bucketsOf(state, granularity)) {
-          if (!bucket.changed) continue
-          bucket.changed = false
-          changes.push({ dimension, tenant, key, granularity, bucket })
-        }
+      const spans = new Map<string, { rank: Rank; start: number }>()
+      const open = state.open
+      if (open?.changed) {
+        const { day, month } = spansOf(open.start)
+        spans.set(`${DAY}:${day}`, { rank: DAY, start: day })
+        spans.set(`${MONTH}:${month}`, { rank: MONTH, start: month })
+      }
+      for (const bucket of state.buckets) {
+        if (!bucket.changed) continue
+        bucket.changed = false
+        if (bucket.rank === MINUTE)
+          changes.push({ dimension, tenant, key, granularity: 'minute', bucket })
+        else spans.set(`${bucket.rank}:${bucket.start}`, bucket)
+      }
+      for (const { rank, start } of spans.values())
+        changes.push({
+          dimension,
+          tenant,
+          key,
+          granularity: GRANULARITIES[rank],
+          bucket: materialize(state, rank, start),
+        })
     }
     this.#changed = []
     return changes
@@ -219,14 +308,14 @@ export class SpendWindows {
    * replaces a newer one, and nothing is counted twice. Buckets past what is kept are ignored.
    */
   setBucket(change: Omit<BucketChange, 'bucket'> & { bucket: SpendMeasures }, now: number): void {
-    if (change.bucket.start < horizonAt(now)[change.granularity]) return
-    const buckets = bucketsOf(
-      this.#stateOf(change.dimension, change.tenant, change.key),
-      change.granularity,
-    )
-    const current = bucketAt(buckets, change.bucket.start)
+    const rank = RANKS[change.granularity]
+    if (change.bucket.start < horizonAt(now)[rank]) return
+    const state = this.#stateOf(change.dimension, change.tenant, change.key)
+    // Published values are full values: an open minute of this copy is closed first.
+    foldOpen(state, horizonAt(now))
+    const current = bucketAt(state, rank, change.bucket.start)
     if (change.bucket.calls <= current.calls) return
-    buckets[buckets.indexOf(current)] = change.bucket
+    replaceBucket(state, current, change.bucket)
   }
 
   /** The measures of one key in one window, or undefined when it has none. */
@@ -237,7 +326,7 @@ export class SpendWindows {
     window: WindowName,
     asOf: number,
   ): SpendMeasures | undefined {
-    const state = this.#state.get(dimension)!.get(tenant)?.get(key)
+    const state = this.#tenants.get(tenant)?.[DIMENSION_INDEX[dimension]]!.get(key)
     return state && merged(state, window, asOf)
   }
 
@@ -248,10 +337,10 @@ export class SpendWindows {
 
   /** Adds this object's measures of the query's keys to `into` (tenant NUL key -> measures). */
   collect(query: ViewQuery, into: Map<string, Found>): void {
-    const byTenant = this.#state.get(query.dimension)!
-    const tenants = query.tenant === undefined ? [...byTenant.keys()] : [query.tenant]
+    const index = DIMENSION_INDEX[query.dimension]
+    const tenants = query.tenant === undefined ? [...this.#tenants.keys()] : [query.tenant]
     for (const tenant of tenants) {
-      const keys = byTenant.get(tenant)
+      const keys = this.#tenants.get(tenant)?.[index]
       if (!keys) continue
       const entries: Iterable<[string, KeyState | undefined]> =
         query.key === undefined ? keys : [[query.key, keys.get(query.key)]]
@@ -269,27 +358,20 @@ export class SpendWindows {
   /** Drops buckets no view can reach at `now`, and keys left empty. */
   sweep(now: number): void {
     const horizon = horizonAt(now)
-    for (const byTenant of this.#state.values()) {
-      for (const [tenant, keys] of byTenant) {
-        for (const [key, state] of keys) {
-          trim(state.minutes, horizon.minute)
-          trim(state.days, horizon.day)
-          trim(state.months, horizon.month)
-          if (state.empty) keys.delete(key)
-        }
-        if (keys.size === 0) byTenant.delete(tenant)
-      }
+    for (const [tenant, maps] of this.#tenants) {
+      for (const keys of maps)
+        for (const [key, state] of keys) if (!trim(state, horizon)) keys.delete(key)
+      // A sweep may fold an open minute into its day and month; nothing is published for it,
+      // since the values it makes are the ones already published.
+      if (maps.every((keys) => keys.size === 0)) this.#tenants.delete(tenant)
     }
   }
 
   /** Keys held per dimension. */
   keyCounts(): Record<Dimension, number> {
-    const counts = {} as Record<Dimension, number>
-    for (const [dimension, byTenant] of this.#state) {
-      let total = 0
-      for (const keys of byTenant.values()) total += keys.size
-      counts[dimension] = total
-    }
+    const counts = Object.fromEntries(DIMENSIONS.map((d) => [d, 0])) as Record<Dimension, number>
+    for (const maps of this.#tenants.values())
+      maps.forEach((keys, index) => (counts[DIMENSIONS[index]!] += keys.size))
     return counts
   }
 }
@@ -321,6 +403,12 @@ export function combinedView(sources: readonly SpendWindows[], query: ViewQuery)
     as_of: new Date(query.asOf).toISOString(),
     items: shown.map(({ tenant, key, measures }) => ({ tenant, ...measures.toItem(key) })),
   }
+}
+
+/** The start of a key's newest minute bucket (minutes are last in its array). */
+function newestMinute(state: KeyState): number {
+  const last = state.buckets[state.buckets.length - 1]
+  return last?.rank === MINUTE ? last.start : Number.NEGATIVE_INFINITY
 }
 
 function compare<T extends bigint | string>(a: T, b: T): number {

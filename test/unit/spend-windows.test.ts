@@ -215,11 +215,11 @@ describe('cost sketch', () => {
     const whole = new CostSketch()
     const parts = Array.from({ length: 15 }, () => new CostSketch())
     values.forEach((v, i) => {
-      whole.add(v)
-      parts[i % 15]!.add(v)
+      whole.recordValue(v)
+      parts[i % 15]!.recordValue(v)
     })
     const merged = new CostSketch()
-    for (const part of parts) merged.merge(part)
+    for (const part of parts) merged.mergeSketch(part)
     const sorted = [...values].sort((a, b) => a - b)
     for (const q of [0.5, 0.95, 0.99]) {
       const exact = exactQuantile(sorted, q)
@@ -234,7 +234,7 @@ describe('cost sketch', () => {
 
   it('holds few bins for calls of similar cost', () => {
     const sketch = new CostSketch()
-    for (let i = 0; i < 1000; i++) sketch.add(0.09)
+    for (let i = 0; i < 1000; i++) sketch.recordValue(0.09)
     expect(sketch.bins).toBe(1)
     expect(sketch.quantile(0.99)).toBeCloseTo(0.09, 3)
   })
