@@ -5,8 +5,7 @@ import { fromAvroRecord } from '../../schemas/avro-codec.ts'
 import { fastCheckLlmCall } from '../../schemas/fast-validate.ts'
 import { checkLlmCall } from '../../schemas/validate.ts'
 import type { PriceResult, Pricer } from '../pricing/pricer.ts'
-import { SpendWindows, type CallKeys } from '../windows/spend-windows.ts'
-import type { CallMeasures } from '../windows/spend-measures.ts'
+import { SpendWindows } from '../windows/spend-windows.ts'
 import { Watermarks, type WatermarkBatch } from '../windows/watermarks.ts'
 
 /** A call that passed every check: what the audit row, the windows and detectors are built from. */
@@ -116,38 +115,13 @@ export function createEvaluationCore(options: EvaluationCoreOptions): Evaluation
       return { ok: true, value: { call, price: options.pricer.price(call), late } }
     },
     count(evaluated, now, into = windows) {
-      into.add(keysOf(evaluated.call), evaluated.call.occurred_at, measuresOf(evaluated), now)
+      const price = evaluated.price
+      into.add(
+        evaluated.call,
+        price.status === 'priced' ? price.cost.total : undefined,
+        evaluated.late,
+        now,
+      )
     },
-  }
-}
-
-export function keysOf(call: LlmCall): CallKeys {
-  return {
-    tenant: call.tenant_id,
-    agent: call.agent_id,
-    feature: call.feature_id,
-    user: call.user_id,
-    session: call.session_id,
-    team: call.team_id,
-    model: call.model,
-    taskCategory: call.task_category,
-  }
-}
-
-/** Failures are calls that did not complete: errors and timeouts (a blocked call never ran). */
-export const isFailure = (status: LlmCall['status']): boolean =>
-  status === 'error' || status === 'timeout'
-
-export function measuresOf({ call, price, late }: EvaluatedCall): CallMeasures {
-  return {
-    failed: isFailure(call.status),
-    inputTokens: call.input_tokens,
-    outputTokens: call.output_tokens,
-    cacheReadTokens: call.cache_read_tokens,
-    cacheWriteTokens: call.cache_write_tokens,
-    reasoningTokens: call.reasoning_tokens,
-    cost: price.status === 'priced' ? price.cost.total : undefined,
-    latencyMs: call.latency_ms,
-    late,
   }
 }

@@ -9,17 +9,18 @@ import { binOf, CostSketch, type SketchWire } from './cost-sketch.ts'
 
 /** What one call (or a group of identical calls, `weight` of them) adds to a window. */
 export interface CallMeasures {
-  failed: boolean
-  inputTokens: number
-  outputTokens: number
-  cacheReadTokens: number
-  cacheWriteTokens: number
-  reasoningTokens: number
-  /** Undefined when the call is unpriced. */
-  cost: Femtos | undefined
-  latencyMs: number | undefined
-  late: boolean
+  status: 'ok' | 'error' | 'timeout' | 'blocked'
+  input_tokens: number
+  output_tokens: number
+  cache_read_tokens: number
+  cache_write_tokens: number
+  reasoning_tokens: number
+  latency_ms?: number | undefined
 }
+
+/** Failures are calls that did not complete: errors and timeouts (a blocked call never ran). */
+export const isFailure = (status: CallMeasures['status']): boolean =>
+  status === 'error' || status === 'timeout'
 
 /**
  * Calls already summed (from the audit, when windows are rebuilt): totals over `calls` calls
@@ -180,19 +181,20 @@ export class SpendMeasures extends CostSketch {
   }
 
   /** Counts one call; `cost` is its cost prepared once (`prepareCost`). */
-  add(call: CallMeasures, cost: PreparedCost = prepareCost(call.cost)): void {
+  add(call: CallMeasures, cost: PreparedCost, late: boolean): void {
     this.calls++
-    if (call.failed) this.failures++
-    if (call.late) this.late++
-    this.inputTokens += call.inputTokens
-    this.outputTokens += call.outputTokens
-    this.cacheReadTokens += call.cacheReadTokens
-    this.cacheWriteTokens += call.cacheWriteTokens
-    this.reasoningTokens += call.reasoningTokens
-    if (call.latencyMs !== undefined) {
-      this.latencySum += call.latencyMs
+    if (isFailure(call.status)) this.failures++
+    if (late) this.late++
+    this.inputTokens += call.input_tokens
+    this.outputTokens += call.output_tokens
+    this.cacheReadTokens += call.cache_read_tokens
+    this.cacheWriteTokens += call.cache_write_tokens
+    this.reasoningTokens += call.reasoning_tokens
+    const latency = call.latency_ms
+    if (latency !== undefined) {
+      this.latencySum += latency
       this.latencyCount++
-      if (call.latencyMs > this.latencyMax) this.latencyMax = call.latencyMs
+      if (latency > this.latencyMax) this.latencyMax = latency
     }
     if (cost.exact === undefined) {
       this.unpriced++

@@ -1,3 +1,4 @@
+import type { Femtos } from '../../platform/money.ts'
 import {
   DAY,
   MINUTE,
@@ -51,37 +52,57 @@ export function isDimension(value: string): value is Dimension {
 
 /** The attribution of one call, as the windows key it. */
 export interface CallKeys {
-  tenant: string
-  agent: string
-  feature?: string | undefined
-  user?: string | undefined
-  session?: string | undefined
-  team?: string | undefined
+  tenant_id: string
+  agent_id: string
+  feature_id?: string | undefined
+  user_id?: string | undefined
+  session_id?: string | undefined
+  team_id?: string | undefined
   model: string
-  taskCategory?: string | undefined
+  task_category?: string | undefined
+}
+
+/** What the windows read of a call (an llm_call event has all of it). */
+export type WindowCall = CallKeys & CallMeasures & { occurred_at: number }
+
+/** Agent x feature keys, made once per pair instead of once per call. */
+const pairKeys = new Map<string, Map<string, string>>()
+function pairKey(agent: string, feature: string): string {
+  let byFeature = pairKeys.get(agent)
+  if (!byFeature) {
+    byFeature = new Map()
+    pairKeys.set(agent, byFeature)
+  }
+  let key = byFeature.get(feature)
+  if (key === undefined) {
+    key = `${agent}/${feature}`
+    // Bounded: a flood of distinct pairs makes keys as before instead of growing this.
+    if (byFeature.size < 10_000) byFeature.set(feature, key)
+  }
+  return key
 }
 
 /** The key of a call in a dimension; undefined when the call has none there (no user id). */
 export function keyOf(dimension: Dimension, keys: CallKeys): string | undefined {
   switch (dimension) {
     case 'agent':
-      return keys.agent
+      return keys.agent_id
     case 'feature':
-      return keys.feature
+      return keys.feature_id
     case 'user':
-      return keys.user
+      return keys.user_id
     case 'session':
-      return keys.session
+      return keys.session_id
     case 'team':
-      return keys.team
+      return keys.team_id
     case 'tenant':
-      return keys.tenant
+      return keys.tenant_id
     case 'model':
       return keys.model
     case 'task_category':
-      return keys.taskCategory
+      return keys.task_category
     case 'agent_feature':
-      return keys.feature === undefined ? undefined : `${keys.agent}/${keys.feature}`
+      return keys.feature_id === undefined ? undefined : pairKey(keys.agent_id, keys.feature_id)
   }
 }
 
@@ -143,11 +164,11 @@ export class SpendWindows {
     return this.#tooOld
   }
 
-  /** Counts one call that occurred at `occurredAt`. */
-  add(keys: CallKeys, occurredAt: number, call: CallMeasures, now: number): void {
+  /** Counts one call; `cost` is undefined when it is unpriced. */
+  add(call: WindowCall, cost: Femtos | undefined, late: boolean, now: number): void {
     // The cost's number form and sketch bin are worked out once, not once per bucket.
-    const cost = prepareCost(call.cost)
-    this.#update(keys, occurredAt, now, 1, (bucket) => bucket.add(call, cost))
+    const prepared = prepareCost(cost)
+    this.#update(call, call.occurred_at, now, 1, (bucket) => bucket.add(call, prepared, late))
   }
 
   /**
@@ -180,11 +201,12 @@ export class SpendWindows {
       this.#tooOld += calls
       return
     }
-    const maps = this.#mapsOf(keys.tenant)
+    const tenant = keys.tenant_id
+    const maps = this.#mapsOf(tenant)
     for (let index = 0; index < DIMENSIONS.length; index++) {
       const dimension = DIMENSIONS[index]!
       const key = keyOf(dimension, keys)
-      if (key === undefined || (owns && !owns(dimension, keys.tenant, key))) continue
+      if (key === undefined || (owns && !owns(dimension, tenant, key))) continue
       const map = maps[index]!
       let state = map.get(key)
       if (!state) {
@@ -209,7 +231,7 @@ export class SpendWindows {
       }
       if (this.#trackChanges && !state.changed) {
         state.changed = true
-        this.#changed.push({ dimension, tenant: keys.tenant, key, state })
+        this.#changed.push({ dimension, tenant, key, state })
       }
     }
   }

@@ -99,14 +99,14 @@ export async function rebuildWindows(
       calls += count
       options.into(group.source_partition).addGroup(
         {
-          tenant: group.tenant_id,
-          agent: group.agent_id,
-          feature: orUndefined(group.feature_id),
-          user: orUndefined(group.user_id),
-          session: orUndefined(group.session_id),
-          team: orUndefined(group.team_id),
+          tenant_id: group.tenant_id,
+          agent_id: group.agent_id,
+          feature_id: orUndefined(group.feature_id),
+          user_id: orUndefined(group.user_id),
+          session_id: orUndefined(group.session_id),
+          team_id: orUndefined(group.team_id),
           model: group.model,
-          taskCategory: orUndefined(group.task_category),
+          task_category: orUndefined(group.task_category),
         },
         Number(group.at),
         {

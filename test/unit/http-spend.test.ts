@@ -12,19 +12,22 @@ function windowsWithSpend(): SpendWindows {
   const windows = new SpendWindows()
   const add = (tenant: string, user: string, usd: string, at = NOW - 60_000) =>
     windows.add(
-      { tenant, agent: 'bot', user, model: 'gpt-4o' },
-      at,
       {
-        failed: false,
-        inputTokens: 1000,
-        outputTokens: 100,
-        cacheReadTokens: 0,
-        cacheWriteTokens: 0,
-        reasoningTokens: 0,
-        cost: parseUsd(usd),
-        latencyMs: 500,
-        late: false,
+        occurred_at: at,
+        tenant_id: tenant,
+        agent_id: 'bot',
+        user_id: user,
+        model: 'gpt-4o',
+        status: 'ok',
+        input_tokens: 1000,
+        output_tokens: 100,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        reasoning_tokens: 0,
+        latency_ms: 500,
       },
+      parseUsd(usd),
+      false,
       NOW,
     )
   add('default', 'u1', '0.09')

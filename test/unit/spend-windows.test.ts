@@ -1,37 +1,56 @@
 import { describe, expect, it } from 'vitest'
 import { CostSketch, SKETCH_RELATIVE_ACCURACY } from '../../processors/windows/cost-sketch.ts'
-import type { CallMeasures } from '../../processors/windows/spend-measures.ts'
-import { SpendWindows, type CallKeys } from '../../processors/windows/spend-windows.ts'
+import { SpendWindows, type WindowCall } from '../../processors/windows/spend-windows.ts'
 import { parseUsd } from '../../platform/money.ts'
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
 
-const keys = (overrides: Partial<CallKeys> = {}): CallKeys => ({
-  tenant: 'default',
-  agent: 'a1',
-  feature: 'f1',
-  user: 'u1',
-  session: 's1',
-  team: 't1',
-  model: 'gpt-4o',
-  taskCategory: 'chat',
-  ...overrides,
-})
+interface Keys {
+  tenant: string
+  user: string | undefined
+  feature: string | undefined
+  session: string
+}
 
-const call = (usd: string, overrides: Partial<CallMeasures> = {}): CallMeasures => ({
-  failed: false,
-  inputTokens: 100,
-  outputTokens: 10,
-  cacheReadTokens: 0,
-  cacheWriteTokens: 0,
-  reasoningTokens: 0,
-  cost: parseUsd(usd),
-  latencyMs: 200,
-  late: false,
-  ...overrides,
-})
+interface Measures {
+  late: boolean
+  failed: boolean
+  latencyMs: number | undefined
+  reasoningTokens: number
+  unpriced: boolean
+}
+
+/** One call of `usd` at `at`, of user u1 in session s1 unless told otherwise. */
+function count(
+  windows: SpendWindows,
+  at: number,
+  usd: string,
+  now: number,
+  keys: Partial<Keys> = {},
+  measures: Partial<Measures> = {},
+): void {
+  const call: WindowCall = {
+    occurred_at: at,
+    tenant_id: keys.tenant ?? 'default',
+    agent_id: 'a1',
+    feature_id: 'feature' in keys ? keys.feature : 'f1',
+    user_id: 'user' in keys ? keys.user : 'u1',
+    session_id: keys.session ?? 's1',
+    team_id: 't1',
+    model: 'gpt-4o',
+    task_category: 'chat',
+    status: measures.failed ? 'error' : 'ok',
+    input_tokens: 100,
+    output_tokens: 10,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    reasoning_tokens: measures.reasoningTokens ?? 0,
+    latency_ms: 'latencyMs' in measures ? measures.latencyMs : 200,
+  }
+  windows.add(call, measures.unpriced ? undefined : parseUsd(usd), measures.late ?? false, now)
+}
 
 function costOf(
   windows: SpendWindows,
@@ -47,8 +66,8 @@ describe('spend windows', () => {
   it('splits UTC days at midnight and keeps the sliding views across it', () => {
     const windows = new SpendWindows()
     const midnight = Date.UTC(2026, 10, 25)
-    windows.add(keys(), midnight - 30_000, call('1.5'), midnight)
-    windows.add(keys(), midnight + 10_000, call('0.25'), midnight + 10_000)
+    count(windows, midnight - 30_000, '1.5', midnight)
+    count(windows, midnight + 10_000, '0.25', midnight + 10_000)
     const asOf = midnight + 5 * MINUTE
     expect(costOf(windows, 'day', asOf)).toBe('0.25')
     expect(costOf(windows, 'day', midnight - 1)).toBe('1.5')
@@ -61,12 +80,12 @@ describe('spend windows', () => {
   it("ends a month at its last millisecond, and keeps last month's total for late events", () => {
     const windows = new SpendWindows()
     const march = Date.UTC(2026, 2, 1)
-    windows.add(keys(), march - 1, call('2'), march - 1)
-    windows.add(keys(), march, call('3'), march)
+    count(windows, march - 1, '2', march - 1)
+    count(windows, march, '3', march)
     expect(costOf(windows, 'month', march - 1)).toBe('2')
     expect(costOf(windows, 'month', march)).toBe('3')
     // Three days into March an event of February 28 still counts in February's total.
-    windows.add(keys(), march - HOUR, call('4', { late: true }), march + 3 * DAY)
+    count(windows, march - HOUR, '4', march + 3 * DAY, {}, { late: true })
     expect(costOf(windows, 'month', march - 1)).toBe('6')
     const february = windows.view({ dimension: 'user', window: 'month', asOf: march - 1 })
     expect(february.items[0]).toMatchObject({ calls: 2, late_calls: 1 })
@@ -82,9 +101,9 @@ describe('spend windows', () => {
     const now = base + HOUR
     const ordered = new SpendWindows()
     for (const e of [...events].sort((a, b) => a.at - b.at))
-      ordered.add(keys({ user: e.user }), e.at, call(e.usd), now)
+      count(ordered, e.at, e.usd, now, { user: e.user })
     const shuffled = new SpendWindows()
-    for (const e of events) shuffled.add(keys({ user: e.user }), e.at, call(e.usd), now)
+    for (const e of events) count(shuffled, e.at, e.usd, now, { user: e.user })
     for (const window of ['1m', '15m', '1h', '24h', 'day', 'month'] as const) {
       for (const asOf of [base + 10 * MINUTE, base + 59 * MINUTE, now]) {
         const a = ordered.view({ dimension: 'user', window, asOf })
@@ -98,16 +117,16 @@ describe('spend windows', () => {
   it('counts a late event in the windows of its own event time, while they are kept', () => {
     const windows = new SpendWindows()
     const now = Date.UTC(2026, 10, 24, 12)
-    windows.add(keys(), now - 30 * MINUTE, call('1', { late: true }), now)
+    count(windows, now - 30 * MINUTE, '1', now, {}, { late: true })
     expect(costOf(windows, '15m', now)).toBe('0')
     expect(costOf(windows, '1h', now)).toBe('1')
     // Older than the 24 hours of minutes: only the day and month totals hold it.
-    windows.add(keys(), now - 30 * HOUR, call('2', { late: true }), now)
+    count(windows, now - 30 * HOUR, '2', now, {}, { late: true })
     expect(costOf(windows, '24h', now)).toBe('1')
     expect(costOf(windows, 'day', now - 30 * HOUR)).toBe('2')
     expect(costOf(windows, 'month', now)).toBe('3')
     // Older than last month: audited, not counted here.
-    windows.add(keys(), Date.UTC(2026, 8, 30), call('5', { late: true }), now)
+    count(windows, Date.UTC(2026, 8, 30), '5', now, {}, { late: true })
     expect(windows.tooOld).toBe(1)
     expect(costOf(windows, 'month', now)).toBe('3')
   })
@@ -115,7 +134,7 @@ describe('spend windows', () => {
   it('keeps an event from the future in its own minute until that minute comes', () => {
     const windows = new SpendWindows()
     const now = Date.UTC(2026, 10, 24, 12)
-    windows.add(keys(), now + 2 * HOUR, call('7'), now)
+    count(windows, now + 2 * HOUR, '7', now)
     expect(costOf(windows, '15m', now)).toBe('0')
     expect(costOf(windows, 'day', now)).toBe('7')
     expect(costOf(windows, '15m', now + 2 * HOUR + MINUTE)).toBe('7')
@@ -124,8 +143,8 @@ describe('spend windows', () => {
   it('keys every dimension and the agent x feature pair, per tenant', () => {
     const windows = new SpendWindows()
     const now = Date.UTC(2026, 10, 24, 12)
-    windows.add(keys(), now, call('1'), now)
-    windows.add(keys({ tenant: 'acme', feature: undefined, user: 'u2' }), now, call('2'), now)
+    count(windows, now, '1', now)
+    count(windows, now, '2', now, { tenant: 'acme', feature: undefined, user: 'u2' })
     const pairs = windows.view({ dimension: 'agent_feature', window: '15m', asOf: now })
     expect(pairs.items.map((i) => [i.tenant, i.key])).toEqual([['default', 'a1/f1']])
     const agents = windows.view({ dimension: 'agent', window: '15m', asOf: now })
@@ -142,20 +161,20 @@ describe('spend windows', () => {
   it('sums money exactly, past what a double holds', () => {
     const windows = new SpendWindows()
     const now = Date.UTC(2026, 10, 24, 12)
-    for (let i = 0; i < 14_000; i++) windows.add(keys(), now, call('0.09'), now)
+    for (let i = 0; i < 14_000; i++) count(windows, now, '0.09', now)
     expect(costOf(windows, '1m', now)).toBe('1260')
     // 2^53 femto-USD is about $9.007; a thousand-dollar call then a femto-dollar one.
-    windows.add(keys({ user: 'big' }), now, call('1000.000000000000001'), now)
-    windows.add(keys({ user: 'big' }), now, call('0.000000000000001'), now)
+    count(windows, now, '1000.000000000000001', now, { user: 'big' })
+    count(windows, now, '0.000000000000001', now, { user: 'big' })
     expect(costOf(windows, 'day', now, 'big')).toBe('1000.000000000000002')
   })
 
   it('counts calls, failures, unpriced calls, tokens and latency', () => {
     const windows = new SpendWindows()
     const now = Date.UTC(2026, 10, 24, 12)
-    windows.add(keys(), now, call('1', { latencyMs: 100 }), now)
-    windows.add(keys(), now, call('1', { failed: true, latencyMs: 300, reasoningTokens: 4 }), now)
-    windows.add(keys(), now, { ...call('0'), cost: undefined, latencyMs: undefined }, now)
+    count(windows, now, '1', now, {}, { latencyMs: 100 })
+    count(windows, now, '1', now, {}, { failed: true, latencyMs: 300, reasoningTokens: 4 })
+    count(windows, now, '0', now, {}, { unpriced: true, latencyMs: undefined })
     const [item] = windows.view({ dimension: 'user', window: '15m', asOf: now }).items
     expect(item).toMatchObject({
       calls: 3,
@@ -173,7 +192,7 @@ describe('spend windows', () => {
   it('orders by cost and honours the limit', () => {
     const windows = new SpendWindows()
     const now = Date.UTC(2026, 10, 24, 12)
-    for (let i = 1; i <= 30; i++) windows.add(keys({ user: `u${i}` }), now, call(`0.${i}`), now)
+    for (let i = 1; i <= 30; i++) count(windows, now, `0.${i}`, now, { user: `u${i}` })
     const view = windows.view({ dimension: 'user', window: '15m', asOf: now, limit: 10 })
     // By exact amount ($0.3 and $0.30 tie, then by name), not by the text of the amount.
     expect(view.items.map((i) => i.key)).toEqual([
@@ -193,7 +212,7 @@ describe('spend windows', () => {
   it('drops what no view can reach on a sweep', () => {
     const windows = new SpendWindows()
     const now = Date.UTC(2026, 10, 24, 12)
-    windows.add(keys({ session: 'old' }), now, call('1'), now)
+    count(windows, now, '1', now, { session: 'old' })
     windows.sweep(now + 3 * 31 * DAY)
     expect(windows.keyCounts().session).toBe(0)
     expect(windows.keyCounts().user).toBe(0)
