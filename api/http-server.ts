@@ -43,6 +43,11 @@ export interface HttpServerOptions {
   auditedEventIds: (ids: string[]) => Promise<Set<string>>
   /** Live windowed spend behind GET /v1/spend; as of the clock. */
   spend: (query: ViewQuery) => SpendView
+  /**
+   * The bus's publish resolves after the processor has settled the events and reports which
+   * were duplicates (in-process): no lookup before publishing.
+   */
+  busReportsDuplicates?: boolean
   /** Ids accepted by earlier requests that are remembered (default 200 000). */
   recentAcceptedCapacity?: number
 }
@@ -160,13 +165,18 @@ export function createHttpServer(options: HttpServerOptions): Server {
       { now: options.clock.now(), window: options.eventTimeWindow ?? DEFAULT_EVENT_TIME_WINDOW },
       principal.tenant,
     )
-    const { events, results } = markKnown(
-      validated,
-      await knownIds(validated.events.map((event) => event.event_id)),
-    )
+    // A bus that answers after the audit write (embedded) says itself which events were
+    // duplicates; otherwise they are looked up first.
+    const known = options.busReportsDuplicates
+      ? validated
+      : markKnown(validated, await knownIds(validated.events.map((event) => event.event_id)))
+    const events = known.events
+    let results = known.results
+    let reported: ReadonlySet<string> = new Set()
     if (events.length > 0) {
       try {
-        await bus.publish(events)
+        const outcome = await bus.publish(events)
+        if (outcome) reported = outcome.duplicates
       } catch (error) {
         if (error instanceof SpendGuardError && error.retriable) {
           throw new HttpError(503, `not accepted, retry later: ${error.message}`, {
@@ -177,6 +187,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       }
       for (const event of events) recentlyAccepted.add(event.event_id)
     }
+    if (reported.size > 0) results = markKnown({ events, results }, reported).results
     const accepted = results.filter((r) => r.status === 'accepted').length
     const rejected = results.filter((r) => r.status === 'rejected').length
     const duplicates = results.length - accepted - rejected

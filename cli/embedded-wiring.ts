@@ -17,7 +17,10 @@ export function wireEmbedded(deps: TransportDeps): Transport {
   const bus = createInProcessBus({
     logger: logger.child({ component: 'in-process-bus' }),
     capacity: config.pipeline.maxQueuedEvents,
-    batchSize: config.audit.batchSize,
+    // chDB writes large inserts far faster per row than small ones; the next batch is
+    // prepared while one is written.
+    batchSize: Math.max(config.audit.batchSize, 10_000),
+    concurrency: 2,
     park: (records, error) =>
       deadLetters.publish(
         records.map((record) =>
@@ -51,9 +54,7 @@ export function wireEmbedded(deps: TransportDeps): Transport {
         into: () => processor.windows,
       })
       logger.info({ calls, ms: Date.now() - began }, 'windows rebuilt from the audit')
-      await bus.start(async (records) => {
-        await processor.process(records)
-      })
+      await bus.start((records) => processor.process(records))
     },
     readiness: () => bus.readiness(),
     sweep: () => processor.windows.sweep(clock.now()),

@@ -63,6 +63,7 @@ export async function listenHttp(
     allowedOrigins: config.http.allowedOrigins,
     queries: pipeline.queries,
     auditedEventIds: (ids) => pipeline.auditedEventIds(ids),
+    busReportsDuplicates: pipeline.transport === 'embedded',
     readiness: () => pipeline.readiness(),
     spend: (query) => pipeline.spend(query),
     status: () => ({

@@ -86,7 +86,7 @@ export async function createPipeline(
   clock: Clock,
 ): Promise<Pipeline> {
   const pricer = await createPricerFromConfig(config, logger)
-  const { client, target } = createAuditStoreClient(config.clickhouse)
+  const { client, target, rawInsert } = createAuditStoreClient(config.clickhouse)
   const closers: Array<() => Promise<void>> = [() => client.close()]
   try {
     await runMigrations(config, client, logger)
@@ -98,7 +98,7 @@ export async function createPipeline(
       kind: target.kind,
       limits: config.query,
     })
-    const auditStore = createClickHouseAuditStore(client)
+    const auditStore = createClickHouseAuditStore(client, rawInsert)
     const sink = createAuditSink({
       store: auditStore,
       logger: logger.child({ component: 'audit-sink' }),

@@ -22,6 +22,15 @@ export const CLICKHOUSE_SETTINGS: ClickHouseSettings = {
   date_time_output_format: 'iso',
 }
 
+/** chDB's raw insert of a payload already in an insert format. */
+export type RawInsert = (params: {
+  table: string
+  values: Buffer | string
+  format: 'JSONCompactEachRow' | 'JSONEachRow'
+  columns?: readonly string[]
+  settings?: Record<string, string | number | boolean>
+}) => Promise<unknown>
+
 export interface AuditStoreTarget {
   /** 'server' for a ClickHouse URL, 'embedded' for chDB under a data directory. */
   kind: 'server' | 'embedded'
@@ -53,6 +62,11 @@ export function createAuditStoreClient(
 ): {
   client: ClickHouseClient
   target: AuditStoreTarget
+  /**
+   * Embedded only: chDB's own insert, which hands the payload to the engine's parser without
+   * the client's per-row encoding (several times faster for the audit's inserts).
+   */
+  rawInsert?: RawInsert
 } {
   if (config.url) {
     const role = options.role ?? 'writer'
@@ -90,6 +104,7 @@ export function createAuditStoreClient(
       clickhouse_settings: CLICKHOUSE_SETTINGS,
     }),
     target: { kind: 'embedded', location: dataDir },
+    rawInsert: (params) => connection.chdb.rawInsert(params),
   }
 }
 
@@ -98,7 +113,10 @@ export function createAuditStoreClient(
  * undefined for anything else (socket errors carry Node's "ECONNREFUSED" and the like).
  */
 export function clickHouseErrorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code
+  const carrier = error as { code?: unknown; clickhouseCode?: unknown } | null
+  // chDB's own calls (its raw insert) carry the engine's code as a number.
+  if (typeof carrier?.clickhouseCode === 'number') return String(carrier.clickhouseCode)
+  const code = carrier?.code
   return typeof code === 'string' && /^\d+$/.test(code) ? code : undefined
 }
 

@@ -45,9 +45,33 @@ export function formatScaled(value: bigint, decimals: number): string {
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
 /** Femto-USD as the shortest exact decimal USD string: 1260000000000000000n -> "1260". */
 export function formatUsd(amount: Femtos): string {
+  // Amounts under about $9 (every single call) take integer arithmetic, not bigint strings.
+  if (amount >= 0n && amount <= MAX_SAFE) return formatSafeFemtos(Number(amount))
   return formatScaled(amount, FEMTO_DECIMALS)
+}
+
+function formatSafeFemtos(femtos: number): string {
+  let whole = Math.floor(femtos / 1e15)
+  let fraction = femtos - whole * 1e15
+  // The division is rounded; the remainder says which way.
+  if (fraction < 0) {
+    whole--
+    fraction += 1e15
+  } else if (fraction >= 1e15) {
+    whole++
+    fraction -= 1e15
+  }
+  if (fraction === 0) return String(whole)
+  let digits = FEMTO_DECIMALS
+  while (fraction % 10 === 0) {
+    fraction /= 10
+    digits--
+  }
+  return `${whole}.${String(fraction).padStart(digits, '0')}`
 }
 
 /**

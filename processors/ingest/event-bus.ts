@@ -12,16 +12,29 @@ export interface EventBus {
    * Makes validated events durable; resolves once they are: acknowledged by the brokers on
    * Kafka, settled by the handler (audited) in-process, where the queue itself is not durable.
    */
-  publish(events: readonly LlmCall[], origin?: EventSource['kind']): Promise<void>
+  publish(events: readonly LlmCall[], origin?: EventSource['kind']): Promise<PublishOutcome | void>
   /**
    * Starts delivering batches to `handler`. A batch counts as done, and its input is
    * committed, only when the handler resolves; a rejected batch is delivered again.
    */
-  start(handler: (records: InputRecord[]) => Promise<void>): Promise<void>
+  start(handler: (records: InputRecord[]) => Promise<BatchOutcome | void>): Promise<void>
   /** Stops taking new input, lets the handler finish what is in flight or queued, then stops. */
   stop(): Promise<void>
   /** Whether the bus is delivering input; why not, when it is not (never a file path). */
   readiness(): Readiness
+}
+
+/** What the handler learnt of a batch: the event ids that were already audited. */
+export interface BatchOutcome {
+  duplicateIds: readonly string[]
+}
+
+/**
+ * What a bus that waits for the processor (in-process) knows when `publish` resolves: which
+ * of the events were duplicates of audited ones. A bus that does not wait (Kafka) says nothing.
+ */
+export interface PublishOutcome {
+  duplicates: ReadonlySet<string>
 }
 
 export interface Readiness {

@@ -25,6 +25,8 @@ export interface ProcessResult {
   accepted: number
   duplicates: number
   deadLettered: number
+  /** Event ids of the records that were already audited (or repeated within the batch). */
+  duplicateIds: string[]
 }
 
 /**
@@ -197,6 +199,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
         accepted: written.written,
         duplicates: written.duplicates,
         deadLettered: letters.length,
+        duplicateIds: written.duplicateIds,
       }
     },
   }

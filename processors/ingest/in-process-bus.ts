@@ -1,6 +1,6 @@
 import { BufferFullError, SpendGuardError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
-import type { EventBus } from './event-bus.ts'
+import type { BatchOutcome, EventBus, PublishOutcome } from './event-bus.ts'
 import type { InputRecord } from './event-processor.ts'
 
 export interface InProcessBusOptions {
@@ -9,6 +9,11 @@ export interface InProcessBusOptions {
   capacity: number
   /** Records handed to the handler at once. */
   batchSize?: number
+  /**
+   * Batches handed over before the previous ones are settled (default 1). The handler must
+   * keep its writes in order itself (the audit sink does).
+   */
+  concurrency?: number
   retryDelayMs?: number
   /**
    * Called with the records that could not be processed by the time `stop()` gave up (see
@@ -18,13 +23,16 @@ export interface InProcessBusOptions {
   park?: (records: InputRecord[], error: unknown) => Promise<void>
 }
 
+type Handler = (records: InputRecord[]) => Promise<BatchOutcome | void>
+
 const eventIdOf = (record: InputRecord): string | undefined =>
   'event' in record ? record.event.event_id : undefined
 
 /** One publish call: it resolves when the last of its records has been handled. */
 interface Ticket {
   remaining: number
-  resolve: () => void
+  duplicates: Set<string>
+  resolve: (outcome: PublishOutcome) => void
   reject: (error: unknown) => void
 }
 
@@ -51,6 +59,7 @@ export interface InProcessBus extends EventBus {
 export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const batchSize = options.batchSize ?? 1000
   const retryDelayMs = options.retryDelayMs ?? 500
+  const concurrency = options.concurrency ?? 1
   const queue: Queued[] = []
   let wake: (() => void) | undefined
   let stopping = false
@@ -62,19 +71,25 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     wake = undefined
   }
 
-  async function loop(handler: (records: InputRecord[]) => Promise<void>): Promise<void> {
+  /** Records taken by batches in flight (still counted against the capacity). */
+  let inFlightRecords = 0
+
+  /** Handles one batch until it is settled: retried while it fails, parked once abandoned. */
+  async function run(
+    batch: Queued[],
+    handler: Handler,
+  ): Promise<void> {
+    const records = batch.map((queued) => queued.record)
     for (;;) {
-      if (queue.length === 0) {
-        if (stopping) return
-        await new Promise<void>((resolve) => (wake = resolve))
-        continue
-      }
-      const batch = queue.slice(0, batchSize)
-      const records = batch.map((queued) => queued.record)
       try {
-        await handler(records)
-        queue.splice(0, batch.length)
-        for (const { ticket } of batch) if (--ticket.remaining === 0) ticket.resolve()
+        const outcome = await handler(records)
+        const duplicates = new Set(outcome?.duplicateIds)
+        for (const { ticket, record } of batch) {
+          const id = eventIdOf(record)
+          if (id !== undefined && duplicates.has(id)) ticket.duplicates.add(id)
+          if (--ticket.remaining === 0) ticket.resolve({ duplicates: ticket.duplicates })
+        }
+        return
       } catch (error) {
         if (abandoned) {
           options.logger.error(
@@ -87,17 +102,39 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
               { eventIds: records.map(eventIdOf) },
               'unprocessed events at shutdown',
             )
-          queue.splice(0, batch.length)
           const notAccepted = new SpendGuardError(
             'the pipeline shut down before these events were audited; send them again',
             { code: 'SHUTTING_DOWN', retriable: true, cause: error },
           )
           for (const { ticket } of batch) ticket.reject(notAccepted)
-          continue
+          return
         }
         options.logger.error({ err: error, records: batch.length }, 'batch failed; retrying')
         await new Promise((resolve) => setTimeout(resolve, retryDelayMs))
       }
+    }
+  }
+
+  async function loop(handler: Handler): Promise<void> {
+    const inFlight = new Set<Promise<void>>()
+    for (;;) {
+      if (queue.length === 0 || inFlight.size >= concurrency) {
+        if (queue.length === 0 && stopping && inFlight.size === 0) return
+        // Wake on new input or on a batch finishing.
+        await Promise.race([
+          new Promise<void>((resolve) => (wake = resolve)),
+          ...(inFlight.size > 0 ? [Promise.race(inFlight)] : []),
+        ])
+        continue
+      }
+      // While one batch is written the next is prepared: the store and the processor overlap.
+      const batch = queue.splice(0, batchSize)
+      inFlightRecords += batch.length
+      const work = run(batch, handler).finally(() => {
+        inFlightRecords -= batch.length
+        inFlight.delete(work)
+      })
+      inFlight.add(work)
     }
   }
 
@@ -110,17 +147,17 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
             retriable: true,
           }),
         )
-      if (queue.length + events.length > options.capacity)
+      if (queue.length + inFlightRecords + events.length > options.capacity)
         return Promise.reject(new BufferFullError(options.capacity))
       if (events.length === 0) return Promise.resolve()
-      return new Promise<void>((resolve, reject) => {
-        const ticket: Ticket = { remaining: events.length, resolve, reject }
+      return new Promise<PublishOutcome>((resolve, reject) => {
+        const ticket: Ticket = { remaining: events.length, duplicates: new Set(), resolve, reject }
         for (const event of events)
           queue.push({ record: { event, source: { kind: origin } }, ticket })
         notify()
       })
     },
-    queued: () => queue.length,
+    queued: () => queue.length + inFlightRecords,
     start(handler) {
       running = loop(handler)
       return Promise.resolve()

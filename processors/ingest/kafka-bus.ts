@@ -44,13 +44,14 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
         ...(options.onFatal ? { onFatal: options.onFatal } : {}),
         ...(options.retry ? { retry: options.retry } : {}),
         ...(options.sleep ? { sleep: options.sleep } : {}),
-        handle: (batch) =>
-          handler(
+        handle: async (batch) => {
+          await handler(
             batch.records.map((record): InputRecord => ({
               bytes: record.value,
               source: { kind: 'kafka', partition: batch.partition, offset: record.offset },
             })),
-          ),
+          )
+        },
       })
       await source.start()
     },

@@ -57,7 +57,7 @@ describe('event processor', () => {
       encoded(invalid),
       encoded(makeLlmCall()),
     ])
-    expect(result).toEqual({ accepted: 2, duplicates: 0, deadLettered: 2 })
+    expect(result).toEqual({ accepted: 2, duplicates: 0, deadLettered: 2, duplicateIds: [] })
     expect(store.rows).toHaveLength(2)
     expect(letters.map((l) => l.code)).toEqual(['DECODE_FAILED', 'VALIDATION_FAILED'])
     expect(letters[0]!.original).toEqual(garbage)

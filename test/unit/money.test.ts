@@ -87,3 +87,24 @@ describe('numberToDecimalString', () => {
     expect(() => numberToDecimalString(Number.POSITIVE_INFINITY)).toThrow(RangeError)
   })
 })
+
+describe('formatUsd fast path', () => {
+  it('writes what the general bigint formatter writes, on generated amounts', () => {
+    let seed = 1
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    const amounts = [
+      0n,
+      1n,
+      FEMTOS_PER_USD - 1n,
+      FEMTOS_PER_USD,
+      9007199254740991n,
+      9007199254740992n,
+    ]
+    for (let i = 0; i < 50_000; i++)
+      amounts.push(
+        BigInt(Math.floor(random() * 2 ** 31)) * BigInt(Math.floor(random() * 2 ** 22)) +
+          BigInt(Math.floor(random() * 1000)),
+      )
+    for (const amount of amounts) expect(formatUsd(amount)).toBe(formatScaled(amount, 15))
+  })
+})

@@ -1,0 +1,139 @@
+/**
+ * Sustained embedded ingest: `spendguard start` on a fresh data directory (chDB), driven over
+ * HTTP by concurrent clients that post batches of events, until the audit holds
+ * BENCH_INGEST_ROWS rows. Reports events/s from the first request to the rows in ClickHouse,
+ * per segment of the table's growth, so a slowdown as the table grows shows.
+ */
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { createDemoTraffic, seededRandom } from '../cli/demo-traffic.ts'
+
+export interface IngestSegment {
+  rowsFrom: number
+  rowsTo: number
+  eventsPerSecond: number
+}
+
+export interface IngestResult {
+  rows: number
+  seconds: number
+  eventsPerSecond: number
+  segments: IngestSegment[]
+  clients: number
+  batch: number
+}
+
+const BIN = fileURLToPath(new URL('../bin/spendguard.js', import.meta.url))
+
+async function waitReady(url: string): Promise<void> {
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error('spendguard did not become ready')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+export async function runEmbeddedIngest(options: {
+  rows: number
+  segments: number
+  clients: number
+  batch: number
+  port: number
+}): Promise<IngestResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'spendguard-bench-'))
+  const child = spawn(
+    process.execPath,
+    [BIN, 'start', '--port', String(options.port), '--data-dir', dataDir],
+    { env: { ...process.env, SPENDGUARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
+  )
+  const url = `http://127.0.0.1:${options.port}`
+  try {
+    await waitReady(url)
+    const next = createDemoTraffic({
+      random: seededRandom(3),
+      now: () => Date.now() - 60_000,
+      newId: randomUUID,
+    })
+    // The events of a body are made ahead, without their ids: a request only adds fresh ids,
+    // so the clients (on the same machine) spend their time sending, not generating.
+    const tails = Array.from({ length: options.batch }, () => {
+      const { event_id: _id, ...rest } = next()
+      return `,${JSON.stringify(rest).slice(1)}`
+    })
+    const body = () => tails.map((tail) => `{"event_id":"${randomUUID()}"${tail}`).join('\n')
+    // Bodies are made ahead so the clients measure the server, not the generator.
+    const bodyCount = Math.ceil(options.rows / options.batch)
+    let sent = 0
+    const segmentSize = Math.ceil(options.rows / options.segments)
+    const segments: IngestSegment[] = []
+    let segmentStart = performance.now()
+    let segmentFrom = 0
+    const started = performance.now()
+    const client = async () => {
+      for (;;) {
+        if (sent >= bodyCount * options.batch) return
+        sent += options.batch
+        const response = await fetch(`${url}/v1/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-ndjson' },
+          body: body(),
+        })
+        if (response.status !== 200) throw new Error(`ingest answered ${response.status}: ${await response.text()}`)
+        await response.arrayBuffer()
+        const done = Math.min(sent, options.rows)
+        if (done - segmentFrom >= segmentSize) {
+          const now = performance.now()
+          segments.push({
+            rowsFrom: segmentFrom,
+            rowsTo: done,
+            eventsPerSecond: ((done - segmentFrom) / (now - segmentStart)) * 1000,
+          })
+          segmentFrom = done
+          segmentStart = now
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: options.clients }, client))
+    const seconds = (performance.now() - started) / 1000
+    // "accepted" is said after the write: every answered event is a row already.
+    const counted = await fetch(`${url}/v1/sql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'SELECT count() AS n FROM llm_calls', format: 'ndjson' }),
+    })
+    const rows = Number((JSON.parse(await counted.text()) as { n: string }).n)
+    return {
+      rows,
+      seconds,
+      eventsPerSecond: rows / seconds,
+      segments,
+      clients: options.clients,
+      batch: options.batch,
+    }
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((resolve) => child.on('close', resolve))
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const result = await runEmbeddedIngest({
+    rows: Number(process.env.BENCH_INGEST_ROWS ?? 200_000),
+    segments: Number(process.env.BENCH_INGEST_SEGMENTS ?? 5),
+    clients: Number(process.env.BENCH_INGEST_CLIENTS ?? 8),
+    batch: Number(process.env.BENCH_INGEST_BATCH ?? 1000),
+    port: Number(process.env.BENCH_INGEST_PORT ?? 18_899),
+  })
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+}
