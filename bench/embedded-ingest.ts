@@ -54,7 +54,10 @@ export async function runEmbeddedIngest(options: {
   const child = spawn(
     process.execPath,
     [BIN, 'start', '--port', String(options.port), '--data-dir', dataDir],
-    { env: { ...process.env, SPENDGUARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
+    {
+      env: { ...process.env, SPENDGUARD_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
   )
   const url = `http://127.0.0.1:${options.port}`
   try {
@@ -88,7 +91,8 @@ export async function runEmbeddedIngest(options: {
           headers: { 'content-type': 'application/x-ndjson' },
           body: body(),
         })
-        if (response.status !== 200) throw new Error(`ingest answered ${response.status}: ${await response.text()}`)
+        if (response.status !== 200)
+          throw new Error(`ingest answered ${response.status}: ${await response.text()}`)
         await response.arrayBuffer()
         const done = Math.min(sent, options.rows)
         if (done - segmentFrom >= segmentSize) {

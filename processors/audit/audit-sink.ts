@@ -21,8 +21,10 @@ export { batchToken } from './batch-writer.ts'
 export interface AuditSink {
   /** Resolves when every row is settled; rejects when the store stays unavailable past shutdown. */
   write(rows: readonly AuditRow[]): Promise<WriteResult>
-  /** Writes what is buffered now. */
+  /** Writes what is buffered now; resolves when nothing is buffered or being written. */
   flush(): Promise<void>
+  /** Starts writing what is buffered (after the insert in flight, if any); does not wait. */
+  requestFlush(): void
   /**
    * From now on a write that meets an unavailable store fails at once (and one waiting in a
    * retry fails now) instead of retrying: for a shutdown deadline. Its input is then not
@@ -144,14 +146,26 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
   let flushing: Promise<void> = Promise.resolve()
   let closed = false
 
+  let writing = false
+  let flushAgain = false
+
+  /**
+   * Writes what is buffered. One insert at a time: rows that arrive (or a flush asked for)
+   * while one is written go into the next insert together, so concurrent batches share it.
+   */
   function scheduleFlush(): Promise<void> {
+    if (timer) clearTimeout(timer)
+    timer = undefined
+    if (writing) {
+      flushAgain = true
+      return flushing
+    }
     const batch = queue
     queue = []
     stats.buffered = 0
-    if (timer) clearTimeout(timer)
-    timer = undefined
     if (batch.length === 0) return flushing
-    flushing = flushing.then(async () => {
+    writing = true
+    flushing = (async () => {
       try {
         const results = settle(batch, await writeBatch(batch.flatMap((pending) => pending.rows)))
         results.forEach((result, i) => {
@@ -168,9 +182,21 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
           'audit batch not written',
         )
         for (const pending of batch) pending.reject(error)
+      } finally {
+        writing = false
+        if (flushAgain || stats.buffered >= batchSize) {
+          flushAgain = false
+          void scheduleFlush()
+        } else if (queue.length > 0)
+          timer ??= setTimeout(() => void scheduleFlush(), flushIntervalMs)
       }
-    })
+    })()
     return flushing
+  }
+
+  /** Resolves once nothing is buffered or being written. */
+  async function drain(): Promise<void> {
+    while (queue.length > 0 || writing) await scheduleFlush()
   }
 
   return {
@@ -191,13 +217,16 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
         else timer ??= setTimeout(() => void scheduleFlush(), flushIntervalMs)
       })
     },
-    flush: scheduleFlush,
+    flush: drain,
+    requestFlush() {
+      void scheduleFlush()
+    },
     abandonRetries() {
       shutdown.abort()
     },
     async close() {
       closed = true
-      await scheduleFlush()
+      await drain()
     },
     stats: () => ({ ...stats }),
   }

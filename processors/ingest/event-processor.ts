@@ -153,7 +153,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       }
 
       const writing = sink.write(prepared.map((p) => p.row))
-      if (options.flushEachBatch) void sink.flush()
+      if (options.flushEachBatch) sink.requestFlush()
       const written = await writing
       for (const { eventId, reason } of written.refused) {
         const item = prepared.find((p) => p.row.event_id === eventId)!
