@@ -1,4 +1,5 @@
-import { BufferFullError, SpendGuardError } from '../../platform/errors.ts'
+import { BufferFullError, isRetriable, SpendGuardError } from '../../platform/errors.ts'
+import { retryDelay, type RetryPolicy } from '../../platform/retry-policy.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { BatchOutcome, EventBus, PublishOutcome } from './event-bus.ts'
 import type { InputRecord } from './event-processor.ts'
@@ -14,7 +15,8 @@ export interface InProcessBusOptions {
    * keep its writes in order itself (the audit sink does).
    */
   concurrency?: number
-  retryDelayMs?: number
+  /** Backoff between deliveries of a failing batch (the shared retry policy). */
+  retry?: RetryPolicy
   /**
    * Called with the records that could not be processed by the time `stop()` gave up (see
    * `abandon`); they must be parked somewhere durable, since this queue dies with the process.
@@ -58,7 +60,7 @@ export interface InProcessBus extends EventBus {
  */
 export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const batchSize = options.batchSize ?? 1000
-  const retryDelayMs = options.retryDelayMs ?? 500
+  const retry = options.retry ?? { baseMs: 500, maxMs: 30_000 }
   const concurrency = options.concurrency ?? 1
   const queue: Queued[] = []
   let wake: (() => void) | undefined
@@ -71,18 +73,18 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     wake = undefined
   }
 
+  /** Why the bus is not ready while a batch fails for a reason retrying cannot fix. */
+  let failing: string | undefined
   /** Records taken by batches in flight (still counted against the capacity). */
   let inFlightRecords = 0
 
   /** Handles one batch until it is settled: retried while it fails, parked once abandoned. */
-  async function run(
-    batch: Queued[],
-    handler: Handler,
-  ): Promise<void> {
+  async function run(batch: Queued[], handler: Handler): Promise<void> {
     const records = batch.map((queued) => queued.record)
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       try {
         const outcome = await handler(records)
+        failing = undefined
         const duplicates = new Set(outcome?.duplicateIds)
         for (const { ticket, record } of batch) {
           const id = eventIdOf(record)
@@ -109,8 +111,15 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
           for (const { ticket } of batch) ticket.reject(notAccepted)
           return
         }
-        options.logger.error({ err: error, records: batch.length }, 'batch failed; retrying')
-        await new Promise((resolve) => setTimeout(resolve, retryDelayMs))
+        // Retrying will not fix it: say so on /readyz while the batch waits (it is not dropped).
+        if (!isRetriable(error))
+          failing = `a batch keeps failing and is retried with backoff: ${error instanceof Error ? error.message : String(error)}`
+        const delayMs = retryDelay(retry, attempt, error)
+        options.logger.error(
+          { err: error, records: batch.length, attempt: attempt + 1, delayMs },
+          'batch failed; retrying',
+        )
+        await new Promise((resolve) => setTimeout(resolve, delayMs))
       }
     }
   }
@@ -165,6 +174,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     readiness() {
       if (!running || stopping)
         return { ready: false, reason: running ? 'stopping' : 'not started' }
+      if (failing !== undefined) return { ready: false, reason: failing }
       return { ready: true }
     },
     abandon() {
