@@ -256,6 +256,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
         throw new HttpError(403, `this token (${principal.role}) may not ${method} ${path}`)
     }
     let body = ''
+    // A full queue turns events away before their body is read and parsed.
+    if (found === routes['POST /v1/events'] && bus.hasRoom?.() === false)
+      throw new HttpError(503, 'not accepted, retry later: the ingest queue is full', {
+        'retry-after': '1',
+      })
     if (found.contentTypes) {
       checkContentType(request, found.contentTypes)
       body = decodeUtf8(await readBody(request, options.maxBodyBytes))

@@ -20,6 +20,11 @@ export interface EventBus {
   start(handler: (records: InputRecord[]) => Promise<BatchOutcome | void>): Promise<void>
   /** Stops taking new input, lets the handler finish what is in flight or queued, then stops. */
   stop(): Promise<void>
+  /**
+   * False when a bounded bus is full, so a request can be turned away before its body is even
+   * read; absent when the bus has no bound of its own (Kafka).
+   */
+  hasRoom?(): boolean
   /** Whether the bus is delivering input; why not, when it is not (never a file path). */
   readiness(): Readiness
 }

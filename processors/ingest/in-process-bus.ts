@@ -167,6 +167,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       })
     },
     queued: () => queue.length + inFlightRecords,
+    hasRoom: () => queue.length + inFlightRecords < options.capacity,
     start(handler) {
       running = loop(handler)
       return Promise.resolve()

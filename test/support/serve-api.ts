@@ -22,6 +22,8 @@ export interface ServeApiOptions {
   audited?: Iterable<string>
   queries?: ReadOnlyQueries
   readiness?: () => Readiness
+  /** The handler waits until `release()` is called: the queue fills up. */
+  holdBatches?: boolean
   /** Live windows behind GET /v1/spend (empty ones by default). */
   windows?: SpendWindows
 }
@@ -37,9 +39,13 @@ export async function serveApi(options: ServeApiOptions = {}) {
     capacity: options.capacity ?? 1000,
   })
   const received: InputRecord[] = []
-  await bus.start((records) => {
+  let release = () => {}
+  const held = options.holdBatches
+    ? new Promise<void>((resolve) => (release = resolve))
+    : Promise.resolve()
+  await bus.start(async (records) => {
     received.push(...records)
-    return Promise.resolve()
+    await held
   })
   const audited = new Set(options.audited ?? [])
   const windows = options.windows ?? new SpendWindows()
@@ -70,8 +76,9 @@ export async function serveApi(options: ServeApiOptions = {}) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
   onTestFinished(async () => {
+    release()
     await new Promise<void>((resolve) => server.close(() => resolve()))
     await bus.stop()
   })
-  return { url: `http://127.0.0.1:${port}`, port, received, bus, access }
+  return { url: `http://127.0.0.1:${port}`, port, received, bus, access, release: () => release() }
 }

@@ -144,9 +144,25 @@ describe('POST /v1/events', () => {
   })
 
   it('answers 503 with Retry-After when the queue is full, accepting nothing', async () => {
-    const { url, bus } = await serve({ capacity: 1 })
-    await bus.stop() // a stopped bus refuses new events as a full one does
-    const response = await post(url, JSON.stringify([makeLlmCallInput(), makeLlmCallInput()]))
+    const { url, release, received } = await serve({ capacity: 2, holdBatches: true })
+    // Two events fill the queue; their answer waits until they are handled.
+    const first = post(url, JSON.stringify([makeLlmCallInput(), makeLlmCallInput()]))
+    await expect.poll(() => received.length).toBe(2)
+    const response = await post(url, JSON.stringify([makeLlmCallInput()]))
+    expect(response.status).toBe(503)
+    expect(response.headers.get('retry-after')).toBe('1')
+    expect(await response.json()).toEqual({
+      error: 'not accepted, retry later: the ingest queue is full',
+    })
+    release()
+    expect((await first).status).toBe(200)
+    expect(received).toHaveLength(2)
+  })
+
+  it('answers 503 while the pipeline shuts down', async () => {
+    const { url, bus } = await serve({ capacity: 10 })
+    await bus.stop()
+    const response = await post(url, JSON.stringify([makeLlmCallInput()]))
     expect(response.status).toBe(503)
     expect(response.headers.get('retry-after')).toBe('1')
   })
