@@ -112,7 +112,7 @@ const cases: Array<{ name: string; what: string; run: () => void | Promise<void>
   },
   {
     name: 'hot path: validate + price + encode',
-    what: 'zod validation of a JSON event, exact pricing, framed Avro encoding',
+    what: 'the contract check of a JSON event (the fast copy; zod for anything doubtful), exact pricing, framed Avro encoding',
     run: () => {
       for (const input of inputs) {
         const checked = checkLlmCall(input)
@@ -146,7 +146,7 @@ const cases: Array<{ name: string; what: string; run: () => void | Promise<void>
   },
   {
     name: 'processor path: decode + validate + price + audit row',
-    what: 'what a Kafka consumer does per message before the ClickHouse insert: `codec.decode` (framing, resolver), zod, pricing, audit row',
+    what: 'what a Kafka consumer does per message before the ClickHouse insert: `codec.decode` (framing, nulls dropped), the contract check, pricing, audit row',
     run: async () => {
       const rows = []
       for (const bytes of encoded) {
