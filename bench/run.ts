@@ -87,7 +87,9 @@ const cases: Array<{ name: string; what: string; run: () => void | Promise<void>
     what: 'plain `Type.fromBuffer` of the Avro body, no framing, no validation; each batch of 1,000 records held',
     run: () => {
       for (let at = 0; at < bodies.length; at += BATCH) {
-        const held = bodies.slice(at, at + BATCH).map((body) => plainType.fromBuffer(body) as unknown)
+        const held = bodies
+          .slice(at, at + BATCH)
+          .map((body) => plainType.fromBuffer(body) as unknown)
         sink += held.length
       }
     },
