@@ -2,7 +2,7 @@ import { Partitioners } from 'kafkajs'
 import { topicNames } from '../platform/config.ts'
 import { ValidationError } from '../platform/errors.ts'
 import { createKafka, ensureTopics } from '../platform/kafka.ts'
-import { createKafkaTransport } from '../producers/kafka-transport.ts'
+import { createKafkaTransport, toSendError } from '../producers/kafka-transport.ts'
 import { createEventProcessor } from '../processors/ingest/event-processor.ts'
 import { createKafkaBus } from '../processors/ingest/kafka-bus.ts'
 import { createKafkaDeadLetterSink } from '../processors/ingest/kafka-dead-letters.ts'
@@ -70,17 +70,23 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
   const instance = createSpendInstance({
     client: deps.reader,
     clock,
+    onError: (error) => logger.warn({ err: error }, 'building owned windows failed; retried later'),
     deltaPartitions: config.kafka.partitions,
     async publish(messages) {
-      await producer.send({
-        topic: topics.spendDeltas,
-        acks: -1,
-        messages: messages.map((message) => ({
-          partition: message.partition,
-          key: String(message.delta.source_partition),
-          value: JSON.stringify(message.delta),
-        })),
-      })
+      try {
+        await producer.send({
+          topic: topics.spendDeltas,
+          acks: -1,
+          messages: messages.map((message) => ({
+            partition: message.partition,
+            key: String(message.delta.source_partition),
+            value: JSON.stringify(message.delta),
+          })),
+        })
+      } catch (error) {
+        // A broker hiccup is retried with the batch; the runner pauses only what cannot pass.
+        throw toSendError(error, topics.spendDeltas, messages.length)
+      }
     },
   })
   const processor = createEventProcessor({
@@ -107,7 +113,12 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
     topic: topics.spendDeltas,
     logger: logger.child({ component: 'spend-deltas' }),
     partitionsConsumedConcurrently: config.kafka.partitions,
-    onAssignment: (_assigned, revoked) => instance.revoke([], revoked),
+    onAssignment: (assigned, revoked) => {
+      instance.revoke([], revoked)
+      // Owned keys are built from the audit at once, not when their first delta arrives, so
+      // the live view is whole after a restart even without new traffic.
+      instance.own(assigned)
+    },
     onFatal: (error) => deps.onFatal(error),
     handle: (batch) =>
       instance.handleDeltas(

@@ -62,14 +62,31 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   let crashed: string | undefined
   let partitions: number[] = []
 
+  let memberId: string | undefined
+  /** Everything held is given up: the group may have moved it while this member was away. */
+  function revokeAll(): void {
+    const revoked = partitions
+    partitions = []
+    paused.clear()
+    if (revoked.length > 0) options.onAssignment?.([], revoked)
+  }
+
   consumer.on(consumer.events.CRASH, (event) => {
     const { error, restart } = event.payload
     logger.error({ err: error, restart, topic }, 'Kafka consumer crashed')
-    if (restart || crashed) return
+    if (restart) {
+      revokeAll()
+      return
+    }
+    if (crashed) return
     crashed = `the Kafka consumer of ${topic} stopped after an error it cannot retry: ${error.message}`
     options.onFatal?.(error)
   })
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    // A new member id: this consumer left the group (a stall, a restart) and its partitions may
+    // have been someone else's meanwhile, even if it gets the same ones back.
+    if (memberId !== undefined && event.payload.memberId !== memberId) revokeAll()
+    memberId = event.payload.memberId
     const next = (event.payload.memberAssignment[topic] ?? []).slice().sort((a, b) => a - b)
     const assigned = next.filter((p) => !partitions.includes(p))
     const revoked = partitions.filter((p) => !next.includes(p))

@@ -15,6 +15,8 @@ export interface SpendInstanceOptions {
   deltaPartitions: number
   /** Sends spend-deltas messages; resolves when the brokers hold them. */
   publish(messages: DeltaMessage[]): Promise<void>
+  /** Told of a background rebuild that failed (it is tried again with the next batch). */
+  onError?: (error: unknown) => void
 }
 
 /**
@@ -36,6 +38,8 @@ export interface SpendInstance {
   ): Promise<void>
   /** Applies one spend-deltas batch; `caughtUp` when it reaches the end the partition had when assigned. */
   handleDeltas(partition: number, deltas: SpendDelta[], caughtUp: boolean): Promise<void>
+  /** Spend-deltas partitions assigned: their keys are built from the audit now, in the background. */
+  own(partitions: Iterable<number>): void
   /** Partitions taken away by a rebalance (input and spend-deltas). */
   revoke(input: Iterable<number>, deltas: Iterable<number>): void
   /** Live spend of the keys this instance owns. */
@@ -71,6 +75,13 @@ export function createSpendInstance(options: SpendInstanceOptions): SpendInstanc
       await owned.ensure(partition, now)
       for (const delta of deltas) owned.apply(partition, delta, now)
       if (caughtUp) owned.markCaughtUp(partition)
+    },
+    own(partitions) {
+      for (const partition of partitions)
+        owned.ensure(partition, options.clock.now()).catch((error: unknown) => {
+          // The first batch of the partition builds it again, and its failure is retried there.
+          options.onError?.(error)
+        })
     },
     revoke(input, deltas) {
       shares.revoke(input)

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { parseUsd } from '../../platform/money.ts'
 import { toClickHouseTime } from '../audit/audit-row.ts'
+import { classifyStoreError } from '../audit/audit-store.ts'
 import type { KeyFilter, SpendWindows } from './spend-windows.ts'
 import { LONGEST_SLIDING_MINUTES, MINUTE_MS, minuteStart, monthStart } from './window-spans.ts'
 
@@ -81,6 +82,21 @@ export async function rebuildWindows(
   const { now } = options
   const from = monthStart(monthStart(now) - 1)
   const minutesFrom = minuteStart(now) - LONGEST_SLIDING_MINUTES * MINUTE_MS
+  try {
+    return await readGroups(client, options, from, minutesFrom)
+  } catch (error) {
+    // An unreachable store is retried with the batch that asked for the rebuild.
+    throw classifyStoreError(error, 'rebuild windows from the audit')
+  }
+}
+
+async function readGroups(
+  client: ClickHouseClient,
+  options: RebuildOptions,
+  from: number,
+  minutesFrom: number,
+): Promise<number> {
+  const { now } = options
   const result = await client.query({
     query: REBUILD_QUERY,
     query_params: {

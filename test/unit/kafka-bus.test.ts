@@ -70,8 +70,13 @@ function fakeConsumer() {
 }
 
 const sleeps: number[] = []
-const busOver = (consumer: Consumer, onFatal?: (error: unknown) => void) =>
+const busOver = (
+  consumer: Consumer,
+  onFatal?: (error: unknown) => void,
+  onAssignment?: (assigned: number[], revoked: number[]) => void,
+) =>
   createKafkaBus({
+    ...(onAssignment ? { onAssignment } : {}),
     publisher: { send: () => Promise.resolve() },
     consumer,
     topic: 'llm-calls',
@@ -182,5 +187,24 @@ describe('kafka bus', () => {
       ) as unknown,
     })
     expect(fatal).toEqual([error])
+  })
+
+  it('gives up every partition when it rejoins as a new member, even if it gets the same back', async () => {
+    const fake = fakeConsumer()
+    const changes: Array<[number[], number[]]> = []
+    const bus = busOver(fake.consumer, undefined, (assigned, revoked) =>
+      changes.push([assigned, revoked]),
+    )
+    await bus.start(() => Promise.resolve())
+    fake.emit('consumer.group_join', { memberId: 'm1', memberAssignment: { 'llm-calls': [0, 1] } })
+    fake.emit('consumer.group_join', { memberId: 'm1', memberAssignment: { 'llm-calls': [1] } })
+    // Away past the session timeout: someone else may have held partition 1 meanwhile.
+    fake.emit('consumer.group_join', { memberId: 'm2', memberAssignment: { 'llm-calls': [1] } })
+    expect(changes).toEqual([
+      [[0, 1], []],
+      [[], [0]],
+      [[], [1]],
+      [[1], []],
+    ])
   })
 })
