@@ -31,7 +31,7 @@ export function writeRunFile(dataDir: string, running: RunningPipeline): () => v
   renameSync(temporary, path)
   return () => {
     // Only our own record: a later process may have taken the directory over.
-    if (findRunningPipeline(dataDir)?.pid === running.pid) rmSync(path, { force: true })
+    if (readRunFile(dataDir)?.pid === running.pid) rmSync(path, { force: true })
   }
 }
 
@@ -45,8 +45,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The pipeline running on `dataDir`, or undefined (no record, or its process is gone). */
-export function findRunningPipeline(dataDir: string): RunningPipeline | undefined {
+/** The record in `dataDir`, whether its process still runs or not. */
+function readRunFile(dataDir: string): RunningPipeline | undefined {
   let document: unknown
   try {
     document = JSON.parse(readFileSync(runFilePath(dataDir), 'utf8'))
@@ -57,8 +57,15 @@ export function findRunningPipeline(dataDir: string): RunningPipeline | undefine
     throw error
   }
   const parsed = runFileSchema.safeParse(document)
-  if (!parsed.success || !alive(parsed.data.pid)) return undefined
-  return parsed.data
+  return parsed.success ? parsed.data : undefined
+}
+
+/** The pipeline running on `dataDir`, or undefined (no record, or its process is gone). */
+export function findRunningPipeline(dataDir: string): RunningPipeline | undefined {
+  const found = readRunFile(dataDir)
+  // Our own pid: the record outlived its process (pids are reused, in containers often at once).
+  if (!found || found.pid === process.pid || !alive(found.pid)) return undefined
+  return found
 }
 
 /** The running pipeline of `dataDir`, or an error that says how to start one. */

@@ -1,5 +1,5 @@
 import type { Config } from '../platform/config.ts'
-import { ConfigError } from '../platform/errors.ts'
+import { ConfigError, SpendGuardError } from '../platform/errors.ts'
 import { createAuditStoreClient } from '../platform/clickhouse.ts'
 import { ENGINE_FORMATS } from '../platform/sql/output-formats.ts'
 import {
@@ -32,13 +32,18 @@ export async function runQuery(
 ): Promise<QueryOutput> {
   const running = config.clickhouse.url ? undefined : findRunningPipeline(config.clickhouse.dataDir)
   if (running) {
-    const response = await callPipeline(running, '/v1/sql', {
-      method: 'POST',
-      body: { query, format: FORMATS[format].http, params },
-    })
-    return {
-      text: await response.text(),
-      format: response.headers.get('x-spendguard-format') ?? FORMATS[format].engine,
+    try {
+      const response = await callPipeline(running, '/v1/sql', {
+        method: 'POST',
+        body: { query, format: FORMATS[format].http, params },
+      })
+      return {
+        text: await response.text(),
+        format: response.headers.get('x-spendguard-format') ?? FORMATS[format].engine,
+      }
+    } catch (error) {
+      // A record left by a killed process whose pid now belongs to another: open the store.
+      if (!(error instanceof SpendGuardError && error.code === 'NOT_RUNNING')) throw error
     }
   }
   // Reading must not create a store: a mistyped --data-dir would answer "Unknown table".

@@ -66,6 +66,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   let wake: (() => void) | undefined
   let stopping = false
   let abandoned = false
+  const onAbandon: Array<() => void> = []
   let running: Promise<void> | undefined
 
   function notify(): void {
@@ -85,10 +86,25 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       try {
         const outcome = await handler(records)
         failing = undefined
-        const duplicates = new Set(outcome?.duplicateIds)
+        // The audit keeps the first copy of an id in the batch; the later ones are duplicates
+        // (and so is every copy when the id was audited before).
+        const duplicateCopies = new Map<string, number>()
+        for (const id of outcome?.duplicateIds ?? [])
+          duplicateCopies.set(id, (duplicateCopies.get(id) ?? 0) + 1)
+        const copies = new Map<string, number>()
+        for (const { record } of batch) {
+          const id = eventIdOf(record)
+          if (id !== undefined) copies.set(id, (copies.get(id) ?? 0) + 1)
+        }
+        const seen = new Map<string, number>()
         for (const { ticket, record } of batch) {
           const id = eventIdOf(record)
-          if (id !== undefined && duplicates.has(id)) ticket.duplicates.add(id)
+          if (id !== undefined) {
+            const index = (seen.get(id) ?? 0) + 1
+            seen.set(id, index)
+            const kept = copies.get(id)! - (duplicateCopies.get(id) ?? 0)
+            if (index > kept) ticket.duplicates.add(id)
+          }
           if (--ticket.remaining === 0) ticket.resolve({ duplicates: ticket.duplicates })
         }
         return
@@ -98,12 +114,16 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
             { err: error, records: batch.length },
             'batch failed at shutdown; parking it',
           )
-          if (options.park) await options.park(records, error)
-          else
+          try {
+            if (options.park) await options.park(records, error)
+            else throw error
+          } catch (parkError) {
+            // Whatever happens to the parking, the senders are answered.
             options.logger.error(
-              { eventIds: records.map(eventIdOf) },
+              { err: parkError, eventIds: records.map(eventIdOf) },
               'unprocessed events at shutdown',
             )
+          }
           const notAccepted = new SpendGuardError(
             'the pipeline shut down before these events were audited; send them again',
             { code: 'SHUTTING_DOWN', retriable: true, cause: error },
@@ -119,7 +139,14 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
           { err: error, records: batch.length, attempt: attempt + 1, delayMs },
           'batch failed; retrying',
         )
-        await new Promise((resolve) => setTimeout(resolve, delayMs))
+        // A shutdown deadline cuts the wait short.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs)
+          onAbandon.push(() => {
+            clearTimeout(timer)
+            resolve()
+          })
+        })
       }
     }
   }
@@ -180,6 +207,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     },
     abandon() {
       abandoned = true
+      for (const wake of onAbandon.splice(0)) wake()
     },
     async stop() {
       stopping = true

@@ -70,6 +70,8 @@ const pairKeys = new Map<string, Map<string, string>>()
 function pairKey(agent: string, feature: string): string {
   let byFeature = pairKeys.get(agent)
   if (!byFeature) {
+    // Bounded: agent ids made per run must not grow this for ever.
+    if (pairKeys.size >= 10_000) pairKeys.clear()
     byFeature = new Map()
     pairKeys.set(agent, byFeature)
   }
@@ -381,10 +383,20 @@ export class SpendWindows {
   sweep(now: number): void {
     const horizon = horizonAt(now)
     for (const [tenant, maps] of this.#tenants) {
-      for (const keys of maps)
-        for (const [key, state] of keys) if (!trim(state, horizon)) keys.delete(key)
-      // A sweep may fold an open minute into its day and month; nothing is published for it,
-      // since the values it makes are the ones already published.
+      maps.forEach((keys, index) => {
+        for (const [key, state] of keys) {
+          const folding = state.open !== undefined && state.open.start < horizon[MINUTE]
+          if (!trim(state, horizon)) keys.delete(key)
+          else if (folding && this.#trackChanges) {
+            // The day and month the minute went into are published again (same full values).
+            for (const bucket of state.buckets) if (bucket.rank !== MINUTE) bucket.changed = true
+            if (!state.changed) {
+              state.changed = true
+              this.#changed.push({ dimension: DIMENSIONS[index]!, tenant, key, state })
+            }
+          }
+        }
+      })
       if (maps.every((keys) => keys.size === 0)) this.#tenants.delete(tenant)
     }
   }
@@ -411,12 +423,12 @@ interface Found {
 export function combinedView(sources: readonly SpendWindows[], query: ViewQuery): SpendView {
   const collected = new Map<string, Found>()
   for (const source of sources) source.collect(query, collected)
-  const found = [...collected.values()].filter((f) => f.measures.calls > 0)
+  // Each key's exact cost is made once, not once per comparison.
+  const found = [...collected.values()]
+    .filter((f) => f.measures.calls > 0)
+    .map((f) => ({ ...f, cost: f.measures.cost }))
   found.sort(
-    (a, b) =>
-      compare(b.measures.cost, a.measures.cost) ||
-      compare(a.tenant, b.tenant) ||
-      compare(a.key, b.key),
+    (a, b) => compare(b.cost, a.cost) || compare(a.tenant, b.tenant) || compare(a.key, b.key),
   )
   const shown = query.limit === undefined ? found : found.slice(0, query.limit)
   return {

@@ -40,6 +40,21 @@ describe('in-process bus', () => {
     await queue.stop()
   })
 
+  it('answers the first copy of an id in a batch accepted and the later ones duplicate', async () => {
+    const queue = bus()
+    const event = makeLlmCall()
+    // Both requests queue before the handler runs: one batch holds both copies.
+    const first = queue.publish([event])
+    const second = queue.publish([event])
+    await queue.start((records) => {
+      expect(records).toHaveLength(2)
+      return Promise.resolve({ duplicateIds: [event.event_id] })
+    })
+    expect(await first).toEqual({ duplicates: new Set() })
+    expect(await second).toEqual({ duplicates: new Set([event.event_id]) })
+    await queue.stop()
+  })
+
   it('is not ready while a batch fails for a reason retrying cannot fix, and delivers it again', async () => {
     const queue = bus()
     let attempts = 0
