@@ -4,6 +4,7 @@ import {
   MINUTE,
   MONTH,
   prepareCost,
+  type PreparedCost,
   type Rank,
   SpendMeasures,
   type CallGroup,
@@ -168,10 +169,13 @@ export class SpendWindows {
 
   /** Counts one call; `cost` is undefined when it is unpriced. */
   add(call: WindowCall, cost: Femtos | undefined, late: boolean, now: number): void {
-    // The cost's number form and sketch bin are worked out once, not once per bucket.
-    const prepared = prepareCost(cost)
-    this.#update(call, call.occurred_at, now, 1, (bucket) => bucket.add(call, prepared, late))
+    // The cost's number form and sketch bin are worked out once, not once per bucket; the
+    // applier is reused, so counting a call allocates nothing of its own.
+    this.#callApplier.set(call, prepareCost(cost), late)
+    this.#update(call, call.occurred_at, now, 1, this.#callApplier)
   }
+
+  readonly #callApplier = new CallApplier()
 
   /**
    * Counts a group of calls of one key and time (a window rebuilt from the audit), in the
@@ -184,7 +188,7 @@ export class SpendWindows {
     now: number,
     owns?: KeyFilter,
   ): void {
-    this.#update(keys, occurredAt, now, group.calls, (bucket) => bucket.addGroup(group), owns)
+    this.#update(keys, occurredAt, now, group.calls, new GroupApplier(group), owns)
   }
 
   #update(
@@ -192,7 +196,7 @@ export class SpendWindows {
     occurredAt: number,
     now: number,
     calls: number,
-    apply: (bucket: SpendMeasures) => void,
+    applier: Applier,
     owns?: KeyFilter,
   ): void {
     const horizon = this.#horizonAt(now)
@@ -218,18 +222,18 @@ export class SpendWindows {
       const open = state.open
       if (open !== undefined && open.start === minute) {
         // The usual case: a call of the current minute updates one bucket.
-        this.#touch(open, apply)
+        this.#touch(open, applier)
       } else if (minute >= horizon[MINUTE] && minute > newestMinute(state)) {
         // A new newest minute: the previous one goes into its day and month.
         for (const bucket of foldOpen(state, horizon)) this.#marked(bucket)
         const bucket = bucketAt(state, MINUTE, minute)
-        this.#touch(bucket, apply)
+        this.#touch(bucket, applier)
         state.open = bucket
       } else {
         // An older minute (a late call), or the newest one already folded: every span at once.
-        if (minute >= horizon[MINUTE]) this.#touch(bucketAt(state, MINUTE, minute), apply)
-        if (day >= horizon[DAY]) this.#touch(bucketAt(state, DAY, day), apply)
-        this.#touch(bucketAt(state, MONTH, month), apply)
+        if (minute >= horizon[MINUTE]) this.#touch(bucketAt(state, MINUTE, minute), applier)
+        if (day >= horizon[DAY]) this.#touch(bucketAt(state, DAY, day), applier)
+        this.#touch(bucketAt(state, MONTH, month), applier)
       }
       if (this.#trackChanges && !state.changed) {
         state.changed = true
@@ -262,8 +266,8 @@ export class SpendWindows {
     return this.#month
   }
 
-  #touch(bucket: SpendMeasures, apply: (bucket: SpendMeasures) => void): void {
-    apply(bucket)
+  #touch(bucket: SpendMeasures, applier: Applier): void {
+    applier.apply(bucket)
     if (this.#trackChanges) bucket.changed = true
   }
 
@@ -436,6 +440,39 @@ export function combinedView(sources: readonly SpendWindows[], query: ViewQuery)
     window: query.window,
     as_of: new Date(query.asOf).toISOString(),
     items: shown.map(({ tenant, key, measures }) => ({ tenant, ...measures.toItem(key) })),
+  }
+}
+
+/** What a count adds to each bucket it reaches. */
+interface Applier {
+  apply(bucket: SpendMeasures): void
+}
+
+class CallApplier implements Applier {
+  #call: CallMeasures | undefined
+  #cost: PreparedCost | undefined
+  #late = false
+
+  set(call: CallMeasures, cost: PreparedCost, late: boolean): void {
+    this.#call = call
+    this.#cost = cost
+    this.#late = late
+  }
+
+  apply(bucket: SpendMeasures): void {
+    bucket.add(this.#call!, this.#cost!, this.#late)
+  }
+}
+
+class GroupApplier implements Applier {
+  readonly #group: CallGroup
+
+  constructor(group: CallGroup) {
+    this.#group = group
+  }
+
+  apply(bucket: SpendMeasures): void {
+    bucket.addGroup(this.#group)
   }
 }
 
