@@ -12,7 +12,6 @@ import {
   createEvaluationCore,
   type Candidate,
   type EvaluatedCall,
-  type EvaluationCore,
 } from '../evaluation/evaluation-core.ts'
 import type { SpendWindows } from '../windows/spend-windows.ts'
 import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
@@ -42,7 +41,6 @@ export interface EventProcessor {
   readonly metrics: PipelineMetrics
   /** Live spend of the calls this processor audited (and what it was rebuilt from). */
   readonly windows: SpendWindows
-  readonly core: EvaluationCore
 }
 
 export interface EventProcessorOptions {
@@ -62,8 +60,6 @@ export interface EventProcessorOptions {
    * that hands over one batch at a time and waits for it (in-process).
    */
   flushEachBatch?: boolean
-  /** Windows to count into (rebuilt from the audit at start); new ones otherwise. */
-  windows?: SpendWindows
   /**
    * The windows a record's call is counted in, when they depend on its input partition (the
    * scale-out input side); `windows` otherwise.
@@ -91,7 +87,6 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
     pricer,
     allowedLatenessMs: options.allowedLatenessMs,
     eventTimeWindow: window,
-    ...(options.windows ? { windows: options.windows } : {}),
   })
 
   function letter(
@@ -119,7 +114,6 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
 
   return {
     metrics,
-    core,
     windows: core.windows,
     async process(records) {
       const letters: DeadLetter[] = []

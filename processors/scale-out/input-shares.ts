@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { SpendWindows } from '../windows/spend-windows.ts'
 import { rebuildWindows } from '../windows/window-rebuild.ts'
+import { PartitionStates } from './partition-states.ts'
 import { deltaMessages, type DeltaMessage } from './spend-deltas.ts'
 
 /**
@@ -14,8 +15,7 @@ import { deltaMessages, type DeltaMessage } from './spend-deltas.ts'
 export class InputShares {
   readonly #client: ClickHouseClient
   readonly #deltaPartitions: number
-  readonly #shares = new Map<number, SpendWindows>()
-  readonly #building = new Map<number, Promise<void>>()
+  readonly #shares = new PartitionStates<SpendWindows>()
 
   constructor(client: ClickHouseClient, deltaPartitions: number) {
     this.#client = client
@@ -24,28 +24,16 @@ export class InputShares {
 
   /** Builds the share of `partition` from the audit unless this instance holds it already. */
   ensure(partition: number, now: number): Promise<void> {
-    if (this.#shares.has(partition)) return Promise.resolve()
-    let building = this.#building.get(partition)
-    if (!building) {
+    return this.#shares.ensure(partition, async () => {
       const share = new SpendWindows({ trackChanges: true })
-      building = rebuildWindows(this.#client, {
+      // Every bucket the rebuild fills is marked changed: the first drain publishes all.
+      await rebuildWindows(this.#client, {
         now,
         into: () => share,
         sourcePartitions: [partition],
-      }).then(
-        () => {
-          // Every bucket the rebuild filled is marked changed: the first drain publishes all.
-          this.#shares.set(partition, share)
-          this.#building.delete(partition)
-        },
-        (error: unknown) => {
-          this.#building.delete(partition)
-          throw error
-        },
-      )
-      this.#building.set(partition, building)
-    }
-    return building
+      })
+      return share
+    })
   }
 
   /** The share of a partition already ensured. */
@@ -74,7 +62,7 @@ export class InputShares {
   }
 
   held(): number[] {
-    return [...this.#shares.keys()].sort((a, b) => a - b)
+    return this.#shares.partitions()
   }
 
   sweep(now: number): void {

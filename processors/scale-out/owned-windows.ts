@@ -6,10 +6,21 @@ import {
   type ViewQuery,
 } from '../windows/spend-windows.ts'
 import { rebuildWindows } from '../windows/window-rebuild.ts'
+import { PartitionStates } from './partition-states.ts'
 import { changesOf, ownerPartition, type SpendDelta } from './spend-deltas.ts'
 
 /** Rows not read from Kafka (none on a Kafka deployment) are kept under this share. */
 const NO_PARTITION = -1
+
+/** The share of one input partition among an owned partition's shares, made when missing. */
+function shareOf(shares: Map<number, SpendWindows>, source: number): SpendWindows {
+  let share = shares.get(source)
+  if (!share) {
+    share = new SpendWindows()
+    shares.set(source, share)
+  }
+  return share
+}
 
 /**
  * The owner side of scale-out: for each spend-deltas partition this instance owns, the
@@ -21,8 +32,7 @@ const NO_PARTITION = -1
 export class OwnedWindows {
   readonly #client: ClickHouseClient
   readonly #deltaPartitions: number
-  readonly #owned = new Map<number, Map<number, SpendWindows>>()
-  readonly #building = new Map<number, Promise<void>>()
+  readonly #owned = new PartitionStates<Map<number, SpendWindows>>()
   readonly #caughtUp = new Set<number>()
 
   constructor(client: ClickHouseClient, deltaPartitions: number) {
@@ -30,54 +40,23 @@ export class OwnedWindows {
     this.#deltaPartitions = deltaPartitions
   }
 
-  #shareOf(partition: number, source: number): SpendWindows {
-    const shares = this.#owned.get(partition)!
-    let share = shares.get(source)
-    if (!share) {
-      share = new SpendWindows()
-      shares.set(source, share)
-    }
-    return share
-  }
-
   /** Builds an owned partition from the audit unless this instance holds it already. */
   ensure(partition: number, now: number): Promise<void> {
-    if (this.#owned.has(partition)) return Promise.resolve()
-    let building = this.#building.get(partition)
-    if (!building) {
+    return this.#owned.ensure(partition, async () => {
       const shares = new Map<number, SpendWindows>()
-      const into = (source: number | null) => {
-        const at = source ?? NO_PARTITION
-        let share = shares.get(at)
-        if (!share) {
-          share = new SpendWindows()
-          shares.set(at, share)
-        }
-        return share
-      }
-      building = rebuildWindows(this.#client, {
+      await rebuildWindows(this.#client, {
         now,
-        into,
+        into: (source) => shareOf(shares, source ?? NO_PARTITION),
         owns: (dimension, tenant, key) =>
           ownerPartition(dimension, tenant, key, this.#deltaPartitions) === partition,
-      }).then(
-        () => {
-          this.#owned.set(partition, shares)
-          this.#building.delete(partition)
-        },
-        (error: unknown) => {
-          this.#building.delete(partition)
-          throw error
-        },
-      )
-      this.#building.set(partition, building)
-    }
-    return building
+      })
+      return shares
+    })
   }
 
   /** Applies published bucket values to an ensured partition. */
   apply(partition: number, delta: SpendDelta, now: number): void {
-    const share = this.#shareOf(partition, delta.source_partition)
+    const share = shareOf(this.#owned.get(partition)!, delta.source_partition)
     for (const change of changesOf(delta)) share.setBucket(change, now)
   }
 
@@ -89,7 +68,7 @@ export class OwnedWindows {
   /** Owned partitions, and those whose state is complete (detectors may act on them). */
   status(): { owned: number[]; caughtUp: number[] } {
     const sorted = (values: Iterable<number>) => [...values].sort((a, b) => a - b)
-    return { owned: sorted(this.#owned.keys()), caughtUp: sorted(this.#caughtUp) }
+    return { owned: this.#owned.partitions(), caughtUp: sorted(this.#caughtUp) }
   }
 
   revoke(partitions: Iterable<number>): void {

@@ -19,7 +19,7 @@ export interface CallMeasures {
 }
 
 /** Failures are calls that did not complete: errors and timeouts (a blocked call never ran). */
-export const isFailure = (status: CallMeasures['status']): boolean =>
+const isFailure = (status: CallMeasures['status']): boolean =>
   status === 'error' || status === 'timeout'
 
 /**

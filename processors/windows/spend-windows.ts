@@ -86,7 +86,7 @@ function pairKey(agent: string, feature: string): string {
 }
 
 /** The key of a call in a dimension; undefined when the call has none there (no user id). */
-export function keyOf(dimension: Dimension, keys: CallKeys): string | undefined {
+function keyOf(dimension: Dimension, keys: CallKeys): string | undefined {
   switch (dimension) {
     case 'agent':
       return keys.agent_id
@@ -344,18 +344,6 @@ export class SpendWindows {
     const current = bucketAt(state, rank, change.bucket.start)
     if (change.bucket.calls <= current.calls) return
     replaceBucket(state, current, change.bucket)
-  }
-
-  /** The measures of one key in one window, or undefined when it has none. */
-  measures(
-    dimension: Dimension,
-    tenant: string,
-    key: string,
-    window: WindowName,
-    asOf: number,
-  ): SpendMeasures | undefined {
-    const state = this.#tenants.get(tenant)?.[DIMENSION_INDEX[dimension]]!.get(key)
-    return state && merged(state, window, asOf)
   }
 
   /** The keys of a dimension in a window, most expensive first (ties by tenant, key). */
