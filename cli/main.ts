@@ -14,7 +14,7 @@ import {
 } from './pricing-command.ts'
 import { formatRepriceSummary, runReprice } from './reprice-command.ts'
 import { parseParams, runSql } from './sql-command.ts'
-import { fetchSpend, formatStatus } from './status-command.ts'
+import { fetchStatus, formatStatus } from './status-command.ts'
 import { formatReconcile, runReconcile } from './reconcile-command.ts'
 import { DIMENSIONS } from '../processors/windows/spend-windows.ts'
 import { WINDOWS } from '../processors/windows/window-spans.ts'
@@ -166,7 +166,7 @@ async function main(argv: string[]): Promise<number> {
         tenant: values.tenant,
       }
       const show = async () => {
-        const view = await fetchSpend(config, options)
+        const view = await fetchStatus(config, options)
         return format === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatStatus(view)
       }
       if (!values.watch) {

@@ -5,9 +5,10 @@ import {
   type AuditTotalsRow,
   type Drift,
 } from '../processors/windows/reconcile.ts'
-import { DIMENSIONS, type SpendView } from '../processors/windows/spend-windows.ts'
-import { WINDOWS, windowSpan } from '../processors/windows/window-spans.ts'
-import { callPipeline, requireRunningPipeline } from './running-pipeline.ts'
+import { DIMENSIONS, type Dimension, type SpendView } from '../processors/windows/spend-windows.ts'
+import { WINDOWS, windowSpan, type WindowName } from '../processors/windows/window-spans.ts'
+import { requireRunningPipeline } from './running-pipeline.ts'
+import { fetchSpend } from './status-command.ts'
 import { runQuery } from './sql-command.ts'
 import { renderTable } from './text-table.ts'
 
@@ -39,17 +40,8 @@ export async function runReconcile(
 ): Promise<ReconcileReport> {
   const running = requireRunningPipeline(config.clickhouse.dataDir)
   const asOf = options.now
-  const live = async (dimension: string, window: string): Promise<SpendView> => {
-    const search = new URLSearchParams({
-      dimension,
-      window,
-      limit: String(LIVE_LIMIT),
-      as_of: new Date(asOf).toISOString(),
-    })
-    return (await (
-      await callPipeline(running, `/v1/spend?${search.toString()}`)
-    ).json()) as SpendView
-  }
+  const live = (dimension: Dimension, window: WindowName): Promise<SpendView> =>
+    fetchSpend(running, { dimension, window, limit: LIVE_LIMIT, asOf })
   const drifts: Drift[] = []
   let compared = 0
   let keys = 0

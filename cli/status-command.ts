@@ -1,7 +1,7 @@
 import type { Config } from '../platform/config.ts'
 import type { Dimension, SpendView } from '../processors/windows/spend-windows.ts'
 import type { WindowName } from '../processors/windows/window-spans.ts'
-import { callPipeline, requireRunningPipeline } from './running-pipeline.ts'
+import { callPipeline, requireRunningPipeline, type RunningPipeline } from './running-pipeline.ts'
 import { renderTable } from './text-table.ts'
 
 export interface StatusOptions {
@@ -9,19 +9,29 @@ export interface StatusOptions {
   window: WindowName
   limit: number
   tenant?: string | undefined
+  /** The windows' end (epoch ms); now when undefined. */
+  asOf?: number | undefined
 }
 
-/** The live spend of the running pipeline of the configured data directory (GET /v1/spend). */
-export async function fetchSpend(config: Config, options: StatusOptions): Promise<SpendView> {
-  const running = requireRunningPipeline(config.clickhouse.dataDir)
+/** The live spend of a running pipeline (GET /v1/spend). */
+export async function fetchSpend(
+  running: RunningPipeline,
+  options: StatusOptions,
+): Promise<SpendView> {
   const search = new URLSearchParams({
     dimension: options.dimension,
     window: options.window,
     limit: String(options.limit),
     ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+    ...(options.asOf === undefined ? {} : { as_of: new Date(options.asOf).toISOString() }),
   })
   const response = await callPipeline(running, `/v1/spend?${search.toString()}`)
   return (await response.json()) as SpendView
+}
+
+/** The live spend of the running pipeline of the configured data directory. */
+export function fetchStatus(config: Config, options: StatusOptions): Promise<SpendView> {
+  return fetchSpend(requireRunningPipeline(config.clickhouse.dataDir), options)
 }
 
 const WINDOW_WORDS: Record<WindowName, string> = {
