@@ -8,6 +8,7 @@ import { freePort } from '../support/free-port.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import {
   pipelineConfigFor,
+  pipelineTopics,
   startTestServices,
   type TestServices,
 } from '../support/test-services.ts'
@@ -21,11 +22,7 @@ const work = mkdtempSync(join(tmpdir(), 'spendguard-cli-kafka-'))
 let services: TestServices
 
 beforeAll(async () => {
-  services = await startTestServices([
-    { name: `${prefix}llm-calls`, partitions: 2 },
-    { name: `${prefix}spend-deltas`, partitions: 2 },
-    { name: `${prefix}dlq`, partitions: 1 },
-  ])
+  services = await startTestServices(pipelineTopics(prefix))
 })
 
 afterAll(async () => {

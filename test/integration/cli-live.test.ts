@@ -1,12 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { replayReportSchema } from '../../processors/replay/replay-report.ts'
 import type { SpendView } from '../../processors/windows/spend-windows.ts'
 import type { LlmCallInput } from '../../schemas/llm-call.ts'
 import { runCli, startCli } from '../support/cli-process.ts'
 import { freePort } from '../support/free-port.ts'
+import { postEvents, replayedTotals, totalsOf } from '../support/live-checks.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'spendguard-live-'))
@@ -28,16 +28,6 @@ function traffic(count: number): LlmCallInput[] {
   )
 }
 
-async function post(port: number, events: LlmCallInput[]): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}/v1/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(events),
-  })
-  expect(response.status).toBe(200)
-  expect(await response.json()).toMatchObject({ accepted: events.length })
-}
-
 async function statusJson(dataDir: string, dimension: string, window: string) {
   const result = await runCli([
     'status',
@@ -56,30 +46,14 @@ async function statusJson(dataDir: string, dimension: string, window: string) {
   return JSON.parse(result.stdout) as SpendView
 }
 
-/** What a run without any crash counts per agent: `spendguard replay` over the same events. */
-async function replayedByAgent(events: LlmCallInput[]) {
-  const file = join(work, `replay-${events.length}.ndjson`)
-  writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'))
-  const result = await runCli(['replay', file, '--format', 'json'])
-  const report = replayReportSchema.parse(JSON.parse(result.stdout))
-  return Object.entries(report.by_agent)
-    .map(([key, totals]) => ({ key, calls: totals.calls, cost_usd: totals.cost_usd }))
-    .sort((a, b) => a.key.localeCompare(b.key))
-}
-
-const byKey = (view: SpendView) =>
-  view.items
-    .map((item) => ({ key: item.key, calls: item.calls, cost_usd: item.cost_usd }))
-    .sort((a, b) => a.key.localeCompare(b.key))
-
 describe('a running embedded pipeline, seen from the CLI', () => {
   it('answers sql, status and reconcile through its API while it holds the store', async () => {
     const dataDir = join(work, 'live')
     const port = await freePort()
     const running = await startCli(['start', '--port', String(port), '--data-dir', dataDir])
     const events = traffic(120)
-    await post(port, events.slice(0, 70))
-    await post(port, events.slice(70))
+    await postEvents(port, events.slice(0, 70))
+    await postEvents(port, events.slice(70))
 
     // The same command line as when the pipeline is stopped.
     const count = await runCli(['sql', 'SELECT count() FROM llm_calls', '--data-dir', dataDir])
@@ -117,7 +91,9 @@ describe('a running embedded pipeline, seen from the CLI', () => {
     const users = await statusJson(dataDir, 'user', '15m')
     expect(users.items).toHaveLength(7)
     expect(users.items.reduce((sum, item) => sum + item.calls, 0)).toBe(120)
-    expect(byKey(await statusJson(dataDir, 'agent', 'day'))).toEqual(await replayedByAgent(events))
+    expect(totalsOf(await statusJson(dataDir, 'agent', 'day'))).toEqual(
+      await replayedTotals(work, events, 'by_agent'),
+    )
     const table = await runCli(['status', '--dimension', 'model', '--data-dir', dataDir])
     expect(table.stdout).toMatch(/spend by model, the last 15 minutes/)
     expect(table.stdout).toMatch(/gpt-4o-mini\s+96\s/)
@@ -143,7 +119,9 @@ describe('a running embedded pipeline, seen from the CLI', () => {
     const first = await startCli(['start', '--port', String(port), '--data-dir', dataDir])
     const events = traffic(300)
     // Concurrent requests, as a busy ingest sees them; the kill follows the last answer at once.
-    await Promise.all([0, 1, 2, 3, 4].map((k) => post(port, events.slice(k * 60, k * 60 + 60))))
+    await Promise.all(
+      [0, 1, 2, 3, 4].map((k) => postEvents(port, events.slice(k * 60, k * 60 + 60))),
+    )
     first.child.kill('SIGKILL')
     await first.exited
 
@@ -151,7 +129,9 @@ describe('a running embedded pipeline, seen from the CLI', () => {
     const count = await runCli(['sql', 'SELECT count() FROM llm_calls', '--data-dir', dataDir])
     expect(count.stdout.trim()).toBe('300')
     // The restarted process counts what a run without the kill counts.
-    expect(byKey(await statusJson(dataDir, 'agent', 'day'))).toEqual(await replayedByAgent(events))
+    expect(totalsOf(await statusJson(dataDir, 'agent', 'day'))).toEqual(
+      await replayedTotals(work, events, 'by_agent'),
+    )
     const reconcile = await runCli(['reconcile', '--data-dir', dataDir])
     expect(reconcile.code).toBe(0)
     second.child.kill('SIGTERM')
@@ -162,7 +142,7 @@ describe('a running embedded pipeline, seen from the CLI', () => {
     const dataDir = join(work, 'interrupted')
     const port = await freePort()
     const running = await startCli(['start', '--port', String(port), '--data-dir', dataDir])
-    await post(port, traffic(50))
+    await postEvents(port, traffic(50))
     running.child.kill('SIGINT')
     await expect
       .poll(() => running.logs(), { timeout: 10_000, interval: 5 })

@@ -3,14 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { replayReportSchema } from '../../processors/replay/replay-report.ts'
 import type { SpendView } from '../../processors/windows/spend-windows.ts'
 import type { LlmCallInput } from '../../schemas/llm-call.ts'
 import { runCli, startCli } from '../support/cli-process.ts'
 import { freePort } from '../support/free-port.ts'
+import { postEvents, replayedTotals, totalsOf } from '../support/live-checks.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import {
   pipelineConfigFor,
+  pipelineTopics,
   startTestServices,
   type TestServices,
 } from '../support/test-services.ts'
@@ -20,11 +21,7 @@ const work = mkdtempSync(join(tmpdir(), 'spendguard-kafka-crash-'))
 let services: TestServices
 
 beforeAll(async () => {
-  services = await startTestServices([
-    { name: `${prefix}llm-calls`, partitions: 2 },
-    { name: `${prefix}spend-deltas`, partitions: 2 },
-    { name: `${prefix}dlq`, partitions: 1 },
-  ])
+  services = await startTestServices(pipelineTopics(prefix))
 })
 
 afterAll(async () => {
@@ -43,15 +40,6 @@ function traffic(count: number): LlmCallInput[] {
       output_tokens: 90 + (i % 7),
     }),
   )
-}
-
-async function post(port: number, events: LlmCallInput[]) {
-  const response = await fetch(`http://127.0.0.1:${port}/v1/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(events),
-  })
-  expect(response.status).toBe(200)
 }
 
 const audited = async (port: number) => {
@@ -76,27 +64,20 @@ describe('a processor on Kafka killed with kill -9 mid-stream', () => {
     const port = await freePort()
     const args = ['start', '--config', configFile, '--port', String(port)]
     const first = await startCli(args)
-    await post(port, events.slice(0, 120))
-    await post(port, events.slice(120, 200))
+    await postEvents(port, events.slice(0, 120))
+    await postEvents(port, events.slice(120, 200))
     // Mid-stream: some rows audited, the rest still on the topic.
     await expect.poll(() => audited(port), { timeout: 60_000, interval: 20 }).toBeGreaterThan(0)
     first.child.kill('SIGKILL')
     await first.exited
 
     const second = await startCli(args)
-    await post(port, events.slice(200))
+    await postEvents(port, events.slice(200))
     const count = async () =>
       (await runCli(['sql', 'SELECT count() FROM llm_calls', '--config', configFile])).stdout.trim()
     await expect.poll(count, { timeout: 120_000, interval: 500 }).toBe('240')
 
-    const file = join(work, 'events.ndjson')
-    writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'))
-    const report = replayReportSchema.parse(
-      JSON.parse((await runCli(['replay', file, '--format', 'json'])).stdout),
-    )
-    const expected = Object.entries(report.by_user)
-      .map(([key, t]) => ({ key, calls: t.calls, cost_usd: t.cost_usd }))
-      .sort((a, b) => a.key.localeCompare(b.key))
+    const expected = await replayedTotals(work, events, 'by_user')
     const live = async () => {
       const result = await runCli([
         'status',
@@ -109,9 +90,7 @@ describe('a processor on Kafka killed with kill -9 mid-stream', () => {
         '--config',
         configFile,
       ])
-      return (JSON.parse(result.stdout) as SpendView).items
-        .map((item) => ({ key: item.key, calls: item.calls, cost_usd: item.cost_usd }))
-        .sort((a, b) => a.key.localeCompare(b.key))
+      return totalsOf(JSON.parse(result.stdout) as SpendView)
     }
     // The owners follow spend-deltas a moment behind the audit.
     await expect.poll(live, { timeout: 60_000, interval: 500 }).toEqual(expected)

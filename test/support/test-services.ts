@@ -43,6 +43,15 @@ export interface TestServices {
 
 type Mode = 'embedded' | 'containers'
 
+/** The topics `spendguard start` on Kafka uses under `prefix`, as `pipelineConfigFor` sizes them. */
+export function pipelineTopics(prefix: string): Array<{ name: string; partitions: number }> {
+  return [
+    { name: `${prefix}llm-calls`, partitions: 2 },
+    { name: `${prefix}spend-deltas`, partitions: 2 },
+    { name: `${prefix}dlq`, partitions: 1 },
+  ]
+}
+
 /**
  * A SpendGuard config document pointing at the test services: topics `<prefix>llm-calls` and
  * `<prefix>dlq` (two partitions for the input), its own consumer group.
