@@ -86,37 +86,27 @@ ARRAY JOIN [
 WHERE dim.2 IS NOT NULL
 GROUP BY minute, dimension, tenant_id, key;
 
+-- The day rollup sums the minute rollup: what reaches spend_by_minute (the backfill below
+-- included) reaches spend_by_day through this view.
 CREATE MATERIALIZED VIEW IF NOT EXISTS spend_by_day_mv TO spend_by_day AS
 SELECT
-    toDate(occurred_at) AS day,
-    dim.1 AS dimension,
+    toDate(minute) AS day,
+    dimension,
     tenant_id,
-    assumeNotNull(dim.2) AS key,
-    count() AS calls,
-    countIf(status IN ('error', 'timeout')) AS failures,
-    countIf(price_status = 'unpriced') AS unpriced_calls,
-    countIf(late) AS late_calls,
+    key,
+    sum(calls) AS calls,
+    sum(failures) AS failures,
+    sum(unpriced_calls) AS unpriced_calls,
+    sum(late_calls) AS late_calls,
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
     sum(cache_read_tokens) AS cache_read_tokens,
     sum(cache_write_tokens) AS cache_write_tokens,
     sum(reasoning_tokens) AS reasoning_tokens,
-    sum(ifNull(latency_ms, 0)) AS latency_ms_sum,
-    count(latency_ms) AS latency_calls,
-    sum(ifNull(cost_usd, toDecimal128(0, 15))) AS cost_usd
-FROM llm_calls
-ARRAY JOIN [
-        ('agent', CAST(agent_id AS Nullable(String))),
-        ('feature', feature_id),
-        ('user', user_id),
-        ('session', session_id),
-        ('team', team_id),
-        ('tenant', CAST(tenant_id AS Nullable(String))),
-        ('model', CAST(model AS Nullable(String))),
-        ('task_category', CAST(task_category AS Nullable(String))),
-        ('agent_feature', if(feature_id IS NULL, NULL, concat(agent_id, '/', feature_id)))
-    ] AS dim
-WHERE dim.2 IS NOT NULL
+    sum(latency_ms_sum) AS latency_ms_sum,
+    sum(latency_calls) AS latency_calls,
+    sum(cost_usd) AS cost_usd
+FROM spend_by_minute
 GROUP BY day, dimension, tenant_id, key;
 
 INSERT INTO spend_by_minute
@@ -151,36 +141,3 @@ ARRAY JOIN [
     ] AS dim
 WHERE dim.2 IS NOT NULL
 GROUP BY minute, dimension, tenant_id, key;
-
-INSERT INTO spend_by_day
-SELECT
-    toDate(occurred_at) AS day,
-    dim.1 AS dimension,
-    tenant_id,
-    assumeNotNull(dim.2) AS key,
-    count() AS calls,
-    countIf(status IN ('error', 'timeout')) AS failures,
-    countIf(price_status = 'unpriced') AS unpriced_calls,
-    countIf(late) AS late_calls,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(cache_read_tokens) AS cache_read_tokens,
-    sum(cache_write_tokens) AS cache_write_tokens,
-    sum(reasoning_tokens) AS reasoning_tokens,
-    sum(ifNull(latency_ms, 0)) AS latency_ms_sum,
-    count(latency_ms) AS latency_calls,
-    sum(ifNull(cost_usd, toDecimal128(0, 15))) AS cost_usd
-FROM llm_calls
-ARRAY JOIN [
-        ('agent', CAST(agent_id AS Nullable(String))),
-        ('feature', feature_id),
-        ('user', user_id),
-        ('session', session_id),
-        ('team', team_id),
-        ('tenant', CAST(tenant_id AS Nullable(String))),
-        ('model', CAST(model AS Nullable(String))),
-        ('task_category', CAST(task_category AS Nullable(String))),
-        ('agent_feature', if(feature_id IS NULL, NULL, concat(agent_id, '/', feature_id)))
-    ] AS dim
-WHERE dim.2 IS NOT NULL
-GROUP BY day, dimension, tenant_id, key;
