@@ -57,7 +57,10 @@ export function wireEmbedded(deps: TransportDeps): Transport {
       await bus.start((records) => processor.process(records))
     },
     readiness: () => bus.readiness(),
-    sweep: () => processor.windows.sweep(clock.now()),
+    sweep: () => {
+      processor.windows.sweep(clock.now())
+      processor.detection.sweep(clock.now())
+    },
     abandon: () => bus.abandon(),
     queued: () => bus.queued(),
     status: () => ({ keys: processor.windows.keyCounts(), tooOld: processor.windows.tooOld }),

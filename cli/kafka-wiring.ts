@@ -1,3 +1,4 @@
+import { allOf } from '../processors/detection/decision-store.ts'
 import { Partitioners } from 'kafkajs'
 import { topicNames } from '../platform/config.ts'
 import { ValidationError } from '../platform/errors.ts'
@@ -38,7 +39,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
   try {
     const created = await ensureTopics(
       admin,
-      [topics.llmCalls, topics.spendDeltas, topics.dlq].map((topic) => ({
+      [topics.llmCalls, topics.spendDeltas, topics.dlq, topics.alerts].map((topic) => ({
         topic,
         numPartitions: config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
@@ -94,6 +95,29 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
     codec,
     deadLetters: createKafkaDeadLetterSink(producer, topics.dlq),
     windowsOf: (source) => instance.windowsOf(source),
+    // Detectors read every input share this instance holds (see docs/adr/0008).
+    detectionSources: () => instance.shares(),
+    decisions: allOf([
+      deps.decisions,
+      {
+        // Alerts also go to the alerts topic, keyed by dedup key (the alert router reads it).
+        async record(decisions) {
+          if (decisions.alerts.length === 0) return
+          try {
+            await producer.send({
+              topic: topics.alerts,
+              acks: -1,
+              messages: decisions.alerts.map((alert) => ({
+                key: alert.dedup_key,
+                value: JSON.stringify(alert),
+              })),
+            })
+          } catch (error) {
+            throw toSendError(error, topics.alerts, decisions.alerts.length)
+          }
+        },
+      },
+    ]),
   })
   const inputConsumer = kafka.consumer({ groupId: config.kafka.groupId })
   await inputConsumer.connect()
@@ -151,7 +175,10 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
       const owned = deltas.readiness()
       return owned.ready ? input : owned
     },
-    sweep: () => instance.sweep(),
+    sweep: () => {
+      instance.sweep()
+      processor.detection.sweep(clock.now())
+    },
     abandon: () => {},
     queued: () => 0,
     status: () => instance.status(),

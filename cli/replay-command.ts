@@ -16,6 +16,7 @@ export async function runReplay(
   return replay(input, {
     pricer: await createPricerFromConfig(config),
     allowedLatenessMs: config.pipeline.allowedLatenessMs,
+    rules: config,
   })
 }
 

@@ -16,6 +16,11 @@ import type { EventProcessor } from '../processors/ingest/event-processor.ts'
 import type { Pricer } from '../processors/pricing/pricer.ts'
 import { createPricing } from '../processors/pricing/pricing-setup.ts'
 import type { SpendView, ViewQuery } from '../processors/windows/spend-windows.ts'
+import {
+  AlertFeed,
+  allOf,
+  createClickHouseDecisionSink,
+} from '../processors/detection/decision-store.ts'
 import { wireEmbedded } from './embedded-wiring.ts'
 import { wireKafka } from './kafka-wiring.ts'
 
@@ -110,7 +115,9 @@ export async function createPipeline(
 
     let onFatal: (error: unknown) => void = () => {}
     const fatal = new Promise<unknown>((resolve) => (onFatal = resolve))
-    const deps = { config, logger, clock, pricer, sink, reader, onFatal }
+    const alertFeed = new AlertFeed()
+    const decisions = allOf([createClickHouseDecisionSink(client, () => clock.now()), alertFeed])
+    const deps = { config, logger, clock, pricer, sink, reader, decisions, onFatal }
     const transport = config.kafka.brokers.length > 0 ? await wireKafka(deps) : wireEmbedded(deps)
     closers.unshift(...transport.closers)
     const scheduler = createScheduler({ logger: logger.child({ component: 'scheduler' }) })

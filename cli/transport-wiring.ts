@@ -5,6 +5,7 @@ import type { Logger } from '../platform/logger.ts'
 import type { AuditSink } from '../processors/audit/audit-sink.ts'
 import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
 import type { EventProcessor } from '../processors/ingest/event-processor.ts'
+import type { DecisionSink } from '../processors/detection/decision-store.ts'
 import type { Pricer } from '../processors/pricing/pricer.ts'
 import type { SpendView, ViewQuery } from '../processors/windows/spend-windows.ts'
 
@@ -17,6 +18,8 @@ export interface TransportDeps {
   sink: AuditSink
   /** Reads the audit (window rebuilds). */
   reader: ClickHouseClient
+  /** Where detectors' alerts and command requests go (the tables, the in-process feed). */
+  decisions: DecisionSink
   /** Called once when the input can no longer be consumed. */
   onFatal(error: unknown): void
 }
@@ -51,5 +54,7 @@ export function processorOptions(deps: TransportDeps) {
     clock: deps.clock,
     logger: deps.logger.child({ component: 'processor' }),
     allowedLatenessMs: deps.config.pipeline.allowedLatenessMs,
+    rules: deps.config,
+    decisions: deps.decisions,
   }
 }

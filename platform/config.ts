@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { rulesShape } from '../processors/detection/rules.ts'
 import { ConfigError } from './errors.ts'
 
 /**
@@ -176,6 +178,8 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
+  // Detection rules (SPEC section 6): budgets, anomalies, loops, policy, agents.
+  ...rulesShape,
 })
 
 export type Config = z.output<typeof configSchema>
@@ -255,11 +259,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     } catch (cause) {
       throw new ConfigError(`cannot read config file ${options.file}`, cause)
     }
-    try {
-      document = JSON.parse(text) as Record<string, unknown>
-    } catch (cause) {
-      throw new ConfigError(`config file ${options.file} is not valid JSON`, cause)
-    }
+    document = parseConfigText(text, options.file)
   }
   for (const [name, target] of Object.entries(ENV_OVERRIDES)) {
     const raw = options.env?.[name]
@@ -280,16 +280,37 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return parseConfig(document, options.file ? `config file ${options.file}` : 'configuration')
 }
 
+/** A configuration document: YAML for a .yaml/.yml file (JSON is YAML too), JSON otherwise. */
+export function parseConfigText(text: string, file: string): Record<string, unknown> {
+  const yaml = /\.ya?ml$/i.test(file)
+  let document: unknown
+  try {
+    document = yaml ? parseYaml(text) : JSON.parse(text)
+  } catch (cause) {
+    const detail = cause instanceof Error ? `: ${cause.message}` : ''
+    throw new ConfigError(
+      `config file ${file} is not valid ${yaml ? 'YAML' : 'JSON'}${detail}`,
+      cause,
+    )
+  }
+  if (document === null || document === undefined) return {}
+  if (typeof document !== 'object' || Array.isArray(document))
+    throw new ConfigError(`config file ${file} must hold an object of settings`)
+  return document as Record<string, unknown>
+}
+
 /** Full topic names for a config. */
 export function topicNames(config: Config): {
   llmCalls: string
   spendDeltas: string
   dlq: string
+  alerts: string
 } {
   const prefix = config.kafka.topicPrefix
   return {
     llmCalls: `${prefix}llm-calls`,
     spendDeltas: `${prefix}spend-deltas`,
     dlq: `${prefix}dlq`,
+    alerts: `${prefix}alerts`,
   }
 }

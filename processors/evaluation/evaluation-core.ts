@@ -4,6 +4,13 @@ import type { LlmCall } from '../../schemas/llm-call.ts'
 import { fromAvroRecord } from '../../schemas/avro-codec.ts'
 import { fastCheckLlmCall } from '../../schemas/fast-validate.ts'
 import { checkLlmCall } from '../../schemas/validate.ts'
+import {
+  createDetectionEngine,
+  type DetectionBatch,
+  type DetectionEngine,
+} from '../detection/detection-engine.ts'
+import type { MeasureSource } from '../detection/detector.ts'
+import { DEFAULT_RULES, type Rules } from '../detection/rules.ts'
 import type { PriceResult, Pricer } from '../pricing/pricer.ts'
 import { SpendWindows } from '../windows/spend-windows.ts'
 import { Watermarks, type WatermarkBatch } from '../windows/watermarks.ts'
@@ -48,6 +55,8 @@ export interface EvaluationCoreOptions {
    */
   eventTimeWindow?: EventTimeWindow | undefined
   windows?: SpendWindows
+  /** Budgets, anomalies, loops and policy; the defaults when absent. */
+  rules?: Rules | undefined
 }
 
 /**
@@ -55,25 +64,34 @@ export interface EvaluationCoreOptions {
  * share: validate, check the event time, price, judge lateness on the input partition's
  * watermark, and, once the caller has settled a call (audited live, accepted in replay), count
  * it into the windows. Time is always passed in: the processing clock live, event time in
- * replay. Detectors plug in at `count`.
+ * replay. Detectors judge each call before it is counted (`judge`).
  */
 export interface EvaluationCore {
   readonly windows: SpendWindows
   readonly watermarks: Watermarks
+  readonly detection: DetectionEngine
   evaluate(candidate: Candidate, partition: string, marks: WatermarkBatch, now: number): Evaluation
   /**
    * Counts a settled call, once, into every window of every dimension: of `into` when given
    * (an input partition's share, on Kafka), of the core's own windows otherwise.
    */
   count(evaluated: EvaluatedCall, now: number, into?: SpendWindows): void
+  /**
+   * Judges calls in order against the rules, before they are counted: each call sees the
+   * windows (`from`, summed; the core's own by default) and the batch's earlier calls.
+   */
+  judge(now: number, from?: readonly MeasureSource[]): DetectionBatch
 }
 
 export function createEvaluationCore(options: EvaluationCoreOptions): EvaluationCore {
   const windows = options.windows ?? new SpendWindows()
   const watermarks = new Watermarks({ allowedLatenessMs: options.allowedLatenessMs })
+  const detection = createDetectionEngine(options.rules ?? DEFAULT_RULES)
   return {
     windows,
     watermarks,
+    detection,
+    judge: (now, from = [windows]) => detection.batch(from, now),
     evaluate(candidate, partition, marks, now) {
       let call: LlmCall
       {

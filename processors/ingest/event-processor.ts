@@ -14,6 +14,11 @@ import {
   type EvaluatedCall,
 } from '../evaluation/evaluation-core.ts'
 import type { SpendWindows } from '../windows/spend-windows.ts'
+import { isEmpty, type DecisionSink } from '../detection/decision-store.ts'
+import type { Decisions } from '../detection/detection.ts'
+import type { DetectionEngine } from '../detection/detection-engine.ts'
+import type { MeasureSource } from '../detection/detector.ts'
+import type { Rules } from '../detection/rules.ts'
 import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
@@ -41,6 +46,8 @@ export interface EventProcessor {
   readonly metrics: PipelineMetrics
   /** Live spend of the calls this processor audited (and what it was rebuilt from). */
   readonly windows: SpendWindows
+  /** The detectors' state (swept on the window schedule). */
+  readonly detection: DetectionEngine
 }
 
 export interface EventProcessorOptions {
@@ -65,6 +72,15 @@ export interface EventProcessorOptions {
    * scale-out input side); `windows` otherwise.
    */
   windowsOf?: (source: EventSource) => SpendWindows
+  /** Budgets, anomalies, loops and policy; the defaults when absent. */
+  rules?: Rules | undefined
+  /** Where the alerts and command requests of a batch go, before its audit rows. */
+  decisions?: DecisionSink | undefined
+  /**
+   * The windows detectors read, when they are not `windows` (the input shares an instance
+   * holds, on Kafka).
+   */
+  detectionSources?: () => readonly MeasureSource[]
 }
 
 interface Prepared {
@@ -87,6 +103,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
     pricer,
     allowedLatenessMs: options.allowedLatenessMs,
     eventTimeWindow: window,
+    rules: options.rules,
   })
 
   function letter(
@@ -115,12 +132,16 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
   return {
     metrics,
     windows: core.windows,
+    detection: core.detection,
     async process(records) {
       const letters: DeadLetter[] = []
       const prepared: Prepared[] = []
       const now = clock.now()
       // Watermarks move only when the batch is settled, so a retried batch counts the same.
       const marks = core.watermarks.batch()
+      // Detectors judge each call before it is audited, so its row carries what it fired.
+      const judging = core.judge(now, options.detectionSources?.())
+      const decisions: Decisions = { alerts: [], commands: [], violations: [] }
       for (const record of records) {
         const decoded = await decode(record)
         if ('dead' in decoded) {
@@ -134,21 +155,37 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
           continue
         }
         const evaluated = evaluation.value
+        const judgement = judging.judge(evaluated)
+        if (judgement.alerts.length > 0 || judgement.commands.length > 0) {
+          decisions.alerts.push(...judgement.alerts)
+          decisions.commands.push(...judgement.commands)
+        }
         prepared.push({
           row: toAuditRow(evaluated.call, {
             price: evaluated.price,
             source: record.source,
             late: evaluated.late,
             ingestedAt: now,
+            ...(judgement.flags.length > 0 ? { detectionFlags: judgement.flags } : {}),
           }),
           record,
           evaluated,
         })
       }
 
-      const writing = sink.write(prepared.map((p) => p.row))
-      if (options.flushEachBatch) sink.requestFlush()
-      const written = await writing
+      let written: Awaited<ReturnType<AuditSink['write']>>
+      try {
+        // Decisions first: a batch that fails after them comes again and makes the same ids.
+        if (options.decisions && !isEmpty(decisions)) await options.decisions.record(decisions)
+        const writing = sink.write(prepared.map((p) => p.row))
+        if (options.flushEachBatch) sink.requestFlush()
+        written = await writing
+      } catch (error) {
+        judging.discard()
+        throw error
+      }
+      judging.commit()
+      metrics.alerts += decisions.alerts.length
       for (const { eventId, reason } of written.refused) {
         const item = prepared.find((p) => p.row.event_id === eventId)!
         letters.push(

@@ -17,6 +17,39 @@ export const groupTotalsSchema = z.object({
   output_tokens: z.int().nonnegative(),
 })
 
+const scopeSchema = z.object({ kind: z.string(), id: z.string() })
+
+/** A request to the control plane (block, throttle, downgrade) made by a rule. */
+export const commandRequestSchema = z.object({
+  command_id: z.string(),
+  action: z.enum(['block', 'throttle', 'downgrade']),
+  tenant: z.string(),
+  scope: scopeSchema,
+  calls_per_minute: z.int().positive().optional(),
+  model: z.string().optional(),
+  issuer: z.string(),
+  reason: z.string(),
+  rule: z.string(),
+  alert_id: z.string(),
+  issued_at: z.string(),
+  expires_at: z.string().nullable(),
+  evidence: z.record(z.string(), z.unknown()),
+})
+
+/** A call that broke the model policy, once per agent, category and model. */
+export const violationSchema = z.object({
+  event_id: z.string(),
+  occurred_at: z.string(),
+  tenant: z.string(),
+  agent_id: z.string(),
+  task_category: z.string().nullable(),
+  model: z.string(),
+  severity: z.enum(['info', 'warning', 'critical']),
+  rule: z.string(),
+  reason: z.string(),
+  mode: z.string(),
+})
+
 const fieldIssueSchema = z.object({ path: z.string(), message: z.string() })
 
 export const replayReportSchema = z.object({
@@ -56,8 +89,9 @@ export const replayReportSchema = z.object({
     }),
   ),
   alerts: z.array(alertSchema),
-  commands: z.array(z.record(z.string(), z.unknown())),
-  violations: z.array(z.record(z.string(), z.unknown())),
+  /** In event-time order, as the rules of --config fired them. */
+  commands: z.array(commandRequestSchema),
+  violations: z.array(violationSchema),
 })
 
 export type ReplayReport = z.output<typeof replayReportSchema>

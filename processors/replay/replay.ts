@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream'
 import { formatUsd, type Femtos } from '../../platform/money.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import { createEvaluationCore, type EvaluatedCall } from '../evaluation/evaluation-core.ts'
+import type { Decisions } from '../detection/detection.ts'
+import type { Rules } from '../detection/rules.ts'
 import type { Pricer } from '../pricing/pricer.ts'
 import { NO_VALUE, type GroupTotals, type ReplayReport } from './replay-report.ts'
 
@@ -15,7 +17,12 @@ import { NO_VALUE, type GroupTotals, type ReplayReport } from './replay-report.t
 export interface ReplayOptions {
   pricer: Pricer
   allowedLatenessMs: number
+  /** The configuration's detection rules; the defaults when absent. */
+  rules?: Rules | undefined
 }
+
+/** How often, in event time, detector state no rule can reach any more is dropped. */
+const SWEEP_EVERY_MS = 60_000
 
 interface Accepted {
   evaluated: EvaluatedCall
@@ -67,6 +74,7 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
   const core = createEvaluationCore({
     pricer: options.pricer,
     allowedLatenessMs: options.allowedLatenessMs,
+    rules: options.rules,
   })
   const marks = core.watermarks.batch()
 
@@ -123,10 +131,22 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
   const unpriced = new Map<string, { calls: number; reason: string }>()
   let total = 0n
   let unpricedCount = 0
+  const decisions: Decisions = { alerts: [], commands: [], violations: [] }
+  let swept = Number.NEGATIVE_INFINITY
   for (const { evaluated } of accepted) {
     const { call, price } = evaluated
-    // Replay's clock is the event's own time.
+    // Replay's clock is the event's own time: each call is judged, then counted, as live.
+    const judging = core.judge(call.occurred_at)
+    const judged = judging.judge(evaluated)
+    judging.commit()
+    decisions.alerts.push(...judged.alerts)
+    decisions.commands.push(...judged.commands)
+    decisions.violations.push(...judged.violations)
     core.count(evaluated, call.occurred_at)
+    if (call.occurred_at - swept >= SWEEP_EVERY_MS) {
+      core.detection.sweep(call.occurred_at)
+      swept = call.occurred_at
+    }
     let cost: Femtos | undefined
     if (price.status === 'priced') {
       cost = price.cost.total
@@ -170,8 +190,6 @@ export async function replay(input: Readable, options: ReplayOptions): Promise<R
       reason: u.reason,
     })),
     rejected,
-    alerts: [],
-    commands: [],
-    violations: [],
+    ...decisions,
   }
 }

@@ -61,6 +61,10 @@ export class InputShares {
     for (const partition of partitions) this.#shares.delete(partition)
   }
 
+  all(): SpendWindows[] {
+    return [...this.#shares.values()]
+  }
+
   held(): number[] {
     return this.#shares.partitions()
   }

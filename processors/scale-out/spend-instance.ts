@@ -44,6 +44,8 @@ export interface SpendInstance {
   revoke(input: Iterable<number>, deltas: Iterable<number>): void
   /** Live spend of the keys this instance owns. */
   view(query: ViewQuery): SpendView
+  /** The windows of the input partitions this instance holds (what its detectors read). */
+  shares(): SpendWindows[]
   status(): { input: number[]; owned: number[]; caughtUp: number[] }
   sweep(): void
 }
@@ -52,6 +54,7 @@ export function createSpendInstance(options: SpendInstanceOptions): SpendInstanc
   const shares = new InputShares(options.client, options.deltaPartitions)
   const owned = new OwnedWindows(options.client, options.deltaPartitions)
   return {
+    shares: () => shares.all(),
     windowsOf(source) {
       if (source.partition === undefined)
         throw new Error(`a ${source.kind} record has no input partition`)

@@ -86,7 +86,7 @@ function pairKey(agent: string, feature: string): string {
 }
 
 /** The key of a call in a dimension; undefined when the call has none there (no user id). */
-function keyOf(dimension: Dimension, keys: CallKeys): string | undefined {
+export function keyOf(dimension: Dimension, keys: CallKeys): string | undefined {
   switch (dimension) {
     case 'agent':
       return keys.agent_id
@@ -344,6 +344,18 @@ export class SpendWindows {
     const current = bucketAt(state, rank, change.bucket.start)
     if (change.bucket.calls <= current.calls) return
     replaceBucket(state, current, change.bucket)
+  }
+
+  /** One key's measures in a window as of `asOf` (what detectors read); undefined when none. */
+  measure(
+    dimension: Dimension,
+    tenant: string,
+    key: string,
+    window: WindowName,
+    asOf: number,
+  ): SpendMeasures | undefined {
+    const state = this.#tenants.get(tenant)?.[DIMENSION_INDEX[dimension]]?.get(key)
+    return state && merged(state, window, asOf)
   }
 
   /** The keys of a dimension in a window, most expensive first (ties by tenant, key). */

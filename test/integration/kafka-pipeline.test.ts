@@ -35,6 +35,7 @@ beforeAll(async () => {
   services = await startTestServices([
     { name: topics.llmCalls, partitions: 2 },
     { name: topics.dlq, partitions: 1 },
+    { name: `${prefix}alerts`, partitions: 1 },
   ])
   config = parseConfig({
     ...pipelineConfigFor(services, prefix, { batchSize: 25, flushIntervalMs: 200 }),

@@ -49,6 +49,7 @@ export function pipelineTopics(prefix: string): Array<{ name: string; partitions
     { name: `${prefix}llm-calls`, partitions: 2 },
     { name: `${prefix}spend-deltas`, partitions: 2 },
     { name: `${prefix}dlq`, partitions: 1 },
+    { name: `${prefix}alerts`, partitions: 1 },
   ]
 }
 

@@ -35,6 +35,7 @@ describe('configuration', () => {
       llmCalls: 'prod.llm-calls',
       spendDeltas: 'prod.spend-deltas',
       dlq: 'prod.dlq',
+      alerts: 'prod.alerts',
     })
   })
 

@@ -1,0 +1,127 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Alert } from '../../alerts/alert.ts'
+import { toClickHouseTime } from '../audit/audit-row.ts'
+import { classifyStoreError } from '../audit/audit-store.ts'
+import type { CommandRequest, Decisions } from './detection.ts'
+
+/**
+ * Where the decisions of a batch go before its audit rows are written: the `alerts` and
+ * `command_requests` tables, the alerts topic (or the in-process feed), whatever follows them.
+ * `record` resolves once they are durable; ids are deterministic, so recording the same
+ * decisions again (a retried batch) adds nothing.
+ */
+export interface DecisionSink {
+  record(decisions: Decisions): Promise<void>
+}
+
+export function isEmpty(decisions: Decisions): boolean {
+  return decisions.alerts.length === 0 && decisions.commands.length === 0
+}
+
+/** Timestamp of an ISO string for a DateTime64(3) column. */
+const at = (iso: string): string => toClickHouseTime(Date.parse(iso))
+
+function alertRow(alert: Alert, recordedAt: string): Record<string, unknown> {
+  const evidence = alert.evidence as { tenant?: string; rule?: string }
+  return {
+    alert_id: alert.alert_id,
+    dedup_key: alert.dedup_key,
+    occurred_at: at(alert.occurred_at),
+    tenant_id: evidence.tenant ?? 'default',
+    type: alert.type,
+    severity: alert.severity,
+    rule: evidence.rule ?? alert.type,
+    scope_kind: alert.scope.kind,
+    scope_id: alert.scope.id,
+    summary: alert.summary,
+    evidence: JSON.stringify(alert.evidence),
+    recorded_at: recordedAt,
+  }
+}
+
+function commandRow(command: CommandRequest, recordedAt: string): Record<string, unknown> {
+  return {
+    command_id: command.command_id,
+    alert_id: command.alert_id,
+    issued_at: at(command.issued_at),
+    expires_at: command.expires_at === null ? null : at(command.expires_at),
+    tenant_id: command.tenant,
+    action: command.action,
+    scope_kind: command.scope.kind,
+    scope_id: command.scope.id,
+    calls_per_minute: command.calls_per_minute ?? null,
+    model: command.model ?? null,
+    issuer: command.issuer,
+    rule: command.rule,
+    reason: command.reason,
+    evidence: JSON.stringify(command.evidence),
+    recorded_at: recordedAt,
+  }
+}
+
+/** The ClickHouse tables of migration 0009 (server or chDB). */
+export function createClickHouseDecisionSink(
+  client: ClickHouseClient,
+  now: () => number,
+): DecisionSink {
+  return {
+    async record(decisions) {
+      const recordedAt = toClickHouseTime(now())
+      try {
+        if (decisions.alerts.length > 0)
+          await client.insert({
+            table: 'alerts',
+            values: decisions.alerts.map((alert) => alertRow(alert, recordedAt)),
+            format: 'JSONEachRow',
+          })
+        if (decisions.commands.length > 0)
+          await client.insert({
+            table: 'command_requests',
+            values: decisions.commands.map((command) => commandRow(command, recordedAt)),
+            format: 'JSONEachRow',
+          })
+      } catch (error) {
+        throw classifyStoreError(error, 'insert alerts')
+      }
+    },
+  }
+}
+
+/** Recent alerts kept in memory, newest last: the in-process alerts feed of the embedded mode. */
+export class AlertFeed implements DecisionSink {
+  readonly #alerts: Alert[] = []
+  readonly #seen = new Set<string>()
+  readonly #listeners = new Set<(alert: Alert) => void>()
+
+  constructor(private readonly capacity = 1000) {}
+
+  record(decisions: Decisions): Promise<void> {
+    for (const alert of decisions.alerts) {
+      if (this.#seen.has(alert.alert_id)) continue
+      this.#seen.add(alert.alert_id)
+      this.#alerts.push(alert)
+      if (this.#alerts.length > this.capacity) this.#seen.delete(this.#alerts.shift()!.alert_id)
+      for (const listener of this.#listeners) listener(alert)
+    }
+    return Promise.resolve()
+  }
+
+  recent(limit = 100): Alert[] {
+    return this.#alerts.slice(-limit)
+  }
+
+  /** Called for each new alert (the alert routing of the alerts issue subscribes here). */
+  subscribe(listener: (alert: Alert) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+}
+
+/** Several sinks in order: each must hold the decisions before the next is asked. */
+export function allOf(sinks: DecisionSink[]): DecisionSink {
+  return {
+    async record(decisions) {
+      for (const sink of sinks) await sink.record(decisions)
+    },
+  }
+}
