@@ -154,9 +154,10 @@ export function detectionScenarios(base: number): Scenario[] {
         anomalies: { single_call_multiple: 10, window_multiple: 3, min_calls: 10 },
       },
       events: stream('spikes', [
-        // 24 calls over the day before, one an hour, of the same agent x feature.
+        // 24 calls over the day before, about one an hour, of the same agent x feature (all
+        // within the live windows' 24 hours).
         ...range(24).map((i) => ({
-          at: base - 23 * HOUR - 30 * MINUTE + i * HOUR - 40 * MINUTE,
+          at: base - 23 * HOUR - 30 * MINUTE + i * 55 * MINUTE,
           feature_id: 'summaries',
         })),
         // One call with 20x the tokens: more than 10x the average cost per call.
@@ -241,4 +242,42 @@ export function detectionScenarios(base: number): Scenario[] {
       expectedTypes: ['policy.fallback_exception', 'policy.model'],
     },
   ]
+}
+
+/**
+ * Every scenario in one stream, each under a tenant of its own, with one set of rules that gives
+ * each the rules it was written for (policies per tenant): what a live pipeline runs.
+ */
+export function combinedScenario(base: number): {
+  rules: Scenario['rules']
+  events: LlmCallInput[]
+  /** Alert types per tenant, in event-time order. */
+  expectedTypes: Record<string, string[]>
+} {
+  const scenarios = detectionScenarios(base)
+  const tenants: Record<string, { mode: 'strict' | 'audit' | 'off'; categories: object }> = {}
+  const expectedTypes: Record<string, string[]> = {}
+  const events: LlmCallInput[] = []
+  scenarios.forEach((scenario, index) => {
+    const tenant = `scenario-${index}`
+    expectedTypes[tenant] = scenario.expectedTypes
+    const policy = scenario.rules.policy
+    if (policy?.categories && policy.mode !== 'off')
+      tenants[tenant] = { mode: policy.mode ?? 'audit', categories: policy.categories }
+    events.push(...scenario.events.map((event) => ({ ...event, tenant_id: tenant })))
+  })
+  events.sort((a, b) => Date.parse(String(a.occurred_at)) - Date.parse(String(b.occurred_at)))
+  return {
+    rules: {
+      budgets: scenarios.flatMap((scenario) => scenario.rules.budgets ?? []),
+      anomalies: { single_call_multiple: 10, window_multiple: 3, min_calls: 10 },
+      policy: {
+        mode: 'off',
+        fallback_exception_minutes: 30,
+        tenants: tenants as NonNullable<NonNullable<Scenario['rules']['policy']>['tenants']>,
+      },
+    },
+    events,
+    expectedTypes,
+  }
 }

@@ -9,7 +9,11 @@ import type { Decisions } from '../../processors/detection/detection.ts'
 import { createEventProcessor } from '../../processors/ingest/event-processor.ts'
 import { replay } from '../../processors/replay/replay.ts'
 import { parseLlmCall } from '../../schemas/validate.ts'
-import { detectionScenarios, type Scenario } from '../support/detection-scenarios.ts'
+import {
+  combinedScenario,
+  detectionScenarios,
+  type Scenario,
+} from '../support/detection-scenarios.ts'
 import { MemoryAuditStore } from '../support/memory-audit-store.ts'
 import { testPricing } from '../support/pricing.ts'
 
@@ -171,5 +175,21 @@ describe('detection decisions', () => {
     expect(() => parseConfig({ loops: { fingerprint_repeat: 5 } })).toThrow(
       /loops\.fingerprint_repeat: unrecognized key/,
     )
+  })
+})
+
+describe('all scenarios in one stream', () => {
+  it('fire per tenant what each fires alone (what the live tests run)', async () => {
+    const combined = combinedScenario(BASE)
+    const report = await replayed({ name: 'combined', expectedTypes: [], ...combined })
+    const byTenant: Record<string, string[]> = {}
+    for (const alert of report.alerts) {
+      const tenant = (alert.evidence as { tenant: string }).tenant
+      ;(byTenant[tenant] ??= []).push(alert.type)
+    }
+    const expected = Object.fromEntries(
+      Object.entries(combined.expectedTypes).filter(([, types]) => types.length > 0),
+    )
+    expect(byTenant).toEqual(expected)
   })
 })
