@@ -41,6 +41,7 @@ export function formatReplayTable(report: ReplayReport): string {
     `events: ${e.read} read, ${e.accepted} accepted, ${e.rejected} rejected (${e.duplicates} duplicates), ${e.late} late, ${e.unpriced} unpriced`,
     `total cost: $${report.cost_usd} (catalog ${report.price_catalog_version})`,
     `event time: ${report.first_event_at ?? '-'} .. ${report.last_event_at ?? '-'}`,
+    `decisions: ${report.alerts.length} alerts, ${report.commands.length} commands, ${report.violations.length} policy violations`,
     '',
     groupTable('by agent', report.by_agent),
     groupTable('by model', report.by_model),
@@ -53,6 +54,50 @@ export function formatReplayTable(report: ReplayReport): string {
       `unpriced models\n${renderTable(
         ['model', 'calls', 'reason'],
         report.unpriced_models.map((u) => [u.model, u.calls, u.reason]),
+      )}`,
+    )
+  }
+  if (report.violations.length > 0) {
+    parts.push(
+      `policy violations\n${renderTable(
+        ['first at', 'tenant', 'agent', 'category', 'model', 'severity', 'rule'],
+        report.violations.map((v) => [
+          v.occurred_at,
+          v.tenant,
+          v.agent_id,
+          v.task_category ?? '',
+          v.model,
+          v.severity,
+          v.rule,
+        ]),
+      )}`,
+    )
+  }
+  if (report.alerts.length > 0) {
+    parts.push(
+      `alerts\n${renderTable(
+        ['at', 'severity', 'type', 'scope', 'summary'],
+        report.alerts.map((a) => [
+          a.occurred_at,
+          a.severity,
+          a.type,
+          `${a.scope.kind}:${a.scope.id}`,
+          a.summary,
+        ]),
+      )}`,
+    )
+  }
+  if (report.commands.length > 0) {
+    parts.push(
+      `commands\n${renderTable(
+        ['issued at', 'action', 'scope', 'until', 'rule'],
+        report.commands.map((c) => [
+          c.issued_at,
+          c.model ? `${c.action} to ${c.model}` : c.action,
+          `${c.scope.kind}:${c.scope.id}`,
+          c.expires_at ?? 'resumed',
+          c.rule,
+        ]),
       )}`,
     )
   }

@@ -181,7 +181,8 @@ describe('detection decisions', () => {
 describe('all scenarios in one stream', () => {
   it('fire per tenant what each fires alone (what the live tests run)', async () => {
     const combined = combinedScenario(BASE)
-    const report = await replayed({ name: 'combined', expectedTypes: [], ...combined })
+    const { rules, events } = combined
+    const report = await replayed({ name: 'combined', rules, events, expectedTypes: [] })
     const byTenant: Record<string, string[]> = {}
     for (const alert of report.alerts) {
       const tenant = (alert.evidence as { tenant: string }).tenant
