@@ -20,6 +20,8 @@ import { DIMENSIONS } from '../processors/windows/spend-windows.ts'
 import { WINDOWS } from '../processors/windows/window-spans.ts'
 import { escapeControlCharacters } from './text-table.ts'
 import { runStart } from './start-command.ts'
+import { POLICY_CHECK_USAGE, runPolicyCheck } from './policy-check-command.ts'
+import { createPricerFromConfig } from './runtime.ts'
 
 const USAGE = `spendguard: cost governance for LLM agents
 
@@ -33,6 +35,7 @@ usage:
   spendguard pricing MODEL [--provider P] [--at DATE] [--format table|json] [--config FILE]
   spendguard pricing check FILE|- [--format table|json] [--config FILE]
   spendguard reprice --since DATE [--model ID] [--dry-run] [--format table|json] [--data-dir ./data]
+  spendguard policy check DIR [--config FILE] [--format table|json]
 
 Without Kafka brokers configured (SPENDGUARD_KAFKA_BROKERS or kafka.brokers in the config
 file) the pipeline runs embedded: an in-process transport and chDB under --data-dir.
@@ -102,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${pkg.version}\n`)
     return 0
   }
+  if (command === 'policy') return policyCheck(rest, values)
   if (values.help || !command || command === 'help') {
     process.stdout.write(USAGE)
     return command || values.help ? 0 : 2
@@ -245,6 +249,60 @@ async function main(argv: string[]): Promise<number> {
       return 2
   }
 }
+
+/**
+ * `spendguard policy check DIR`, a CI gate. It exits 2 on input it cannot use, and a config it
+ * cannot load or a bad argument is such input, so it loads its own config and answers 2 for
+ * them rather than the 1 every other command gives.
+ */
+async function policyCheck(
+  args: string[],
+  values: { config?: string; format?: string; help?: boolean },
+): Promise<number> {
+  if (values.help) {
+    process.stdout.write(POLICY_CHECK_USAGE)
+    return 0
+  }
+  const [subcommand, dir] = args
+  const refuse = (message: string, usage: string): number => {
+    process.stderr.write(
+      `spendguard: ${escapeControlCharacters(message, { keepNewlines: true })}\n${usage}`,
+    )
+    return 2
+  }
+  if (subcommand !== 'check')
+    return refuse(`policy: unknown subcommand "${subcommand ?? ''}"`, `\n${POLICY_CHECK_USAGE}`)
+  if (!dir)
+    return refuse(
+      'policy check needs a DIR of agent configuration files',
+      `\n${POLICY_CHECK_USAGE}`,
+    )
+  let config: Config
+  let format: 'table' | 'json'
+  try {
+    format = oneOf('format', values.format, ['table', 'json'] as const, 'table')
+    config = loadConfig({ file: values.config, env: process.env })
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    return refuse(error.message, '')
+  }
+  return runPolicyCheck({
+    policy: config.policy,
+    pricer: await createPricerFromConfig(config),
+    dir,
+    format,
+    now: Date.now(),
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  })
+}
+
+// A reader that stops early (`spendguard replay big.jsonl | head`) closes the pipe: that ends
+// the command quietly, as it does for any Unix tool, instead of an unhandled EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0)
+  throw error
+})
 
 main(process.argv.slice(2)).then(
   (code) => {
