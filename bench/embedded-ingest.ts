@@ -30,7 +30,7 @@ export interface IngestResult {
 
 const BIN = fileURLToPath(new URL('../bin/spendguard.js', import.meta.url))
 
-async function waitReady(url: string): Promise<void> {
+export async function waitReady(url: string): Promise<void> {
   const deadline = Date.now() + 120_000
   for (;;) {
     try {

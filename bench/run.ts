@@ -19,6 +19,7 @@ import { createPricing } from '../processors/pricing/pricing-setup.ts'
 import { parseConfig } from '../platform/config.ts'
 import { createDemoTraffic, seededRandom } from '../cli/demo-traffic.ts'
 import { createEvaluationCore } from '../processors/evaluation/evaluation-core.ts'
+import { runDetectionDelay } from './detection-delay.ts'
 import { runEmbeddedIngest } from './embedded-ingest.ts'
 import { measureWindowMemory } from './window-memory.ts'
 
@@ -70,6 +71,7 @@ function median(values: number[]): number {
 
 const validated = inputs.map((input) => parseLlmCall(input))
 const live = createEvaluationCore({ pricer, allowedLatenessMs: 120_000 })
+const judged = createEvaluationCore({ pricer, allowedLatenessMs: 120_000 })
 const liveNow = Date.UTC(2026, 2, 2, 12)
 // Cold resolution: every event of every round carries a model id never seen before.
 const coldIds = [
@@ -108,6 +110,29 @@ const cases: Array<{ name: string; what: string; run: () => void | Promise<void>
           if (!evaluation.ok) throw new Error('bench input must be valid')
           live.count(evaluation.value, liveNow)
         }
+        marks.commit()
+      }
+    },
+  },
+  {
+    name: 'live hot path + detectors (default rules)',
+    what: 'the live hot path with every call judged before it is counted, as the processor judges it: anomalies against the agent x feature baseline, the loop rules, the (empty) budgets and policy; batches of 1,000 held and judged as one batch',
+    run: async () => {
+      for (let at = 0; at < encoded.length; at += BATCH) {
+        const marks = judged.watermarks.batch()
+        const judging = judged.judge(liveNow)
+        const records: Array<Record<string, unknown>> = []
+        for (const bytes of encoded.slice(at, at + BATCH))
+          records.push(await codec.decodeRecord(bytes))
+        const settled = []
+        for (const record of records) {
+          const evaluation = judged.evaluate({ record }, 'kafka:0', marks, liveNow)
+          if (!evaluation.ok) throw new Error('bench input must be valid')
+          sink += judging.judge(evaluation.value).flags.length
+          settled.push(evaluation.value)
+        }
+        judging.commit()
+        for (const evaluated of settled) judged.count(evaluated, liveNow)
         marks.commit()
       }
     },
@@ -212,6 +237,15 @@ const ingestReport = `\`spendguard start\` on a fresh data directory, ${ingest.c
 | --- | ---: |
 ${ingest.segments.map((segment) => `| ${segment.rowsFrom.toLocaleString('en-US')} to ${segment.rowsTo.toLocaleString('en-US')} | ${Math.round(segment.eventsPerSecond).toLocaleString('en-US')} |`).join('\n')}`
 
+const delay = await runDetectionDelay({
+  probes: Number(process.env.BENCH_DELAY_PROBES ?? 200),
+  clients: Number(process.env.BENCH_DELAY_CLIENTS ?? 4),
+  port: Number(process.env.BENCH_DELAY_PORT ?? 18_898),
+})
+const ms = (value: number) => `${Math.round(value).toLocaleString('en-US')} ms`
+const delayReport = `\`spendguard start\` (embedded) with a strict model policy for one tenant, ${delay.clients} clients posting demo traffic in bodies of 200 events (${Math.round(delay.backgroundEventsPerSecond).toLocaleString('en-US')} events/s while probed), and ${delay.probes} probe events posted one at a time, each a policy violation of a new agent (BENCH_DELAY_PROBES, BENCH_DELAY_CLIENTS). The embedded pipeline records a batch's alerts before its audit rows and answers "accepted" after the rows, so each alert exists by the answer; the delay is from sending the probe to the answer: **p99 ${ms(delay.p99Ms)}** (p50 ${ms(delay.p50Ms)}, p95 ${ms(delay.p95Ms)}, max ${ms(delay.maxMs)}). Alerts found in the alerts table afterwards: ${delay.alerts} of ${delay.probes}.`
+process.stdout.write(`${delayReport}\n`)
+
 const lines = results.map(
   (r) =>
     `| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${r.ratio.toFixed(3)} | ${r.what} |`,
@@ -239,6 +273,10 @@ ${memoryReport}
 ## Sustained embedded ingest
 
 ${ingestReport}
+
+## Detection delay
+
+${delayReport}
 `
 writeFileSync(new URL('./RESULTS.md', import.meta.url), report)
 process.stdout.write(report)

@@ -1,8 +1,18 @@
 import type { Alert } from '../../alerts/alert.ts'
+import { FEMTOS_PER_USD } from '../../platform/money.ts'
 import type { PriceResult } from '../pricing/pricer.ts'
+import type { TotalsSum } from '../windows/spend-measures.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
-import { SpendWindows, type Dimension } from '../windows/spend-windows.ts'
-import type { WindowName } from '../windows/window-spans.ts'
+import { horizonAt, type Horizon } from '../windows/key-buckets.ts'
+import { DAY, MINUTE, MONTH } from '../windows/spend-measures.ts'
+import { keyOf, type Dimension } from '../windows/spend-windows.ts'
+import {
+  dayStart,
+  minuteStart,
+  monthStart,
+  windowSpan,
+  type WindowName,
+} from '../windows/window-spans.ts'
 import { createAnomalyDetector } from './anomalies.ts'
 import { createBudgetDetector } from './budgets.ts'
 import {
@@ -55,17 +65,92 @@ function totalsOf(
   sources: readonly MeasureSource[],
   ...args: Parameters<WindowReader['totals']>
 ): WindowTotals {
-  let totals = NONE
-  for (const source of sources) {
-    const measures = source.measure(...args)
-    if (!measures) continue
-    totals = {
-      calls: totals.calls + measures.calls,
-      cost: totals.cost + measures.cost,
-      tokens: totals.tokens + measures.inputTokens + measures.outputTokens,
-    }
+  const sum: TotalsSum = { calls: 0, dollars: 0, femtos: 0, tokens: 0 }
+  for (const source of sources) source.addTotals(...args, sum)
+  if (sum.calls === 0) return NONE
+  return {
+    calls: sum.calls,
+    cost: BigInt(sum.dollars) * FEMTOS_PER_USD + BigInt(sum.femtos),
+    tokens: sum.tokens,
   }
-  return totals
+}
+
+/** Calls, cost and tokens of a batch's judged calls in one minute of one key. */
+interface MinuteSum {
+  calls: number
+  cost: bigint
+  tokens: number
+}
+
+/**
+ * The calls of a batch judged so far, as the windows will count them once the batch is audited:
+ * summed per key and minute, for a dimension only once a detector reads it, then read per
+ * window with the windows' own spans and horizon.
+ */
+class PendingCalls {
+  readonly #calls: Subject[] = []
+  readonly #byDimension = new Map<
+    Dimension,
+    { indexed: number; keys: Map<string, Map<number, MinuteSum>> }
+  >()
+  readonly #horizon: Horizon
+
+  constructor(now: number) {
+    this.#horizon = horizonAt(now)
+  }
+
+  push(subject: Subject): void {
+    this.#calls.push(subject)
+  }
+
+  addTo(
+    totals: WindowTotals,
+    dimension: Dimension,
+    tenant: string,
+    key: string,
+    window: WindowName,
+    asOf: number,
+  ): WindowTotals {
+    if (this.#calls.length === 0) return totals
+    let index = this.#byDimension.get(dimension)
+    if (!index) {
+      index = { indexed: 0, keys: new Map() }
+      this.#byDimension.set(dimension, index)
+    }
+    for (; index.indexed < this.#calls.length; index.indexed++) {
+      const { call, cost } = this.#calls[index.indexed]!
+      const own = keyOf(dimension, call)
+      if (own === undefined) continue
+      const id = `${call.tenant_id}\u0000${own}`
+      let minutes = index.keys.get(id)
+      if (!minutes) {
+        minutes = new Map()
+        index.keys.set(id, minutes)
+      }
+      const minute = minuteStart(call.occurred_at)
+      const sum = minutes.get(minute)
+      const tokens = call.input_tokens + call.output_tokens
+      if (sum) {
+        sum.calls++
+        sum.cost += cost ?? 0n
+        sum.tokens += tokens
+      } else minutes.set(minute, { calls: 1, cost: cost ?? 0n, tokens })
+    }
+    const minutes = index.keys.get(`${tenant}\u0000${key}`)
+    if (!minutes) return totals
+    const span = windowSpan(window, asOf)
+    const rank = window === 'month' ? MONTH : window === 'day' ? DAY : MINUTE
+    const oldest = this.#horizon[rank]
+    let { calls, cost, tokens } = totals
+    for (const [minute, sum] of minutes) {
+      const bucket = rank === MONTH ? monthStart(minute) : rank === DAY ? dayStart(minute) : minute
+      if (minute < span.from || minute >= span.to || bucket < oldest) continue
+      calls += sum.calls
+      cost += sum.cost
+      tokens += sum.tokens
+    }
+    return { calls, cost, tokens }
+  }
 }
 
 function violationOf(detection: Detection, call: LlmCall, mode: string): Violation {
@@ -92,9 +177,7 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
   ]
   return {
     batch(sources, now) {
-      const earlier: JudgedCall[] = []
-      let pending: SpendWindows | undefined
-      let counted = 0
+      const earlier = new PendingCalls(now)
       const reader: WindowReader = {
         totals(
           dimension: Dimension,
@@ -104,18 +187,7 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
           asOf: number,
         ) {
           const live = totalsOf(sources, dimension, tenant, key, window, asOf)
-          if (earlier.length === 0) return live
-          pending ??= new SpendWindows()
-          for (; counted < earlier.length; counted++) {
-            const { call, price, late } = earlier[counted]!
-            pending.add(call, price.status === 'priced' ? price.cost.total : undefined, late, now)
-          }
-          const more = totalsOf([pending], dimension, tenant, key, window, asOf)
-          return {
-            calls: live.calls + more.calls,
-            cost: live.cost + more.cost,
-            tokens: live.tokens + more.tokens,
-          }
+          return earlier.addTo(live, dimension, tenant, key, window, asOf)
         },
       }
       return {
@@ -127,7 +199,7 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
             cost: price.status === 'priced' ? price.cost.total : undefined,
           }
           const found = detectors.flatMap((detector) => detector.inspect(subject, reader))
-          earlier.push(evaluated)
+          earlier.push(subject)
           const judgement: Judgement = { flags: [], alerts: [], commands: [], violations: [] }
           if (found.length === 0) return judgement
           const flags = new Set<string>()

@@ -1,7 +1,7 @@
 import type { Femtos } from '../../platform/money.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import type { PriceResult } from '../pricing/pricer.ts'
-import type { SpendMeasures } from '../windows/spend-measures.ts'
+import type { TotalsSum } from '../windows/spend-measures.ts'
 import type { Dimension } from '../windows/spend-windows.ts'
 import type { WindowName } from '../windows/window-spans.ts'
 import type { Detection } from './detection.ts'
@@ -16,13 +16,14 @@ export interface Subject {
 
 /** Windows detectors can read one key of (a SpendWindows, an input share). */
 export interface MeasureSource {
-  measure(
+  addTotals(
     dimension: Dimension,
     tenant: string,
     key: string,
     window: WindowName,
     asOf: number,
-  ): SpendMeasures | undefined
+    sum: TotalsSum,
+  ): void
 }
 
 /** What a window holds for one key: enough for budgets and baselines. */

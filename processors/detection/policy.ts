@@ -95,8 +95,8 @@ export function createPolicyDetector(rules: PolicyRules): Detector {
   const limitMs = rules.fallback_exception_minutes * 60_000
   return {
     inspect({ call, price }) {
-      const { mode } = policyFor(rules, call.tenant_id)
-      if (mode === 'off') return []
+      const { mode, categories } = policyFor(rules, call.tenant_id)
+      if (mode === 'off' || Object.keys(categories).length === 0) return []
       const names = modelNames(call.model, price)
       const verdict = judgeModel(rules, call.tenant_id, call.task_category, names)
       if (verdict.ok) return []

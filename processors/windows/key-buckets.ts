@@ -1,4 +1,4 @@
-import { DAY, MINUTE, MONTH, SpendMeasures, type Rank } from './spend-measures.ts'
+import { DAY, MINUTE, MONTH, SpendMeasures, type Rank, type TotalsSum } from './spend-measures.ts'
 import {
   DAY_MS,
   LONGEST_SLIDING_MINUTES,
@@ -128,6 +128,37 @@ export function trim(state: KeyState, horizon: Horizon): boolean {
   const kept = state.buckets.filter((bucket) => bucket.start >= horizon[bucket.rank])
   if (kept.length !== state.buckets.length) state.buckets = kept
   return kept.length > 0
+}
+
+/**
+ * Adds a key's calls, cost and tokens in one window at `asOf` to `sum`: what `merged` gives
+ * without the sketches and without allocating, for detectors that read on every call.
+ */
+export function addTotals(
+  state: KeyState,
+  window: WindowName,
+  asOf: number,
+  sum: TotalsSum,
+): void {
+  const span = windowSpan(window, asOf)
+  const rank = window === 'month' ? MONTH : window === 'day' ? DAY : MINUTE
+  const buckets = state.buckets
+  if (rank === MINUTE) {
+    // Minutes sit at the end in order: walk back from the newest.
+    for (let i = buckets.length - 1; i >= 0; i--) {
+      const bucket = buckets[i]!
+      if (bucket.rank !== MINUTE || bucket.start < span.from) break
+      if (bucket.start < span.to) bucket.addTotalsTo(sum)
+    }
+    return
+  }
+  for (const bucket of buckets) {
+    if (bucket.rank > rank) break
+    if (bucket.rank === rank && bucket.start >= span.from && bucket.start < span.to)
+      bucket.addTotalsTo(sum)
+  }
+  const open = state.open
+  if (open && open.start >= span.from && open.start < span.to) open.addTotalsTo(sum)
 }
 
 /** The sum of a key's buckets in one window at `asOf`. */

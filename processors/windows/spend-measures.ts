@@ -83,6 +83,17 @@ export interface MeasuresWire {
 }
 
 /** A call's cost prepared once for all the buckets it is counted in. */
+/**
+ * Calls, cost and tokens summed over buckets, for detectors: cost as whole dollars plus
+ * femto-dollars (each a safe integer for any realistic number of buckets), no bigint per bucket.
+ */
+export interface TotalsSum {
+  calls: number
+  dollars: number
+  femtos: number
+  tokens: number
+}
+
 export interface PreparedCost {
   /** Exact femto-USD; undefined when the call is unpriced. */
   exact: Femtos | undefined
@@ -235,6 +246,14 @@ export class SpendMeasures extends CostSketch {
     this.#dollars += other.#dollars
     this.#addCost(other.#femtos)
     this.mergeSketch(other)
+  }
+
+  /** Adds calls, exact cost and tokens to a running sum (no sketch, no allocation). */
+  addTotalsTo(sum: TotalsSum): void {
+    sum.calls += this.calls
+    sum.dollars += this.#dollars
+    sum.femtos += this.#femtos
+    sum.tokens += this.inputTokens + this.outputTokens
   }
 
   toItem(key: string): SpendItem {

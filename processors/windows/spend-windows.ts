@@ -10,8 +10,10 @@ import {
   type CallGroup,
   type CallMeasures,
   type SpendItem,
+  type TotalsSum,
 } from './spend-measures.ts'
 import {
+  addTotals,
   bucketAt,
   foldOpen,
   GRANULARITIES,
@@ -346,16 +348,17 @@ export class SpendWindows {
     replaceBucket(state, current, change.bucket)
   }
 
-  /** One key's measures in a window as of `asOf` (what detectors read); undefined when none. */
-  measure(
+  /** Adds one key's calls, cost and tokens in a window as of `asOf` to `sum` (detectors). */
+  addTotals(
     dimension: Dimension,
     tenant: string,
     key: string,
     window: WindowName,
     asOf: number,
-  ): SpendMeasures | undefined {
+    sum: TotalsSum,
+  ): void {
     const state = this.#tenants.get(tenant)?.[DIMENSION_INDEX[dimension]]?.get(key)
-    return state && merged(state, window, asOf)
+    if (state) addTotals(state, window, asOf, sum)
   }
 
   /** The keys of a dimension in a window, most expensive first (ties by tenant, key). */
