@@ -1,0 +1,177 @@
+import { Readable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { parseConfig, type ConfigInput } from '../../platform/config.ts'
+import { replay } from '../../processors/replay/replay.ts'
+import type { LlmCallInput } from '../../schemas/llm-call.ts'
+import { makeLlmCallInput } from '../support/make-llm-call.ts'
+import { testPricing } from '../support/pricing.ts'
+
+const { pricer } = await testPricing()
+const T0 = Date.parse('2026-03-02T10:00:00Z')
+const MINUTE = 60_000
+
+/** Replays events (gpt-4o: 10,000 input and 5,000 output tokens cost $0.075) under rules. */
+async function run(rules: ConfigInput, events: Array<Partial<LlmCallInput>>) {
+  const lines = events.map((fields, i) =>
+    JSON.stringify(
+      makeLlmCallInput({
+        event_id: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
+        occurred_at: new Date(T0 + i * MINUTE).toISOString(),
+        model: 'gpt-4o',
+        input_tokens: 10_000,
+        output_tokens: 5_000,
+        feature_id: undefined,
+        session_id: undefined,
+        ...fields,
+      }),
+    ),
+  )
+  const report = await replay(Readable.from([lines.join('\n')]), {
+    pricer,
+    allowedLatenessMs: 120_000,
+    rules: parseConfig(rules),
+  })
+  return report
+}
+
+const summary = (report: Awaited<ReturnType<typeof run>>) =>
+  report.alerts.map((a) =>
+    `${a.type} ${a.scope.kind}:${a.scope.id} ${a.evidence.percent ?? ''}`.trim(),
+  )
+
+const repeat = (n: number, fields: Partial<LlmCallInput> = {}) =>
+  Array.from({ length: n }, () => fields)
+
+describe('budgets', () => {
+  it('per session: each session separately, with a block until resumed', async () => {
+    const report = await run(
+      {
+        budgets: [
+          {
+            scope: { session: '*' },
+            period: 'session',
+            limit_usd: '0.15',
+            alert_at: [100],
+            on_exceed: 'block',
+          },
+        ],
+      },
+      [...repeat(3, { session_id: 's-1' }), ...repeat(1, { session_id: 's-2' })],
+    )
+    expect(summary(report)).toEqual(['budget.threshold session:s-1 100'])
+    expect(report.commands).toMatchObject([
+      { action: 'block', scope: { kind: 'session', id: 's-1' }, expires_at: null },
+    ])
+  })
+
+  it('per call: a single expensive call, flagged, warned, no thresholds below 100 %', async () => {
+    const report = await run(
+      { budgets: [{ scope: { agent: 'support-bot' }, period: 'call', limit_usd: '0.1' }] },
+      [{}, { input_tokens: 40_000 }, {}, { agent_id: 'other', input_tokens: 40_000 }],
+    )
+    expect(summary(report)).toEqual(['budget.threshold agent:support-bot 100'])
+    expect(report.alerts[0]!.evidence.event_ids).toEqual(['00000000-0000-4000-8000-000000000002'])
+  })
+
+  it('tokens per rolling minute: a burst crosses, the same rate spread out does not', async () => {
+    const rules = {
+      budgets: [
+        {
+          scope: { team: '*' },
+          period: 'minute_tokens' as const,
+          limit_tokens: 40_000,
+          alert_at: [100],
+        },
+      ],
+    }
+    // 15,000 tokens a call: three in one minute pass 40,000; one a minute never does.
+    const burst = await run(rules, [
+      { occurred_at: new Date(T0).toISOString() },
+      { occurred_at: new Date(T0 + 20_000).toISOString() },
+      { occurred_at: new Date(T0 + 40_000).toISOString() },
+    ])
+    expect(summary(burst)).toEqual(['budget.threshold team:customer-success 100'])
+    expect(summary(await run(rules, repeat(5)))).toEqual([])
+  })
+
+  it('total, month and day of a team and a tenant, each threshold once', async () => {
+    const report = await run(
+      {
+        budgets: [
+          { scope: { tenant: 'acme' }, period: 'total', limit_usd: '0.3', alert_at: [50, 100] },
+          {
+            scope: { team: 'customer-success' },
+            period: 'month',
+            limit_usd: '0.3',
+            alert_at: [100],
+          },
+          { scope: { team: 'someone-else' }, period: 'day', limit_usd: '0.01' },
+        ],
+      },
+      repeat(6),
+    )
+    expect(summary(report)).toEqual([
+      'budget.threshold tenant:acme 50',
+      'budget.threshold tenant:acme 100',
+      'budget.threshold team:customer-success 100',
+    ])
+    // Calls past the limit carry the flag, not another alert.
+    expect(report.alerts).toHaveLength(3)
+  })
+
+  it('freezes non-critical agents at the configured percentage', async () => {
+    const report = await run(
+      {
+        agents: { 'support-bot': { critical: false }, 'pager-bot': { critical: true } },
+        budgets: [
+          {
+            scope: { team: '*' },
+            period: 'day',
+            limit_usd: '0.3',
+            alert_at: [100],
+            freeze_non_critical_at: 50,
+          },
+        ],
+      },
+      [{ agent_id: 'pager-bot' }, { agent_id: 'pager-bot' }, {}, {}],
+    )
+    expect(summary(report)).toEqual([
+      'budget.freeze agent:support-bot 50',
+      'budget.threshold team:customer-success 100',
+    ])
+    expect(report.commands).toMatchObject([
+      {
+        action: 'block',
+        scope: { kind: 'agent', id: 'support-bot' },
+        expires_at: '2026-03-03T00:00:00.000Z',
+      },
+    ])
+  })
+})
+
+describe('loops', () => {
+  it('near-identical content in consecutive calls of a session, once per run', async () => {
+    const report = await run({}, [
+      { session_id: 's', content_simhash: 'ffffffffffffffff' },
+      { session_id: 's', content_simhash: 'fffffffffffffff0' }, // 60 of 64 bits agree
+      { session_id: 's', content_simhash: 'fffffffffffffff1' },
+      { session_id: 's', content_simhash: '0000000000000000' },
+      { session_id: 's', content_simhash: '0000000000000001' },
+    ])
+    expect(summary(report)).toEqual([
+      'loop.similar_content session:s',
+      'loop.similar_content session:s',
+    ])
+  })
+
+  it('a session past its iteration cap, with a throttle when the rule asks for one', async () => {
+    const report = await run(
+      { loops: { max_iterations: 3, on_detect: 'throttle', throttle_calls_per_minute: 2 } },
+      [1, 2, 3, 4, 5].map((iteration) => ({ session_id: 's', iteration })),
+    )
+    expect(summary(report)).toEqual(['loop.iterations session:s'])
+    expect(report.commands).toMatchObject([
+      { action: 'throttle', calls_per_minute: 2, scope: { kind: 'session', id: 's' } },
+    ])
+  })
+})
