@@ -36,7 +36,7 @@ async function run(rules: ConfigInput, events: Array<Partial<LlmCallInput>>) {
 
 const summary = (report: Awaited<ReturnType<typeof run>>) =>
   report.alerts.map((a) =>
-    `${a.type} ${a.scope.kind}:${a.scope.id} ${a.evidence.percent ?? ''}`.trim(),
+    `${a.type} ${a.scope.kind}:${a.scope.id} ${String((a.evidence.percent as number | undefined) ?? '')}`.trim(),
   )
 
 const repeat = (n: number, fields: Partial<LlmCallInput> = {}) =>
