@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
+import { parse as parseYaml } from 'yaml'
 import { describe, expect, it } from 'vitest'
-import { parseConfig, type ConfigInput } from '../../platform/config.ts'
+import { loadConfig, parseConfig, type ConfigInput } from '../../platform/config.ts'
 import { replay } from '../../processors/replay/replay.ts'
 import type { LlmCallInput } from '../../schemas/llm-call.ts'
+import { blogOutlineEvents, CALLS } from '../../examples/blog-outline/make-events.ts'
 import { makeLlmCallInput } from '../support/make-llm-call.ts'
 import { testPricing } from '../support/pricing.ts'
 
@@ -173,5 +176,40 @@ describe('loops', () => {
     expect(report.commands).toMatchObject([
       { action: 'throttle', calls_per_minute: 2, scope: { kind: 'session', id: 's' } },
     ])
+  })
+})
+
+describe('the field story (README)', () => {
+  it('14,000 GPT-4 calls of blog-outline: one critical violation at the first call, one block', async () => {
+    const events = [...blogOutlineEvents()]
+    const config = loadConfig({ file: 'examples/blog-outline/spendguard.yaml' })
+    const report = await replay(
+      Readable.from([events.map((event) => JSON.stringify(event)).join('\n')]),
+      { pricer, allowedLatenessMs: 120_000, rules: config },
+    )
+    expect(report.events.accepted).toBe(CALLS)
+    expect(report.violations).toEqual([
+      expect.objectContaining({
+        event_id: events[0]!.event_id,
+        agent_id: 'blog-outline',
+        model: 'gpt-4',
+        severity: 'critical',
+        mode: 'strict',
+      }),
+    ])
+    expect(report.commands.map((c) => [c.action, c.scope.id, c.issued_at])).toEqual([
+      ['block', 'blog-outline', events[0]!.occurred_at],
+    ])
+  })
+})
+
+describe('the documented rules', () => {
+  it('the complete example of docs/detection.md is a valid configuration', () => {
+    const text = readFileSync('docs/detection.md', 'utf8')
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(text)![1]!
+    const config = parseConfig(parseYaml(yaml))
+    expect(config.budgets.map((b) => b.id)).toEqual(['user-day', 'team-minute_tokens'])
+    expect(config.policy.tenants.acme!.categories.support!.models).toEqual(['gpt-4o-mini'])
+    expect(config.agents['nightly-digest']!.critical).toBe(false)
   })
 })
