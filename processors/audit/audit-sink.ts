@@ -23,6 +23,8 @@ export interface AuditSink {
   write(rows: readonly AuditRow[]): Promise<WriteResult>
   /** Writes what is buffered now; resolves when nothing is buffered or being written. */
   flush(): Promise<void>
+  /** True when this process wrote (or found in the store) a row of this event id lately. */
+  audited(eventId: string): boolean
   /** Starts writing what is buffered (after the insert in flight, if any); does not wait. */
   requestFlush(): void
   /**
@@ -131,9 +133,10 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
     buffered: 0,
   }
   const sleep = options.sleep ?? defaultSleep
+  const recent = new RecentIds(options.recentIdsCapacity ?? 200_000)
   const writeBatch = createBatchWriter({
     store: options.store,
-    recent: new RecentIds(options.recentIdsCapacity ?? 200_000),
+    recent,
     logger,
     retryBaseMs: options.retryBaseMs ?? 200,
     retryMaxMs: options.retryMaxMs ?? 30_000,
@@ -200,6 +203,7 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
   }
 
   return {
+    audited: (eventId) => recent.has(eventId),
     write(rows) {
       if (closed) return Promise.reject(new Error('audit sink is closed'))
       if (rows.length === 0)

@@ -2,7 +2,7 @@ import { formatUsd } from '../../platform/money.ts'
 import type { Detection } from './detection.ts'
 import { exceedsMultiple, ratioText, type Detector } from './detector.ts'
 import type { AnomalyRules } from './rules.ts'
-import { StagedMap } from './staged-map.ts'
+import { StagedMap, type StageCursor } from './staged-map.ts'
 
 const SLOT_MS = 15 * 60_000
 
@@ -13,9 +13,9 @@ const SLOT_MS = 15 * 60_000
  * rest of the 24 hours, with at least `min_calls` calls in both. The user-budget anomaly is
  * judged with the budgets (it needs their limits).
  */
-export function createAnomalyDetector(rules: AnomalyRules): Detector {
+export function createAnomalyDetector(rules: AnomalyRules, cursor: StageCursor): Detector {
   /** Dedup key -> event time it fired at: one window alert per key and 15-minute slot. */
-  const fired = new StagedMap<string, number>()
+  const fired = new StagedMap<string, number>(cursor)
   return {
     inspect({ call, cost }, reader) {
       if (cost === undefined) return []
@@ -85,8 +85,8 @@ export function createAnomalyDetector(rules: AnomalyRules): Detector {
       }
       return found
     },
-    commit: () => fired.commit(),
-    discard: () => fired.discard(),
+    commit: (stage) => fired.commit(stage),
+    discard: (stage) => fired.discard(stage),
     sweep: (now) => fired.sweep((at) => at < now - 2 * SLOT_MS),
   }
 }

@@ -4,7 +4,7 @@ import { dayStart, DAY_MS, monthStart } from '../windows/window-spans.ts'
 import type { Detection } from './detection.ts'
 import type { Detector, Subject, WindowReader } from './detector.ts'
 import type { Budget, Rules, ScopeKind } from './rules.ts'
-import { StagedMap } from './staged-map.ts'
+import { StagedMap, type StageCursor } from './staged-map.ts'
 
 const ROLLING_MINUTE_MS = 60_000
 
@@ -69,6 +69,26 @@ function periodOf(budget: Budget, call: LlmCall): Period | undefined {
   }
 }
 
+/**
+ * When a fired threshold may be forgotten: once no call can fall in its period any more (day
+ * and month: a day after they end, for late events); session and total thresholds fire once for
+ * good (a month for a session).
+ */
+function forgetAfter(budget: Budget, period: Period, at: number): number {
+  switch (budget.period) {
+    case 'day':
+    case 'month':
+      return period.endsAt! + DAY_MS
+    case 'minute_tokens':
+    case 'call':
+      return at + 2 * ROLLING_MINUTE_MS
+    case 'session':
+      return at + 31 * DAY_MS
+    case 'total':
+      return Number.POSITIVE_INFINITY
+  }
+}
+
 interface TokenRun {
   times: number[]
   tokens: number[]
@@ -81,16 +101,16 @@ interface TokenRun {
  * from the session's windows; rolling-minute tokens and totals are kept here. Each threshold
  * of `alert_at` fires once per scope and period; every call at or over the limit is flagged.
  */
-export function createBudgetDetector(rules: Rules): Detector {
+export function createBudgetDetector(rules: Rules, cursor: StageCursor): Detector {
   const budgets = rules.budgets.map((budget) => ({
     budget,
     limit: budget.limit_usd === undefined ? undefined : parseUsd(budget.limit_usd),
   }))
   const userDayPercent = rules.anomalies.user_daily_budget_percent
   /** Dedup key -> event time it fired at. */
-  const fired = new StagedMap<string, number>()
-  const totals = new StagedMap<string, Femtos>()
-  const minuteTokens = new StagedMap<string, TokenRun>()
+  const fired = new StagedMap<string, number>(cursor)
+  const totals = new StagedMap<string, Femtos>(cursor)
+  const minuteTokens = new StagedMap<string, TokenRun>(cursor)
 
   function spentBefore(
     budget: Budget,
@@ -183,12 +203,22 @@ export function createBudgetDetector(rules: Rules): Detector {
         const once = (episode: string): boolean => {
           const key = `${call.tenant_id}|${budget.id}|${scopeKey}|${episode}`
           if (fired.get(key) !== undefined) return false
-          fired.set(key, call.occurred_at)
+          fired.set(key, forgetAfter(budget, period, call.occurred_at))
           return true
         }
         const exceeded = budget.period === 'call' ? after > cap : reached(100)
-        // A per-call budget has no 25/50/80 %: one call is over its limit or not.
-        const thresholds = budget.period === 'call' ? [] : budget.alert_at
+        // A per-call budget has no 25/50/80 %: one call is over its limit or not. Reaching the
+        // limit is always reported (and blocked when on_exceed says so), listed in alert_at or not.
+        const thresholds =
+          budget.period === 'call'
+            ? []
+            : budget.alert_at.includes(100)
+              ? budget.alert_at
+              : [
+                  ...budget.alert_at.filter((p) => p < 100),
+                  100,
+                  ...budget.alert_at.filter((p) => p > 100),
+                ]
         for (const percent of thresholds) {
           if (!reached(percent) || !once(`${period.label}@${percent}`)) continue
           const over = percent >= 100
@@ -285,19 +315,19 @@ export function createBudgetDetector(rules: Rules): Detector {
       }
       return found
     },
-    commit() {
-      fired.commit()
-      totals.commit()
-      minuteTokens.commit()
+    commit(stage) {
+      fired.commit(stage)
+      totals.commit(stage)
+      minuteTokens.commit(stage)
     },
-    discard() {
-      fired.discard()
-      totals.discard()
-      minuteTokens.discard()
+    discard(stage) {
+      fired.discard(stage)
+      totals.discard(stage)
+      minuteTokens.discard(stage)
     },
     sweep(now) {
       // Day and month keys are needed until their period is over (plus a day of lateness).
-      fired.sweep((at) => at < now - 32 * DAY_MS)
+      fired.sweep((until) => until < now)
       minuteTokens.sweep((run) => (run.times[run.times.length - 1] ?? 0) < now - ROLLING_MINUTE_MS)
     },
   }

@@ -27,6 +27,7 @@ import type { Detector, MeasureSource, Subject, WindowReader, WindowTotals } fro
 import { createLoopDetector } from './loops.ts'
 import { createPolicyDetector, policyFor } from './policy.ts'
 import type { Rules } from './rules.ts'
+import type { Stage, StageCursor } from './staged-map.ts'
 
 /** A call to judge: what the evaluation core made of it. */
 export interface JudgedCall {
@@ -169,14 +170,20 @@ function violationOf(detection: Detection, call: LlmCall, mode: string): Violati
 }
 
 export function createDetectionEngine(rules: Rules): DetectionEngine {
+  const cursor: StageCursor = { current: {} }
+  /** The latest event time of a settled call: detector state is event-time state. */
+  let latest = Number.NEGATIVE_INFINITY
   const detectors: Detector[] = [
-    createPolicyDetector(rules.policy),
-    createBudgetDetector(rules),
-    createAnomalyDetector(rules.anomalies),
-    createLoopDetector(rules.loops),
+    createPolicyDetector(rules.policy, cursor),
+    createBudgetDetector(rules, cursor),
+    createAnomalyDetector(rules.anomalies, cursor),
+    createLoopDetector(rules.loops, cursor),
   ]
   return {
     batch(sources, now) {
+      // This batch's changes to detector state, apart from any other batch judged meanwhile.
+      const stage: Stage = {}
+      let newest = Number.NEGATIVE_INFINITY
       const earlier = new PendingCalls(now)
       const reader: WindowReader = {
         totals(
@@ -198,6 +205,8 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
             price,
             cost: price.status === 'priced' ? price.cost.total : undefined,
           }
+          cursor.current = stage
+          if (call.occurred_at > newest) newest = call.occurred_at
           const found = detectors.flatMap((detector) => detector.inspect(subject, reader))
           earlier.push(subject)
           const judgement: Judgement = { flags: [], alerts: [], commands: [], violations: [] }
@@ -223,15 +232,20 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
           return judgement
         },
         commit() {
-          for (const detector of detectors) detector.commit()
+          for (const detector of detectors) detector.commit(stage)
+          latest = Math.max(latest, newest)
         },
         discard() {
-          for (const detector of detectors) detector.discard()
+          for (const detector of detectors) detector.discard(stage)
         },
       }
     },
     sweep(now) {
-      for (const detector of detectors) detector.sweep(now)
+      // By event time, not by the clock: a consumer catching up on an old backlog keeps the
+      // state its rules still need. Never past the clock (one event far in the future).
+      const at = Math.min(now, latest)
+      if (at === Number.NEGATIVE_INFINITY) return
+      for (const detector of detectors) detector.sweep(at)
     },
   }
 }

@@ -5,6 +5,7 @@ import type { TotalsSum } from '../windows/spend-measures.ts'
 import type { Dimension } from '../windows/spend-windows.ts'
 import type { WindowName } from '../windows/window-spans.ts'
 import type { Detection } from './detection.ts'
+import type { Stage } from './staged-map.ts'
 
 /** One call as detectors see it: validated, priced, not yet counted into the windows. */
 export interface Subject {
@@ -54,8 +55,9 @@ export interface WindowReader {
  */
 export interface Detector {
   inspect(subject: Subject, reader: WindowReader): Detection[]
-  commit(): void
-  discard(): void
+  /** Keeps what a batch's calls changed (the stage the engine judged them in). */
+  commit(stage: Stage): void
+  discard(stage: Stage): void
   /** Forgets state no rule can need at event time `now` any more. */
   sweep(now: number): void
 }

@@ -2,7 +2,7 @@ import type { LlmCall } from '../../schemas/llm-call.ts'
 import type { CommandRequestSpec, Detection } from './detection.ts'
 import type { Detector } from './detector.ts'
 import type { LoopRules } from './rules.ts'
-import { StagedMap } from './staged-map.ts'
+import { StagedMap, type StageCursor } from './staged-map.ts'
 
 const SESSION_IDLE_MS = 24 * 60 * 60_000
 
@@ -59,10 +59,10 @@ const failed = (call: LlmCall): boolean => call.status === 'error' || call.statu
  * failures with non-decreasing tokens); delegation ping-pong in one trace; context bloat (input
  * tokens rising call after call past a growth bound). Each fires once per episode.
  */
-export function createLoopDetector(rules: LoopRules): Detector {
-  const fingerprints = new StagedMap<string, FingerprintState>()
-  const sessions = new StagedMap<string, SessionState>()
-  const traces = new StagedMap<string, TraceState>()
+export function createLoopDetector(rules: LoopRules, cursor: StageCursor): Detector {
+  const fingerprints = new StagedMap<string, FingerprintState>(cursor)
+  const sessions = new StagedMap<string, SessionState>(cursor)
+  const traces = new StagedMap<string, TraceState>(cursor)
   const windowMs = rules.fingerprint_window_s * 1000
 
   function command(
@@ -314,15 +314,15 @@ export function createLoopDetector(rules: LoopRules): Detector {
       delegationRule(call, found)
       return found
     },
-    commit() {
-      fingerprints.commit()
-      sessions.commit()
-      traces.commit()
+    commit(stage) {
+      fingerprints.commit(stage)
+      sessions.commit(stage)
+      traces.commit(stage)
     },
-    discard() {
-      fingerprints.discard()
-      sessions.discard()
-      traces.discard()
+    discard(stage) {
+      fingerprints.discard(stage)
+      sessions.discard(stage)
+      traces.discard(stage)
     },
     sweep(now) {
       fingerprints.sweep((state) => (state.times[state.times.length - 1] ?? 0) < now - windowMs)

@@ -3,7 +3,7 @@ import type { PriceResult } from '../pricing/pricer.ts'
 import type { Detection } from './detection.ts'
 import type { Detector } from './detector.ts'
 import type { CategoryPolicy, PolicyRules } from './rules.ts'
-import { StagedMap } from './staged-map.ts'
+import { StagedMap, type StageCursor } from './staged-map.ts'
 
 /** The names a model id answers to: the id without provider prefix, and its price entry. */
 export function modelNames(model: string, price?: PriceResult): string[] {
@@ -88,10 +88,10 @@ export function judgeModel(
  * first call, a violation after that. Each violation alerts once per tenant, agent, category
  * and model; every violating call carries the flag.
  */
-export function createPolicyDetector(rules: PolicyRules): Detector {
-  const alerted = new StagedMap<string, number>()
+export function createPolicyDetector(rules: PolicyRules, cursor: StageCursor): Detector {
+  const alerted = new StagedMap<string, number>(cursor)
   /** Exception key -> event time of its first call. */
-  const exceptions = new StagedMap<string, number>()
+  const exceptions = new StagedMap<string, number>(cursor)
   const limitMs = rules.fallback_exception_minutes * 60_000
   return {
     inspect({ call, price }) {
@@ -140,9 +140,10 @@ export function createPolicyDetector(rules: PolicyRules): Detector {
         }
       }
       const episode = `${call.agent_id}|${call.task_category ?? ''}|${names[0]}`
+      const alertedKey = `${call.tenant_id}|${episode}`
       const flag = verdict.rule
-      if (alerted.get(episode) !== undefined) return [{ ...violationOf(), silent: true }]
-      alerted.set(episode, t)
+      if (alerted.get(alertedKey) !== undefined) return [{ ...violationOf(), silent: true }]
+      alerted.set(alertedKey, t)
       return [violationOf()]
 
       function exceptionFlag(): Detection {
@@ -189,16 +190,17 @@ export function createPolicyDetector(rules: PolicyRules): Detector {
         }
       }
     },
-    commit() {
-      alerted.commit()
-      exceptions.commit()
+    commit(stage) {
+      alerted.commit(stage)
+      exceptions.commit(stage)
     },
-    discard() {
-      alerted.discard()
-      exceptions.discard()
+    discard(stage) {
+      alerted.discard(stage)
+      exceptions.discard(stage)
     },
     sweep(now) {
-      exceptions.sweep((since) => since < now - limitMs - 24 * 60 * 60_000)
+      // Kept long after they expire, so that an expired exception id is not granted again.
+      exceptions.sweep((since) => since < now - limitMs - 30 * 24 * 60 * 60_000)
     },
   }
 }

@@ -178,7 +178,22 @@ export const agentRulesSchema = z.record(
 )
 
 export const rulesShape = {
-  budgets: z.array(budgetSchema).default([]),
+  budgets: z
+    .array(budgetSchema)
+    .default([])
+    .superRefine((budgets, ctx) => {
+      const seen = new Map<string, number>()
+      budgets.forEach((budget, index) => {
+        const first = seen.get(budget.id)
+        if (first === undefined) seen.set(budget.id, index)
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'id'],
+            message: `"${budget.id}" is also the id of budgets.${first}: give each budget its own id`,
+          })
+      })
+    }),
   anomalies: anomalyRulesSchema,
   loops: loopRulesSchema,
   policy: policySchema,

@@ -16,7 +16,7 @@ import {
 import type { SpendWindows } from '../windows/spend-windows.ts'
 import { isEmpty, type DecisionSink } from '../detection/decision-store.ts'
 import type { Decisions } from '../detection/detection.ts'
-import type { DetectionEngine } from '../detection/detection-engine.ts'
+import type { DetectionEngine, Judgement } from '../detection/detection-engine.ts'
 import type { MeasureSource } from '../detection/detector.ts'
 import type { Rules } from '../detection/rules.ts'
 import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
@@ -83,6 +83,8 @@ export interface EventProcessorOptions {
   detectionSources?: () => readonly MeasureSource[]
 }
 
+const NOT_JUDGED: Judgement = { flags: [], alerts: [], commands: [], violations: [] }
+
 interface Prepared {
   row: AuditRow
   record: InputRecord
@@ -142,63 +144,67 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       // Detectors judge each call before it is audited, so its row carries what it fired.
       const judging = core.judge(now, options.detectionSources?.())
       const decisions: Decisions = { alerts: [], commands: [], violations: [] }
-      for (const record of records) {
-        const decoded = await decode(record)
-        if ('dead' in decoded) {
-          letters.push(decoded.dead)
-          continue
-        }
-        const evaluation = core.evaluate(decoded, partitionOf(record.source), marks, now)
-        if (!evaluation.ok) {
-          const { code, reason, issues, eventId } = evaluation.rejection
-          letters.push(letter(record, code, reason, issues, eventId))
-          continue
-        }
-        const evaluated = evaluation.value
-        const judgement = judging.judge(evaluated)
-        if (judgement.alerts.length > 0 || judgement.commands.length > 0) {
-          decisions.alerts.push(...judgement.alerts)
-          decisions.commands.push(...judgement.commands)
-        }
-        prepared.push({
-          row: toAuditRow(evaluated.call, {
-            price: evaluated.price,
-            source: record.source,
-            late: evaluated.late,
-            ingestedAt: now,
-            ...(judgement.flags.length > 0 ? { detectionFlags: judgement.flags } : {}),
-          }),
-          record,
-          evaluated,
-        })
-      }
-
+      // A batch that fails anywhere before it is settled leaves no trace in the detectors.
       let written: Awaited<ReturnType<AuditSink['write']>>
       try {
+        const judged = new Set<string>()
+        for (const record of records) {
+          const decoded = await decode(record)
+          if ('dead' in decoded) {
+            letters.push(decoded.dead)
+            continue
+          }
+          const evaluation = core.evaluate(decoded, partitionOf(record.source), marks, now)
+          if (!evaluation.ok) {
+            const { code, reason, issues, eventId } = evaluation.rejection
+            letters.push(letter(record, code, reason, issues, eventId))
+            continue
+          }
+          const evaluated = evaluation.value
+          const id = evaluated.call.event_id
+          // A repeat (in the batch, or of an event this process audited) is not judged again:
+          // its row is dropped as a duplicate, and the detectors saw the call once already.
+          const repeat = judged.has(id) || sink.audited(id)
+          judged.add(id)
+          const judgement = repeat ? NOT_JUDGED : judging.judge(evaluated)
+          decisions.alerts.push(...judgement.alerts)
+          decisions.commands.push(...judgement.commands)
+          prepared.push({
+            row: toAuditRow(evaluated.call, {
+              price: evaluated.price,
+              source: record.source,
+              late: evaluated.late,
+              ingestedAt: now,
+              ...(judgement.flags.length > 0 ? { detectionFlags: judgement.flags } : {}),
+            }),
+            record,
+            evaluated,
+          })
+        }
         // Decisions first: a batch that fails after them comes again and makes the same ids.
         if (options.decisions && !isEmpty(decisions)) await options.decisions.record(decisions)
         const writing = sink.write(prepared.map((p) => p.row))
         if (options.flushEachBatch) sink.requestFlush()
         written = await writing
+        for (const { eventId, reason } of written.refused) {
+          const item = prepared.find((p) => p.row.event_id === eventId)!
+          letters.push(
+            letter(
+              item.record,
+              'AUDIT_REFUSED',
+              `the audit store refused the row: ${reason}`,
+              [],
+              eventId,
+            ),
+          )
+        }
+        if (letters.length > 0) await deadLetters.publish(letters)
       } catch (error) {
         judging.discard()
         throw error
       }
       judging.commit()
       metrics.alerts += decisions.alerts.length
-      for (const { eventId, reason } of written.refused) {
-        const item = prepared.find((p) => p.row.event_id === eventId)!
-        letters.push(
-          letter(
-            item.record,
-            'AUDIT_REFUSED',
-            `the audit store refused the row: ${reason}`,
-            [],
-            eventId,
-          ),
-        )
-      }
-      if (letters.length > 0) await deadLetters.publish(letters)
 
       // Counted once the batch is settled: a batch that fails and comes again counts once.
       marks.commit()

@@ -253,6 +253,11 @@ export class SpendMeasures extends CostSketch {
     sum.calls += this.calls
     sum.dollars += this.#dollars
     sum.femtos += this.#femtos
+    // Carried at once: a sum of many remainders would pass 2^53 and stop being exact.
+    if (sum.femtos >= FEMTOS_IN_USD) {
+      sum.femtos -= FEMTOS_IN_USD
+      sum.dollars++
+    }
     sum.tokens += this.inputTokens + this.outputTokens
   }
 

@@ -1,7 +1,8 @@
 -- What the detectors decided (SPEC sections 6 and 9): one row per alert and per command request,
 -- each under a deterministic id. A batch judged again after a failed write, or replayed, repeats
--- the same ids: ReplacingMergeTree keeps one row per id (the rows are identical), so nothing is
--- updated or deleted by the code, and reads that must not see a repeat use FINAL or GROUP BY id.
+-- the same ids: ReplacingMergeTree, ordered by tenant and id, keeps one row per id within a month
+-- (a repeat after a restart may carry a later time), so nothing is updated or deleted by the
+-- code; reads that must not see a repeat before the merge use FINAL or GROUP BY id.
 CREATE TABLE IF NOT EXISTS alerts
 (
     alert_id     UUID,
@@ -20,7 +21,7 @@ CREATE TABLE IF NOT EXISTS alerts
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(occurred_at)
-ORDER BY (tenant_id, occurred_at, alert_id)
+ORDER BY (tenant_id, alert_id)
 TTL toDateTime(occurred_at) + INTERVAL 2 YEAR
 SETTINGS ttl_only_drop_parts = 1;
 
@@ -44,6 +45,6 @@ CREATE TABLE IF NOT EXISTS command_requests
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(issued_at)
-ORDER BY (tenant_id, issued_at, command_id)
+ORDER BY (tenant_id, command_id)
 TTL toDateTime(issued_at) + INTERVAL 2 YEAR
 SETTINGS ttl_only_drop_parts = 1;

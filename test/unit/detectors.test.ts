@@ -6,7 +6,16 @@ import { loadConfig, parseConfig, type ConfigInput } from '../../platform/config
 import { replay } from '../../processors/replay/replay.ts'
 import type { LlmCallInput } from '../../schemas/llm-call.ts'
 import { blogOutlineEvents, CALLS } from '../../examples/blog-outline/make-events.ts'
+import { ManualClock } from '../../platform/clock.ts'
+import { silentLogger } from '../../platform/logger.ts'
+import { createAuditSink } from '../../processors/audit/audit-sink.ts'
+import { createDetectionEngine } from '../../processors/detection/detection-engine.ts'
+import { createEventProcessor } from '../../processors/ingest/event-processor.ts'
+import { SpendWindows } from '../../processors/windows/spend-windows.ts'
+import type { LlmCall } from '../../schemas/llm-call.ts'
+import { parseLlmCall } from '../../schemas/validate.ts'
 import { makeLlmCallInput } from '../support/make-llm-call.ts'
+import { MemoryAuditStore } from '../support/memory-audit-store.ts'
 import { testPricing } from '../support/pricing.ts'
 
 const { pricer } = await testPricing()
@@ -211,5 +220,90 @@ describe('the documented rules', () => {
     expect(config.budgets.map((b) => b.id)).toEqual(['user-day', 'team-minute_tokens'])
     expect(config.policy.tenants.acme!.categories.support!.models).toEqual(['gpt-4o-mini'])
     expect(config.agents['nightly-digest']!.critical).toBe(false)
+  })
+})
+
+describe('detector state under failures and repeats', () => {
+  const fingerprinted = (i: number) =>
+    parseLlmCall(
+      makeLlmCallInput({
+        event_id: `00000000-0000-4000-8000-${String(100 + i).padStart(12, '0')}`,
+        occurred_at: new Date(T0 + i * 1000).toISOString(),
+        request_fingerprint: 'same-request',
+      }),
+    )
+  const judged = (call: LlmCall) => ({ call, price: pricer.price(call), late: false })
+
+  it('batches judged at the same time keep their changes apart; a discarded one leaves none', () => {
+    const engine = createDetectionEngine(parseConfig({}))
+    const windows = new SpendWindows()
+    const a = engine.batch([windows], T0)
+    const b = engine.batch([windows], T0)
+    for (let i = 0; i < 3; i++) {
+      expect(a.judge(judged(fingerprinted(i))).alerts).toEqual([])
+      expect(b.judge(judged(fingerprinted(10 + i))).alerts).toEqual([])
+    }
+    a.discard()
+    b.commit()
+    // Three more: with b's three that makes six in 60 s, the first count over five.
+    const c = engine.batch([windows], T0)
+    const fired = [20, 21, 22].map((i) => c.judge(judged(fingerprinted(i))).flags)
+    expect(fired).toEqual([[], [], ['loop:fingerprint']])
+  })
+
+  it('a call repeated in a batch, or already audited, is not judged again', async () => {
+    const store = new MemoryAuditStore()
+    const alerts: string[] = []
+    const processor = createEventProcessor({
+      pricer,
+      sink: createAuditSink({ store, logger: silentLogger(), flushIntervalMs: 1 }),
+      deadLetters: { publish: () => Promise.resolve() },
+      logger: silentLogger(),
+      clock: new ManualClock(T0 + MINUTE),
+      allowedLatenessMs: 120_000,
+      flushEachBatch: true,
+      decisions: {
+        record(batch) {
+          alerts.push(...batch.alerts.map((a) => a.type))
+          return Promise.resolve()
+        },
+      },
+    })
+    const same = fingerprinted(0)
+    const record = { event: same, source: { kind: 'http' as const } }
+    await processor.process([record, record, record])
+    await processor.process([record, record, record, record])
+    expect(store.rows).toHaveLength(1)
+    expect(alerts).toEqual([])
+  })
+
+  it('budget ids must differ; reaching the limit blocks even when alert_at stops below it', async () => {
+    expect(() =>
+      parseConfig({
+        budgets: [
+          { scope: { team: '*' }, period: 'total', limit_usd: '1000' },
+          { scope: { team: 'content' }, period: 'total', limit_usd: '100' },
+        ],
+      }),
+    ).toThrow(/budgets\.1\.id: "team-total" is also the id of budgets\.0/)
+    const report = await run(
+      {
+        budgets: [
+          {
+            scope: { team: '*' },
+            period: 'day',
+            limit_usd: '0.15',
+            alert_at: [50],
+            on_exceed: 'block',
+          },
+        ],
+      },
+      repeat(3),
+    )
+    expect(summary(report)).toEqual([
+      'budget.threshold team:customer-success 50',
+      'budget.threshold team:customer-success 100',
+    ])
+    expect(report.commands.map((c) => c.action)).toEqual(['block'])
   })
 })
