@@ -221,6 +221,14 @@ describe('the documented rules', () => {
     expect(config.policy.tenants.acme!.categories.support!.models).toEqual(['gpt-4o-mini'])
     expect(config.agents['nightly-digest']!.critical).toBe(false)
   })
+
+  it('the README example is a valid configuration', () => {
+    const text = readFileSync('README.md', 'utf8')
+    const yaml = /### Detection rules[\s\S]*?```yaml\n([\s\S]*?)```/.exec(text)![1]!
+    const config = parseConfig(parseYaml(yaml))
+    expect(config.budgets[0]).toMatchObject({ id: 'user-day', freeze_non_critical_at: 80 })
+    expect(config.policy.mode).toBe('strict')
+  })
 })
 
 describe('detector state under failures and repeats', () => {
