@@ -134,12 +134,7 @@ export function trim(state: KeyState, horizon: Horizon): boolean {
  * Adds a key's calls, cost and tokens in one window at `asOf` to `sum`: what `merged` gives
  * without the sketches and without allocating, for detectors that read on every call.
  */
-export function addTotals(
-  state: KeyState,
-  window: WindowName,
-  asOf: number,
-  sum: TotalsSum,
-): void {
+export function addTotals(state: KeyState, window: WindowName, asOf: number, sum: TotalsSum): void {
   const span = windowSpan(window, asOf)
   const rank = window === 'month' ? MONTH : window === 'day' ? DAY : MINUTE
   const buckets = state.buckets
