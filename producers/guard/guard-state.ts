@@ -115,7 +115,7 @@ export class GuardState {
     if (context.session !== undefined) consider(scopeKey('session', tenant, context.session))
     if (context.model !== undefined) consider(scopeKey('model', tenant, context.model))
     if (!strongest) return { action: 'allow' }
-    const found = strongest as ControlCommand & { until: number }
+    const found = strongest
     const reason = `${found.reason} (${found.issuer}, ${found.scope.kind} ${found.scope.id})`
     if (found.action === 'block') return { action: 'block', reason, commandId: found.command_id }
     if (found.action === 'downgrade')
