@@ -1,3 +1,5 @@
+import type { ControlPlane } from '../processors/control/control-plane.ts'
+import { issueControl, resumeControl, streamControls } from './controls-request.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Clock } from '../platform/clock.ts'
 import { SpendGuardError } from '../platform/errors.ts'
@@ -50,6 +52,8 @@ export interface HttpServerOptions {
   busReportsDuplicates?: boolean
   /** Ids accepted by earlier requests that are remembered (default 200 000). */
   recentAcceptedCapacity?: number
+  /** Control commands behind /v1/controls (none: the routes answer 404). */
+  control?: ControlPlane | undefined
 }
 
 export const EVENT_CONTENT_TYPES = [
@@ -65,6 +69,12 @@ interface Route {
   /** Media types of the body, for routes that take one. */
   contentTypes?: readonly string[]
   handle(request: IncomingMessage, body: string, principal: Principal): Promise<Answer> | Answer
+  /** A route that answers with a stream of its own (server-sent events) instead of `handle`. */
+  stream?: (
+    request: IncomingMessage,
+    response: ServerResponse,
+    cors: Record<string, string>,
+  ) => void
 }
 
 interface Answer {
@@ -114,10 +124,11 @@ const OPEN_PRINCIPAL: Principal = { name: 'anonymous (open loopback API)', role:
 
 /** The principal of a request's bearer token; 401 without a valid one. */
 function authenticate(request: IncomingMessage, access: AccessTokens): Principal {
-  if (access.isOpen()) return OPEN_PRINCIPAL
   const header = request.headers.authorization ?? ''
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
   const principal = match ? access.identify(match[1]!) : undefined
+  // Open (loopback, no tokens configured): a known token still names who acts (the local CLI).
+  if (access.isOpen()) return principal ?? OPEN_PRINCIPAL
   if (!principal) {
     throw new HttpError(
       401,
@@ -136,11 +147,18 @@ function authenticate(request: IncomingMessage, access: AccessTokens): Principal
  * - `POST /v1/sql` (read): `{"query": "...", "format": "json|tsv|csv"}`, read-only.
  * - `GET /v1/spend` (read): live spend per key of a dimension in a window, by cost.
  * - `GET /v1/status` (read): what the pipeline is doing.
+ * - `GET /v1/controls` (read): commands in force; `POST /v1/controls` (admin): block, throttle or
+ *   downgrade a scope; `DELETE /v1/controls/<id>`, `POST /v1/controls/resume` (admin): lift;
+ *   `GET /v1/controls/stream` (read): every command as server-sent events, for guards.
  * - `GET /healthz`, `GET /readyz`: liveness and readiness, without details.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
   const { bus, logger, access } = options
   const recentlyAccepted = new RecentIds(options.recentAcceptedCapacity ?? 200_000)
+  const controlPlane = (): ControlPlane => {
+    if (!options.control) throw new HttpError(404, 'this process has no control plane')
+    return options.control
+  }
 
   async function knownIds(ids: string[]): Promise<Set<string>> {
     const known = new Set(ids.filter((id) => recentlyAccepted.has(id)))
@@ -219,6 +237,37 @@ export function createHttpServer(options: HttpServerOptions): Server {
         answerSpend(request.url ?? '/', options.clock.now(), principal.tenant, options.spend),
     },
     'GET /v1/status': { role: 'read', handle: () => ({ status: 200, body: options.status() }) },
+    'GET /v1/controls': {
+      role: 'read',
+      handle: () => ({
+        status: 200,
+        body: { commands: controlPlane().active(), key: controlPlane().publicKey },
+      }),
+    },
+    'POST /v1/controls': {
+      role: 'admin',
+      contentTypes: ['application/json'],
+      handle: (_request, body, principal) => issueControl(controlPlane(), body, principal),
+    },
+    'POST /v1/controls/resume': {
+      role: 'admin',
+      contentTypes: ['application/json'],
+      handle: (_request, body, principal) => resumeControl(controlPlane(), { body }, principal),
+    },
+    'DELETE /v1/controls/:id': {
+      role: 'admin',
+      handle: (request, _body, principal) =>
+        resumeControl(
+          controlPlane(),
+          { commandId: decodeURIComponent((request.url ?? '').split('?')[0]!.slice(13)) },
+          principal,
+        ),
+    },
+    'GET /v1/controls/stream': {
+      role: 'read',
+      handle: () => ({ status: 500, body: {} }),
+      stream: (request, response, cors) => streamControls(controlPlane(), request, response, cors),
+    },
     'GET /healthz': { handle: () => ({ status: 200, body: { status: 'ok' } }) },
     'GET /readyz': {
       handle: () => {
@@ -240,7 +289,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
       response.writeHead(204, preflightHeaders(origin)).end()
       return
     }
-    const found = routes[`${method} ${path}`]
+    // One parameterised path: DELETE /v1/controls/<command id>.
+    const key =
+      method === 'DELETE' && path.startsWith('/v1/controls/') && path.length > 13
+        ? 'DELETE /v1/controls/:id'
+        : `${method} ${path}`
+    const found = routes[key]
     if (!found) {
       const methods = Object.keys(routes)
         .filter((key) => key.endsWith(` ${path}`))
@@ -264,6 +318,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (found.contentTypes) {
       checkContentType(request, found.contentTypes)
       body = decodeUtf8(await readBody(request, options.maxBodyBytes))
+    }
+    if (found.stream) {
+      found.stream(request, response, corsHeaders(origin))
+      return
     }
     const answer = await found.handle(request, body, principal)
     send(

@@ -65,6 +65,7 @@ export async function listenHttp(
     auditedEventIds: (ids) => pipeline.auditedEventIds(ids),
     busReportsDuplicates: pipeline.transport === 'embedded',
     readiness: () => pipeline.readiness(),
+    control: pipeline.control,
     spend: (query) => pipeline.spend(query),
     status: () => ({
       readiness: pipeline.readiness(),
@@ -92,6 +93,8 @@ export async function listenHttp(
       new Promise<void>((resolve) => {
         access.close()
         server.close(() => resolve())
+        // Control streams never end by themselves: end them so the close can complete.
+        pipeline.control.endStreams()
       }),
   }
 }

@@ -1,3 +1,13 @@
+import {
+  CONTROLS_USAGE,
+  formatCommand,
+  formatControls,
+  KILL_USAGE,
+  RESUME_USAGE,
+  runControls,
+  runKill,
+  runResume,
+} from './controls-command.ts'
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { loadConfig, type Config } from '../platform/config.ts'
@@ -36,10 +46,13 @@ usage:
   spendguard pricing check FILE|- [--format table|json] [--config FILE]
   spendguard reprice --since DATE [--model ID] [--dry-run] [--format table|json] [--data-dir ./data]
   spendguard policy check DIR [--config FILE] [--format table|json]
+  spendguard kill --agent A [--user U] [--session S] [--tenant T] [--ttl 1h] --reason "..."
+  spendguard resume (--id COMMAND_ID | --agent A ...) [--reason "..."]
+  spendguard controls [--format table|json]
 
 Without Kafka brokers configured (SPENDGUARD_KAFKA_BROKERS or kafka.brokers in the config
 file) the pipeline runs embedded: an in-process transport and chDB under --data-dir.
-While \`spendguard start\` runs, sql, status and reconcile with the same --data-dir go
+While \`spendguard start\` runs, sql, status, reconcile, kill, resume and controls with the same --data-dir go
 through its HTTP API.
 
 dimensions: ${DIMENSIONS.join(', ')}
@@ -66,6 +79,15 @@ const OPTIONS = {
   limit: { type: 'string' },
   tenant: { type: 'string' },
   watch: { type: 'boolean' },
+  agent: { type: 'string' },
+  feature: { type: 'string' },
+  user: { type: 'string' },
+  session: { type: 'string' },
+  ttl: { type: 'string' },
+  throttle: { type: 'string' },
+  downgrade: { type: 'string' },
+  reason: { type: 'string' },
+  id: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const
@@ -106,6 +128,15 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'policy') return policyCheck(rest, values)
+  const ownUsage: Record<string, string> = {
+    kill: KILL_USAGE,
+    resume: RESUME_USAGE,
+    controls: CONTROLS_USAGE,
+  }
+  if (values.help && command !== undefined && ownUsage[command] !== undefined) {
+    process.stdout.write(ownUsage[command])
+    return 0
+  }
   if (values.help || !command || command === 'help') {
     process.stdout.write(USAGE)
     return command || values.help ? 0 : 2
@@ -183,6 +214,24 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${text}`)
         await new Promise((resolve) => setTimeout(resolve, 2000))
       }
+    }
+    case 'kill': {
+      const issued = await runKill(config, { ...values, model: values.model })
+      process.stdout.write(`issued: ${formatCommand(issued)}\n`)
+      return 0
+    }
+    case 'resume': {
+      const issued = await runResume(config, values)
+      process.stdout.write(`issued: ${formatCommand(issued)}\n`)
+      return 0
+    }
+    case 'controls': {
+      const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')
+      const commands = await runControls(config)
+      process.stdout.write(
+        format === 'json' ? `${JSON.stringify(commands, null, 2)}\n` : formatControls(commands),
+      )
+      return 0
     }
     case 'reconcile': {
       const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')

@@ -14,6 +14,8 @@ const runFileSchema = z.object({
   pid: z.int().positive(),
   url: z.url(),
   token: z.string().min(1),
+  /** For the local CLI's control commands (kill, resume): as powerful as the data directory. */
+  admin_token: z.string().min(1).optional(),
   started_at: z.string(),
 })
 export type RunningPipeline = z.output<typeof runFileSchema>
@@ -84,14 +86,20 @@ export function requireRunningPipeline(dataDir: string): RunningPipeline {
 export async function callPipeline(
   running: RunningPipeline,
   path: string,
-  init: { method?: string; body?: unknown } = {},
+  init: { method?: string; body?: unknown; admin?: boolean } = {},
 ): Promise<Response> {
+  const token = init.admin ? running.admin_token : running.token
+  if (token === undefined)
+    throw new SpendGuardError(
+      `the pipeline (pid ${running.pid}) runs an older version that offers no admin access to the local CLI`,
+      { code: 'NOT_SUPPORTED', retriable: false },
+    )
   let response: Response
   try {
     response = await fetch(new URL(path, running.url), {
       method: init.method ?? 'GET',
       headers: {
-        authorization: `Bearer ${running.token}`,
+        authorization: `Bearer ${token}`,
         ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),

@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path'
 import type { Config } from '../platform/config.ts'
 import {
   createAuditStoreClient,
@@ -21,6 +22,8 @@ import {
   allOf,
   createClickHouseDecisionSink,
 } from '../processors/detection/decision-store.ts'
+import { loadOrCreateSigningKey } from '../processors/control/command-signer.ts'
+import { ControlPlane } from '../processors/control/control-plane.ts'
 import { wireEmbedded } from './embedded-wiring.ts'
 import { wireKafka } from './kafka-wiring.ts'
 
@@ -51,6 +54,8 @@ export interface Pipeline {
   windowsStatus(): Record<string, unknown>
   /** Whether input is being consumed (GET /readyz). */
   readiness(): Readiness
+  /** Signed control commands: issued, resumed, served to guards. */
+  readonly control: ControlPlane
   /** Settles with the error when the input can no longer be consumed (a consumer crash). */
   readonly fatal: Promise<unknown>
   start(): Promise<void>
@@ -116,7 +121,21 @@ export async function createPipeline(
     let onFatal: (error: unknown) => void = () => {}
     const fatal = new Promise<unknown>((resolve) => (onFatal = resolve))
     const alertFeed = new AlertFeed()
-    const decisions = allOf([createClickHouseDecisionSink(client, () => clock.now()), alertFeed])
+    const control = new ControlPlane(
+      client,
+      loadOrCreateSigningKey(
+        config.control.signingKeyFile ??
+          join(resolve(config.clickhouse.dataDir), 'control-signing-key.pem'),
+        config.control.keyId,
+      ),
+      () => clock.now(),
+    )
+    const decisions = allOf([
+      createClickHouseDecisionSink(client, () => clock.now()),
+      // Commands requested by rules are signed and logged with the batch's decisions.
+      control,
+      alertFeed,
+    ])
     const deps = { config, logger, clock, pricer, sink, reader, decisions, onFatal }
     const transport = config.kafka.brokers.length > 0 ? await wireKafka(deps) : wireEmbedded(deps)
     closers.unshift(...transport.closers)
@@ -137,12 +156,15 @@ export async function createPipeline(
       clock,
       transport: config.kafka.brokers.length > 0 ? 'kafka' : 'embedded',
       readiness: () => transport.readiness(),
+      control,
       queued: () => transport.queued(),
       spend: (query) => transport.spend(query),
       windowsStatus: () => transport.status(),
       fatal,
       async start() {
         scheduler.every('window sweep', 60_000, () => transport.sweep())
+        const commands = await control.load()
+        logger.info({ commands, keyId: control.publicKey.id }, 'control commands loaded')
         await transport.start()
       },
       stop() {

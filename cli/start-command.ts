@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os'
 import type { Config } from '../platform/config.ts'
 import { SpendGuardError } from '../platform/errors.ts'
 import { systemClock } from '../platform/clock.ts'
@@ -66,6 +67,7 @@ export async function runStart(config: Config, logger: Logger): Promise<void> {
     pid: process.pid,
     url: localUrl(config.http.host, http.port),
     token: access.issueProcessToken('local CLI', 'read'),
+    admin_token: access.issueProcessToken(`local CLI (${userInfo().username})`, 'admin'),
     started_at: new Date().toISOString(),
   })
   logger.info(

@@ -178,6 +178,18 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
+  control: z
+    .strictObject({
+      /**
+       * The Ed25519 private key (PEM) that signs control commands; made on first start when
+       * missing, with its public key beside it (`<file>.pub`) for guards to trust. Default:
+       * `control-signing-key.pem` in the data directory.
+       */
+      signingKeyFile: z.string().min(1).optional(),
+      /** The id guards know the key by (rotate by giving a new key a new id). */
+      keyId: z.string().min(1).default('spendguard-1'),
+    })
+    .prefault({}),
   // Detection rules (SPEC section 6): budgets, anomalies, loops, policy, agents.
   ...rulesShape,
 })

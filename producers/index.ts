@@ -39,3 +39,17 @@ export {
   type OpenAIStreamEvent,
   type StreamUsage,
 } from './stream-usage.ts'
+export {
+  canonicalBytes,
+  controlCommandSchema,
+  createVerifier,
+  type ControlCommand,
+  type TrustedKey,
+} from './guard/control-command.ts'
+export {
+  GuardState,
+  type CallContext,
+  type GuardCounters,
+  type GuardDecision,
+} from './guard/guard-state.ts'
+export { createGuard, type Guard, type GuardOptions } from './guard/guard.ts'

@@ -205,7 +205,8 @@ describe('read-only SQL: hostile statements through the CLI, the HTTP API and th
     const after = JSON.parse((await sql(FINGERPRINT)).stdout) as { rows: string; digest: string }
     expect(after).toEqual(before)
     expect(readdirSync(outside)).toEqual([])
-  })
+    // About a hundred CLI processes, each starting the TypeScript CLI: minutes on two cores.
+  }, 480_000)
 
   it.skipIf(mode !== 'containers')(
     'refuses them on a ClickHouse server too (containers, where Docker runs)',
