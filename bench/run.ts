@@ -20,6 +20,7 @@ import { parseConfig } from '../platform/config.ts'
 import { createDemoTraffic, seededRandom } from '../cli/demo-traffic.ts'
 import { createEvaluationCore } from '../processors/evaluation/evaluation-core.ts'
 import { runDetectionDelay } from './detection-delay.ts'
+import { measureBlockDelay, measureChecks } from './guard.ts'
 import { runEmbeddedIngest } from './embedded-ingest.ts'
 import { measureWindowMemory } from './window-memory.ts'
 
@@ -246,6 +247,16 @@ const ms = (value: number) => `${Math.round(value).toLocaleString('en-US')} ms`
 const delayReport = `\`spendguard start\` (embedded) with a strict model policy for one tenant, ${delay.clients} clients posting demo traffic in bodies of 200 events (${Math.round(delay.backgroundEventsPerSecond).toLocaleString('en-US')} events/s while probed), and ${delay.probes} probe events posted one at a time, each a policy violation of a new agent (BENCH_DELAY_PROBES, BENCH_DELAY_CLIENTS). The embedded pipeline records a batch's alerts before its audit rows and answers "accepted" after the rows, so each alert exists by the answer; the delay is from sending the probe to the answer: **p99 ${ms(delay.p99Ms)}** (p50 ${ms(delay.p50Ms)}, p95 ${ms(delay.p95Ms)}, max ${ms(delay.maxMs)}). Alerts found in the alerts table afterwards: ${delay.alerts} of ${delay.probes}.`
 process.stdout.write(`${delayReport}\n`)
 
+const checks = measureChecks()
+const blockDelay = await measureBlockDelay(
+  Number(process.env.BENCH_GUARD_TRIALS ?? 200),
+  Number(process.env.BENCH_GUARD_PORT ?? 18_897),
+)
+const guardReport = `In-process \`check()\` with ${checks.commands.toLocaleString('en-US')} commands in force (blocks, throttles, downgrades on users and agents), over 4,096 different calls: **${Math.round(checks.checksPerSecond).toLocaleString('en-US')} checks/s**.
+
+From sending an event that breaks a strict model policy to a guard in this process (following \`GET /v1/controls/stream\` of an embedded \`spendguard start\`) blocking that agent's next call, ${blockDelay.trials} trials, each a new agent (BENCH_GUARD_TRIALS): **p50 ${ms(blockDelay.p50Ms)}, p99 ${ms(blockDelay.p99Ms)}** (max ${ms(blockDelay.maxMs)}). Over the Kafka-protocol broker: not measured yet (no control topic).`
+process.stdout.write(`${guardReport}\n`)
+
 const lines = results.map(
   (r) =>
     `| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${r.ratio.toFixed(3)} | ${r.what} |`,
@@ -277,6 +288,10 @@ ${ingestReport}
 ## Detection delay
 
 ${delayReport}
+
+## Guard
+
+${guardReport}
 `
 writeFileSync(new URL('./RESULTS.md', import.meta.url), report)
 process.stdout.write(report)
