@@ -1,3 +1,7 @@
+import { ConfigError } from '../platform/errors.ts'
+import { createAlertRouter, type AlertRouter } from '../alerts/alert-router.ts'
+import { createReceivers } from '../alerts/receivers.ts'
+import { toClickHouseTime } from '../processors/audit/audit-row.ts'
 import { join, resolve } from 'node:path'
 import type { Config } from '../platform/config.ts'
 import {
@@ -90,6 +94,38 @@ async function runMigrations(config: Config, writer: ClickHouseClient, logger: L
   }
 }
 
+/** The alert router of a configuration with receivers; deliveries go to alert_deliveries. */
+function createRouterFromConfig(
+  config: Config,
+  client: ClickHouseClient,
+  logger: Logger,
+  clock: Clock,
+): AlertRouter | undefined {
+  const routing = config.alerts
+  if (routing.slack.length + routing.pagerduty.length + routing.webhooks.length === 0)
+    return undefined
+  let receivers
+  try {
+    receivers = createReceivers(routing, process.env)
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error))
+  }
+  return createAlertRouter({
+    routing,
+    receivers,
+    logger: logger.child({ component: 'alerts' }),
+    now: () => clock.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    record: async (delivery) => {
+      await client.insert({
+        table: 'alert_deliveries',
+        format: 'JSONEachRow',
+        values: [{ ...delivery, at: toClickHouseTime(delivery.at) }],
+      })
+    },
+  })
+}
+
 export async function createPipeline(
   config: Config,
   logger: Logger,
@@ -136,6 +172,14 @@ export async function createPipeline(
       control,
       alertFeed,
     ])
+    const router = createRouterFromConfig(config, client, logger, clock)
+    if (router) {
+      alertFeed.subscribe((alert) => router.route(alert))
+      // At shutdown, deliveries in progress get a while to finish (receivers may be down).
+      closers.unshift(() =>
+        Promise.race([router.drain(), new Promise<void>((r) => setTimeout(r, 10_000).unref())]),
+      )
+    }
     const deps = { config, logger, clock, pricer, sink, reader, decisions, onFatal }
     const transport = config.kafka.brokers.length > 0 ? await wireKafka(deps) : wireEmbedded(deps)
     closers.unshift(...transport.closers)

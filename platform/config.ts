@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { alertRoutingSchema } from '../alerts/routing.ts'
 import { rulesShape } from '../processors/detection/rules.ts'
 import { ConfigError } from './errors.ts'
 
@@ -190,6 +191,8 @@ export const configSchema = z.strictObject({
       keyId: z.string().min(1).default('spendguard-1'),
     })
     .prefault({}),
+  /** Where alerts go: Slack, PagerDuty, webhooks, routes, cooldown (docs/alerts.md). */
+  alerts: alertRoutingSchema,
   // Detection rules (SPEC section 6): budgets, anomalies, loops, policy, agents.
   ...rulesShape,
 })

@@ -1,0 +1,154 @@
+import type { Logger } from '../platform/logger.ts'
+import { retrying, type RetryPolicy } from '../platform/retry-policy.ts'
+import type { Alert } from './alert.ts'
+import type { Receiver } from './receivers.ts'
+import { receiversFor, type AlertRouting } from './routing.ts'
+
+/** What happened to one alert at one receiver (the `alert_deliveries` table). */
+export interface Delivery {
+  alert_id: string
+  receiver: string
+  kind: Receiver['kind']
+  status: 'delivered' | 'failed' | 'suppressed'
+  attempts: number
+  /** Alerts of the same type and scope the cooldown held back and this one reports. */
+  suppressed: number
+  reason: string
+  at: number
+}
+
+export interface AlertRouter {
+  /** Queues an alert for its receivers; deliveries run in order per receiver. */
+  route(alert: Alert): void
+  /** Resolves when every queued delivery is done (delivered, or failed for good). */
+  drain(): Promise<void>
+}
+
+export interface AlertRouterOptions {
+  routing: AlertRouting
+  receivers: Receiver[]
+  logger: Logger
+  now: () => number
+  sleep: (ms: number) => Promise<void>
+  /** Delivery outcomes (the audit table); a failure to record is logged, not retried. */
+  record?: (delivery: Delivery) => Promise<void>
+  retry?: RetryPolicy
+}
+
+/**
+ * Routes alerts to receivers with a cooldown per receiver, alert type and scope (repeats within
+ * it are counted into the next notification), delivering to each receiver in order, retrying
+ * what can be retried (429 and Retry-After honoured, 5xx, unreachable) with backoff, and
+ * recording each outcome; a receiver that refuses an alert for good (4xx) has it recorded as
+ * failed with the reason and the queue moves on.
+ */
+export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
+  const { routing, logger } = options
+  const byName = new Map(options.receivers.map((receiver) => [receiver.name, receiver]))
+  const queues = new Map<string, Promise<void>>()
+  /** Per receiver, type and scope: when the last notification went, and what was held since. */
+  const cooldowns = new Map<string, { sentAt: number; held: number }>()
+  const policy = options.retry ?? { baseMs: 1000, maxMs: 60_000 }
+
+  const record = async (delivery: Delivery) => {
+    try {
+      await options.record?.(delivery)
+    } catch (error) {
+      logger.warn({ err: error, alert: delivery.alert_id }, 'alert delivery not recorded')
+    }
+  }
+
+  async function deliver(receiver: Receiver, alert: Alert, suppressed: number): Promise<void> {
+    let attempts = 0
+    try {
+      await retrying(
+        () => {
+          attempts++
+          return receiver.send({ alert, suppressed })
+        },
+        {
+          policy,
+          sleep: options.sleep,
+          onRetry: (error, attempt, delayMs) =>
+            logger.warn(
+              { receiver: receiver.name, alert: alert.alert_id, attempt, delayMs, err: error },
+              'alert delivery failed; retrying',
+            ),
+        },
+      )
+      await record({
+        alert_id: alert.alert_id,
+        receiver: receiver.name,
+        kind: receiver.kind,
+        status: 'delivered',
+        attempts,
+        suppressed,
+        reason: '',
+        at: options.now(),
+      })
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      logger.error(
+        { receiver: receiver.name, alert: alert.alert_id, reason },
+        'alert not delivered',
+      )
+      await record({
+        alert_id: alert.alert_id,
+        receiver: receiver.name,
+        kind: receiver.kind,
+        status: 'failed',
+        attempts,
+        suppressed,
+        reason,
+        at: options.now(),
+      })
+    }
+  }
+
+  return {
+    route(alert) {
+      const evidence = alert.evidence as { tenant?: string }
+      const names = receiversFor(routing, alert, {
+        tenant: evidence.tenant,
+        team: alert.scope.kind === 'team' ? alert.scope.id : undefined,
+        agent: alert.scope.kind === 'agent' ? alert.scope.id : undefined,
+      })
+      if (names.length === 0) logger.info({ alert }, 'alert')
+      const now = options.now()
+      for (const name of names) {
+        const receiver = byName.get(name)
+        if (!receiver) continue
+        const key = `${name}|${alert.type}|${alert.scope.kind}:${alert.scope.id}`
+        const cooldown = cooldowns.get(key)
+        if (cooldown && now - cooldown.sentAt < routing.cooldown) {
+          cooldown.held++
+          void record({
+            alert_id: alert.alert_id,
+            receiver: name,
+            kind: receiver.kind,
+            status: 'suppressed',
+            attempts: 0,
+            suppressed: 0,
+            reason: 'within the cooldown of an earlier notification',
+            at: now,
+          })
+          continue
+        }
+        cooldowns.set(key, { sentAt: now, held: 0 })
+        const suppressed = cooldown?.held ?? 0
+        const previous = queues.get(name) ?? Promise.resolve()
+        queues.set(
+          name,
+          previous.then(() => deliver(receiver, alert, suppressed)),
+        )
+      }
+    },
+    async drain() {
+      for (;;) {
+        const pending = [...queues.values()]
+        await Promise.all(pending)
+        if ([...queues.values()].every((queue, i) => queue === pending[i])) return
+      }
+    },
+  }
+}

@@ -1,0 +1,221 @@
+import { createHmac } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Alert } from '../../alerts/alert.ts'
+import { createAlertRouter, type Delivery } from '../../alerts/alert-router.ts'
+import { createReceivers, summaryLines } from '../../alerts/receivers.ts'
+import { alertRoutingSchema } from '../../alerts/routing.ts'
+import { silentLogger } from '../../platform/logger.ts'
+
+/** A local receiver: answers with `reply` per request, and keeps what it was sent. */
+interface Received {
+  path: string
+  headers: IncomingMessage['headers']
+  body: string
+}
+
+const servers: Server[] = []
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))))
+})
+
+async function receiver(
+  reply: (n: number) => { status: number; headers?: Record<string, string> },
+  port = 0,
+): Promise<{ url: string; received: Received[]; server: Server }> {
+  const received: Received[] = []
+  const server = createServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()))
+    request.on('end', () => {
+      received.push({ path: request.url ?? '', headers: request.headers, body })
+      const answer = reply(received.length)
+      response.writeHead(answer.status, answer.headers ?? {}).end(answer.status < 300 ? 'ok' : 'no')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  servers.push(server)
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server }
+}
+
+const T0 = Date.parse('2026-03-02T12:00:00Z')
+
+function alert(i: number, fields: Partial<Alert> = {}): Alert {
+  return {
+    alert_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    dedup_key: `acme|budget:user-day@100|user:u-7|2026-03-02@100`,
+    type: 'budget.threshold',
+    severity: 'critical',
+    scope: { kind: 'user', id: 'u-7' },
+    summary: 'user u-7 reached 100 % of budget user-day ($10 of $10, day 2026-03-02)',
+    occurred_at: new Date(T0).toISOString(),
+    evidence: {
+      tenant: 'acme',
+      rule: 'budget:user-day@100',
+      window: 'day',
+      observed: '$10',
+      threshold: '$10',
+      event_ids: ['e-1'],
+    },
+    ...fields,
+  }
+}
+
+function setup(routing: unknown, env: Record<string, string>) {
+  let now = T0
+  const deliveries: Delivery[] = []
+  const parsed = alertRoutingSchema.parse(routing)
+  const router = createAlertRouter({
+    routing: parsed,
+    receivers: createReceivers(parsed, env, fetch, () => now),
+    logger: silentLogger(),
+    now: () => now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 20))),
+    record: (delivery) => {
+      deliveries.push(delivery)
+      return Promise.resolve()
+    },
+    retry: { baseMs: 10, maxMs: 2000 },
+  })
+  return { router, deliveries, advance: (ms: number) => (now += ms) }
+}
+
+describe('alert routing and delivery', () => {
+  it('a budget crossing: one Slack message after a 429 with Retry-After, one PagerDuty trigger', async () => {
+    const slack = await receiver((n) =>
+      n === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
+    )
+    const pagerduty = await receiver(() => ({ status: 202 }))
+    const { router, deliveries } = setup(
+      {
+        slack: [{ name: 'finops', webhook_url: '${SLACK_URL}' }],
+        pagerduty: [
+          { name: 'oncall', routing_key: '${PD_KEY}', events_url: `${pagerduty.url}/v2/enqueue` },
+        ],
+        routes: [{ severity: 'critical', to: ['oncall', 'finops'] }],
+      },
+      { SLACK_URL: `${slack.url}/hook`, PD_KEY: 'R0UT1NGKEY' },
+    )
+    router.route(alert(1))
+    await router.drain()
+    expect(slack.received).toHaveLength(2)
+    const message = JSON.parse(slack.received[1]!.body) as { text: string }
+    expect(message.text).toContain('[critical] budget.threshold: user u-7 reached 100 %')
+    expect(pagerduty.received).toHaveLength(1)
+    expect(JSON.parse(pagerduty.received[0]!.body)).toMatchObject({
+      routing_key: 'R0UT1NGKEY',
+      event_action: 'trigger',
+      dedup_key: 'acme|budget:user-day@100|user:u-7|2026-03-02@100',
+      payload: { severity: 'critical', source: 'spendguard' },
+    })
+    expect(deliveries.map((d) => [d.receiver, d.status, d.attempts]).sort()).toEqual([
+      ['finops', 'delivered', 2],
+      ['oncall', 'delivered', 1],
+    ])
+  })
+
+  it('a receiver down then up gets every alert afterwards, in order', async () => {
+    const down = await receiver(() => ({ status: 200 }))
+    const port = (down.server.address() as AddressInfo).port
+    await new Promise((r) => down.server.close(r))
+    const { router, deliveries } = setup(
+      {
+        webhooks: [{ name: 'siem', url: `http://127.0.0.1:${port}/in`, secret: '${SIEM_SECRET}' }],
+        routes: [{ type: 'policy_violation', to: ['siem'] }],
+      },
+      { SIEM_SECRET: 's3cret' },
+    )
+    for (let i = 1; i <= 3; i++)
+      router.route(alert(i, { type: 'policy.model', scope: { kind: 'agent', id: `agent-${i}` } }))
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    expect(deliveries).toEqual([])
+    const up = await receiver(() => ({ status: 200 }), port)
+    await router.drain()
+    expect(up.received.map((r) => (JSON.parse(r.body) as { alert: Alert }).alert.scope.id)).toEqual(
+      ['agent-1', 'agent-2', 'agent-3'],
+    )
+    // The signature covers timestamp and body.
+    const first = up.received[0]!
+    const expected = createHmac('sha256', 's3cret')
+      .update(`${String(first.headers['x-spendguard-timestamp'])}.${first.body}`)
+      .digest('hex')
+    expect(first.headers['x-spendguard-signature']).toBe(`sha256=${expected}`)
+    expect(deliveries.map((d) => d.status)).toEqual(['delivered', 'delivered', 'delivered'])
+    expect(deliveries[0]!.attempts).toBeGreaterThan(1)
+  })
+
+  it('a thousand loop alerts of one scope in five minutes: one notification, then the count', async () => {
+    const slack = await receiver(() => ({ status: 200 }))
+    const { router, advance } = setup(
+      { cooldown: '15m', slack: [{ name: 'team', webhook_url: `${slack.url}/hook` }] },
+      {},
+    )
+    for (let i = 0; i < 1000; i++) {
+      router.route(
+        alert(i, {
+          type: 'loop.fingerprint',
+          severity: 'warning',
+          scope: { kind: 'agent', id: 'a' },
+        }),
+      )
+      advance(300)
+    }
+    // Another scope is its own notification.
+    router.route(
+      alert(5000, {
+        type: 'loop.fingerprint',
+        severity: 'warning',
+        scope: { kind: 'agent', id: 'b' },
+      }),
+    )
+    advance(15 * 60_000)
+    router.route(
+      alert(5001, {
+        type: 'loop.fingerprint',
+        severity: 'warning',
+        scope: { kind: 'agent', id: 'a' },
+      }),
+    )
+    await router.drain()
+    const texts = slack.received.map((r) => JSON.stringify(JSON.parse(r.body)))
+    expect(texts).toHaveLength(3)
+    expect(texts[2]).toContain('and 999 more like it since the last notification')
+  })
+
+  it('a refusal for good is recorded with the reason and the queue moves on; info goes to the log', async () => {
+    const slack = await receiver((n) => (n === 1 ? { status: 400 } : { status: 200 }))
+    const { router, deliveries } = setup(
+      { slack: [{ name: 'finops', webhook_url: slack.url }] },
+      {},
+    )
+    router.route(alert(1, { severity: 'warning' }))
+    router.route(alert(2, { severity: 'warning', scope: { kind: 'user', id: 'u-8' } }))
+    router.route(alert(3, { severity: 'info', scope: { kind: 'user', id: 'u-9' } }))
+    await router.drain()
+    expect(deliveries.map((d) => [d.alert_id.slice(-1), d.status])).toEqual([
+      ['1', 'failed'],
+      ['2', 'delivered'],
+    ])
+    expect(deliveries[0]!.reason).toContain('answered 400')
+  })
+
+  it('configuration errors name the field; messages say what, who, how much, when', () => {
+    expect(() =>
+      alertRoutingSchema.parse({ routes: [{ severity: 'warning', to: ['nobody'] }] }),
+    ).toThrow(/no receiver named .*nobody/)
+    expect(() =>
+      createReceivers(
+        alertRoutingSchema.parse({ slack: [{ name: 'x', webhook_url: '${MISSING_URL}' }] }),
+        {},
+      ),
+    ).toThrow('alerts.slack.0.webhook_url: the environment variable MISSING_URL is not set')
+    expect(summaryLines({ alert: alert(1), suppressed: 0 })).toEqual([
+      '[critical] budget.threshold: user u-7 reached 100 % of budget user-day ($10 of $10, day 2026-03-02)',
+      'scope: user u-7 (tenant acme)',
+      'observed $10 against $10 (day)',
+      'rule: budget:user-day@100, at 2026-03-02T12:00:00.000Z',
+      `see: spendguard sql "SELECT * FROM alerts FINAL WHERE alert_id = '00000000-0000-4000-8000-000000000001'"`,
+    ])
+  })
+})
