@@ -32,9 +32,13 @@ export interface GuardCounters {
 
 const SEVERITY = { block: 3, throttle: 2, downgrade: 1, resume: 0 } as const
 const MINUTE = 60_000
+const ALLOW: GuardDecision = { action: 'allow' }
 
-function scopeKey(kind: ControlScopeKind, tenant: string | undefined, id: string): string {
-  return kind === 'global' ? 'global' : `${kind}\u0000${tenant ?? 'default'}\u0000${id}`
+type Held = ControlCommand & {
+  until: number
+  /** Made once: a blocked or downgraded call gets the same answer object every time. */
+  decision: GuardDecision | undefined
+  why: string
 }
 
 /**
@@ -44,7 +48,10 @@ function scopeKey(kind: ControlScopeKind, tenant: string | undefined, id: string
  */
 export class GuardState {
   readonly #verify: ReturnType<typeof createVerifier>
-  readonly #byScope = new Map<string, Map<string, ControlCommand & { until: number }>>()
+  /** Tenant -> scope kind -> scope id -> command id -> command: lookups without building keys. */
+  readonly #index = new Map<string, Map<ControlScopeKind, Map<string, Map<string, Held>>>>()
+  readonly #global = new Map<string, Held>()
+  #count = 0
   /** Throttles: the minute being counted and the calls made in it, per command. */
   readonly #rates = new Map<string, { minute: number; calls: number }>()
   readonly counters: GuardCounters = {
@@ -56,6 +63,29 @@ export class GuardState {
     this.#verify = createVerifier(trustedKeys)
   }
 
+  #held(command: ControlCommand, create: boolean): Map<string, Held> | undefined {
+    if (command.scope.kind === 'global') return this.#global
+    const tenant = command.tenant ?? 'default'
+    let kinds = this.#index.get(tenant)
+    if (!kinds) {
+      if (!create) return undefined
+      kinds = new Map()
+      this.#index.set(tenant, kinds)
+    }
+    let ids = kinds.get(command.scope.kind)
+    if (!ids) {
+      if (!create) return undefined
+      ids = new Map()
+      kinds.set(command.scope.kind, ids)
+    }
+    let held = ids.get(command.scope.id)
+    if (!held && create) {
+      held = new Map()
+      ids.set(command.scope.id, held)
+    }
+    return held
+  }
+
   /** Takes one command from the source; an unsigned, forged or expired one is counted and ignored. */
   apply(raw: unknown, now: number): Verdict {
     const verdict = this.#verify(raw, now)
@@ -64,74 +94,93 @@ export class GuardState {
       return verdict
     }
     const command = verdict.command
-    const key = scopeKey(command.scope.kind, command.tenant, command.scope.id)
     this.counters.applied++
     if (command.action === 'resume') {
-      const held = this.#byScope.get(key)
-      if (command.resumes === undefined) this.#byScope.delete(key)
-      else {
-        held?.delete(command.resumes)
-        if (held?.size === 0) this.#byScope.delete(key)
-      }
+      const held = this.#held(command, false)
+      if (!held) return verdict
+      this.#count -= held.size
+      if (command.resumes === undefined) held.clear()
+      else held.delete(command.resumes)
+      this.#count += held.size
       return verdict
     }
-    let held = this.#byScope.get(key)
-    if (!held) {
-      held = new Map()
-      this.#byScope.set(key, held)
-    }
+    const held = this.#held(command, true)!
     const until =
       command.expires_at === null ? Number.POSITIVE_INFINITY : Date.parse(command.expires_at)
-    held.set(command.command_id, { ...command, until })
+    if (!held.has(command.command_id)) this.#count++
+    const why = `${command.reason} (${command.issuer}, ${command.scope.kind} ${command.scope.id})`
+    const decision: GuardDecision | undefined =
+      command.action === 'block'
+        ? { action: 'block', reason: why, commandId: command.command_id }
+        : command.action === 'downgrade'
+          ? {
+              action: 'downgrade',
+              model: command.model ?? '',
+              reason: why,
+              commandId: command.command_id,
+            }
+          : undefined
+    held.set(command.command_id, { ...command, until, decision, why })
     return verdict
   }
 
   /** The commands in force at `now`, for a status page or `spendguard controls`. */
   active(now: number): ControlCommand[] {
     const out: ControlCommand[] = []
-    for (const held of this.#byScope.values())
-      for (const { until: _until, ...command } of held.values()) if (_until > now) out.push(command)
+    const collect = (held: Map<string, Held>) => {
+      for (const { until, decision: _decision, why: _why, ...command } of held.values())
+        if (until > now) out.push(command)
+    }
+    collect(this.#global)
+    for (const kinds of this.#index.values())
+      for (const ids of kinds.values()) for (const held of ids.values()) collect(held)
     return out
   }
 
   /** What the call may do: the most severe command in force on any of its scopes. */
   check(context: CallContext, now: number): GuardDecision {
-    const tenant = context.tenant
-    let strongest: (ControlCommand & { until: number }) | undefined
-    const consider = (key: string) => {
-      const held = this.#byScope.get(key)
+    if (this.#count === 0) return ALLOW
+    let strongest: Held | undefined
+    const consider = (held: Map<string, Held> | undefined) => {
       if (!held) return
       for (const command of held.values()) {
-        if (command.until <= now || command.action === 'resume') continue
+        if (command.until <= now) continue
         if (!strongest || SEVERITY[command.action] > SEVERITY[strongest.action]) strongest = command
       }
     }
-    if (this.#byScope.size === 0) return { action: 'allow' }
-    consider('global')
-    consider(scopeKey('tenant', tenant, tenant ?? 'default'))
-    consider(scopeKey('agent', tenant, context.agent))
-    if (context.feature !== undefined) consider(scopeKey('feature', tenant, context.feature))
-    if (context.user !== undefined) consider(scopeKey('user', tenant, context.user))
-    if (context.session !== undefined) consider(scopeKey('session', tenant, context.session))
-    if (context.model !== undefined) consider(scopeKey('model', tenant, context.model))
-    if (!strongest) return { action: 'allow' }
+    consider(this.#global)
+    const tenant = context.tenant ?? 'default'
+    const kinds = this.#index.get(tenant)
+    if (kinds) {
+      consider(kinds.get('tenant')?.get(tenant))
+      consider(kinds.get('agent')?.get(context.agent))
+      if (context.feature !== undefined) consider(kinds.get('feature')?.get(context.feature))
+      if (context.user !== undefined) consider(kinds.get('user')?.get(context.user))
+      if (context.session !== undefined) consider(kinds.get('session')?.get(context.session))
+      if (context.model !== undefined) consider(kinds.get('model')?.get(context.model))
+    }
+    if (!strongest) return ALLOW
     const found = strongest
-    const reason = `${found.reason} (${found.issuer}, ${found.scope.kind} ${found.scope.id})`
-    if (found.action === 'block') return { action: 'block', reason, commandId: found.command_id }
-    if (found.action === 'downgrade')
-      return { action: 'downgrade', model: found.model ?? '', reason, commandId: found.command_id }
+    if (found.decision) return found.decision
+    const reason = found.why
     // Throttle: calls counted per calendar minute of the guard's clock.
     const minute = Math.floor(now / MINUTE)
-    const rate = this.#rates.get(found.command_id)
-    const calls = rate && rate.minute === minute ? rate.calls : 0
-    if (calls >= (found.calls_per_minute ?? 0))
+    let rate = this.#rates.get(found.command_id)
+    if (!rate) {
+      rate = { minute, calls: 0 }
+      this.#rates.set(found.command_id, rate)
+    } else if (rate.minute !== minute) {
+      rate.minute = minute
+      rate.calls = 0
+    }
+    if (rate.calls >= (found.calls_per_minute ?? 0))
       return {
         action: 'throttle',
         reason,
         commandId: found.command_id,
         retryAfterMs: (minute + 1) * MINUTE - now,
       }
-    this.#rates.set(found.command_id, { minute, calls: calls + 1 })
-    return { action: 'allow' }
+    rate.calls++
+    return ALLOW
   }
 }
