@@ -1,3 +1,4 @@
+import { COMMAND_USAGE } from './command-usage.ts'
 import {
   CONTROLS_USAGE,
   formatCommand,
@@ -129,6 +130,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'policy') return policyCheck(rest, values)
   const ownUsage: Record<string, string> = {
+    ...COMMAND_USAGE,
     kill: KILL_USAGE,
     resume: RESUME_USAGE,
     controls: CONTROLS_USAGE,
