@@ -25,6 +25,7 @@ import {
   AlertFeed,
   allOf,
   createClickHouseDecisionSink,
+  readRecentAlerts,
 } from '../processors/detection/decision-store.ts'
 import { loadOrCreateSigningKey } from '../processors/control/command-signer.ts'
 import { ControlPlane } from '../processors/control/control-plane.ts'
@@ -209,6 +210,11 @@ export async function createPipeline(
         scheduler.every('window sweep', 60_000, () => transport.sweep())
         const commands = await control.load()
         logger.info({ commands, keyId: control.publicKey.id }, 'control commands loaded')
+        // What the detectors had fired before a restart (a month back covers every period
+        // whose thresholds a detector still holds): not alerted again.
+        const fired = await readRecentAlerts(client, clock.now() - 33 * 24 * 60 * 60_000)
+        processor.detection.remember(fired)
+        logger.info({ alerts: fired.length }, 'detectors took back the alerts they had raised')
         await transport.start()
       },
       stop() {

@@ -325,6 +325,17 @@ export function createBudgetDetector(rules: Rules, cursor: StageCursor): Detecto
       totals.discard(stage)
       minuteTokens.discard(stage)
     },
+    remember(alert) {
+      const evidence = alert.evidence as { tenant?: string; rule?: string; period?: string }
+      const threshold = /^budget:(.+)@([\d.]+)$/.exec(evidence.rule ?? '')
+      if (!threshold || evidence.period === undefined || evidence.tenant === undefined) return
+      const [, id, percent] = threshold
+      // Forgotten like any fired threshold: once its period can take no call (a month at most).
+      fired.set(
+        `${evidence.tenant}|${id}|${alert.scope.id}|${evidence.period}@${percent}`,
+        Date.parse(alert.occurred_at) + 33 * DAY_MS,
+      )
+    },
     sweep(now) {
       // Day and month keys are needed until their period is over (plus a day of lateness).
       fired.sweep((until) => until < now)

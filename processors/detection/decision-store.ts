@@ -125,3 +125,45 @@ export function allOf(sinks: DecisionSink[]): DecisionSink {
     },
   }
 }
+
+/**
+ * The alerts recorded since `sinceMs` (epoch ms), oldest first: what the detectors of a
+ * restarted process take back (`DetectionEngine.remember`).
+ */
+export async function readRecentAlerts(
+  client: ClickHouseClient,
+  sinceMs: number,
+): Promise<Alert[]> {
+  try {
+    const result = await client.query({
+      query: `SELECT toString(alert_id) AS alert_id, dedup_key, type, toString(severity) AS severity,
+          scope_kind, scope_id, summary, toString(toUnixTimestamp64Milli(occurred_at)) AS occurred_ms, evidence
+        FROM alerts FINAL WHERE occurred_at >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY occurred_at`,
+      query_params: { since: sinceMs },
+      format: 'JSONEachRow',
+    })
+    const rows = await result.json<{
+      alert_id: string
+      dedup_key: string
+      type: string
+      severity: Alert['severity']
+      scope_kind: string
+      scope_id: string
+      summary: string
+      occurred_ms: string
+      evidence: string
+    }>()
+    return rows.map((row) => ({
+      alert_id: row.alert_id,
+      dedup_key: row.dedup_key,
+      type: row.type,
+      severity: row.severity,
+      scope: { kind: row.scope_kind, id: row.scope_id },
+      summary: row.summary,
+      occurred_at: new Date(Number(row.occurred_ms)).toISOString(),
+      evidence: JSON.parse(row.evidence) as Alert['evidence'],
+    }))
+  } catch (error) {
+    throw classifyStoreError(error, 'read alerts')
+  }
+}

@@ -54,6 +54,8 @@ export interface DetectionBatch {
 }
 
 export interface DetectionEngine {
+  /** What alerts raised before (read back from the alerts table at start) say was fired. */
+  remember(alerts: readonly Alert[]): void
   /** A batch judged against `sources` (summed: the windows of every input share held). */
   batch(sources: readonly MeasureSource[], now: number): DetectionBatch
   /** Forgets detector state older than any rule looks back from `now` (event time). */
@@ -239,6 +241,13 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
           for (const detector of detectors) detector.discard(stage)
         },
       }
+    },
+    remember(alerts) {
+      const stage: Stage = {}
+      cursor.current = stage
+      for (const alert of alerts) for (const detector of detectors) detector.remember?.(alert)
+      for (const detector of detectors) detector.commit(stage)
+      for (const alert of alerts) latest = Math.max(latest, Date.parse(alert.occurred_at))
     },
     sweep(now) {
       // By event time, not by the clock: a consumer catching up on an old backlog keeps the

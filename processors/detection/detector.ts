@@ -4,6 +4,7 @@ import type { PriceResult } from '../pricing/pricer.ts'
 import type { TotalsSum } from '../windows/spend-measures.ts'
 import type { Dimension } from '../windows/spend-windows.ts'
 import type { WindowName } from '../windows/window-spans.ts'
+import type { Alert } from '../../alerts/alert.ts'
 import type { Detection } from './detection.ts'
 import type { Stage } from './staged-map.ts'
 
@@ -60,6 +61,12 @@ export interface Detector {
   discard(stage: Stage): void
   /** Forgets state no rule can need at event time `now` any more. */
   sweep(now: number): void
+  /**
+   * Takes back what an alert raised before a restart says this detector had fired (in the
+   * engine's current stage), so that a threshold passed before is not alerted, and its block not
+   * requested, again.
+   */
+  remember?(alert: Alert): void
 }
 
 /** a/b > m/1 for exact a, b and a decimal multiple m, with no floating point on money. */

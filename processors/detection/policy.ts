@@ -198,6 +198,17 @@ export function createPolicyDetector(rules: PolicyRules, cursor: StageCursor): D
       alerted.discard(stage)
       exceptions.discard(stage)
     },
+    remember(alert) {
+      const tenant = (alert.evidence as { tenant?: string }).tenant
+      if (tenant === undefined || !alert.type.startsWith('policy.')) return
+      // The dedup key is tenant|rule|scope|episode; the episode holds '|' itself.
+      const episode = alert.dedup_key.split('|').slice(3).join('|')
+      const at = Date.parse(alert.occurred_at)
+      if (alert.type === 'policy.fallback_exception') {
+        alerted.set(`exception|${episode}`, at)
+        if (exceptions.get(episode) === undefined) exceptions.set(episode, at)
+      } else alerted.set(`${tenant}|${episode}`, at)
+    },
     sweep(now) {
       // Kept long after they expire, so that an expired exception id is not granted again.
       exceptions.sweep((since) => since < now - limitMs - 30 * 24 * 60 * 60_000)

@@ -315,3 +315,63 @@ describe('detector state under failures and repeats', () => {
     expect(report.commands.map((c) => c.action)).toEqual(['block'])
   })
 })
+
+describe('after a restart', () => {
+  it('detectors take back what their alerts say was fired: no second alert, no second block', () => {
+    const rules = parseConfig({
+      budgets: [{ scope: { user: '*' }, period: 'day', limit_usd: '0.15', on_exceed: 'block' }],
+      policy: { mode: 'strict', categories: { drafting: { models: ['gpt-4o-mini'] } } },
+    })
+    const call = (i: number) =>
+      parseLlmCall(
+        makeLlmCallInput({
+          event_id: `00000000-0000-4000-8000-${String(500 + i).padStart(12, '0')}`,
+          occurred_at: new Date(T0 + i * MINUTE).toISOString(),
+          model: 'gpt-4o',
+          task_category: 'drafting',
+          input_tokens: 10_000,
+          output_tokens: 5_000,
+        }),
+      )
+    const run = (
+      engine: ReturnType<typeof createDetectionEngine>,
+      windows: SpendWindows,
+      from: number,
+      to: number,
+    ) => {
+      const alerts = []
+      for (let i = from; i < to; i++) {
+        const batch = engine.batch([windows], T0 + i * MINUTE)
+        const price = pricer.price(call(i))
+        const evaluated = { call: call(i), price, late: false }
+        alerts.push(...batch.judge(evaluated).alerts)
+        batch.commit()
+        windows.add(
+          evaluated.call,
+          price.status === 'priced' ? price.cost.total : undefined,
+          false,
+          T0 + i * MINUTE,
+        )
+      }
+      return alerts
+    }
+    const windows = new SpendWindows()
+    const before = run(createDetectionEngine(rules), windows, 0, 3)
+    expect(before.map((a) => a.type)).toEqual([
+      'policy.model',
+      'budget.threshold',
+      'budget.threshold',
+      'budget.threshold',
+      'budget.threshold',
+      'anomaly.user_budget',
+    ])
+    // A new process: the same windows (rebuilt from the audit), the alerts read back.
+    const restarted = createDetectionEngine(rules)
+    restarted.remember(before)
+    // The policy violation and every budget threshold stay fired; the user-budget anomaly, whose
+    // budget the alert does not name, is the one repeat (under the same id).
+    const after = run(restarted, windows, 3, 5)
+    expect(after.map((a) => a.type)).toEqual(['anomaly.user_budget'])
+    expect(after[0]!.alert_id).toBe(before[5]!.alert_id)
+  })
+})
