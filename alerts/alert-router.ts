@@ -49,6 +49,12 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
   /** Per receiver, type and scope: when the last notification went, and what was held since. */
   const cooldowns = new Map<string, { sentAt: number; held: number }>()
   const policy = options.retry ?? { baseMs: 1000, maxMs: 60_000 }
+  /** Records of suppressed alerts still being written: drain waits for them too. */
+  const writing = new Set<Promise<void>>()
+  const track = (promise: Promise<void>) => {
+    writing.add(promise)
+    void promise.finally(() => writing.delete(promise))
+  }
 
   const record = async (delivery: Delivery) => {
     try {
@@ -118,20 +124,23 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
       for (const name of names) {
         const receiver = byName.get(name)
         if (!receiver) continue
-        const key = `${name}|${alert.type}|${alert.scope.kind}:${alert.scope.id}`
+        // A more severe alert of the same type and scope is not held back by a milder one.
+        const key = `${name}|${evidence.tenant ?? ''}|${alert.type}|${alert.severity}|${alert.scope.kind}:${alert.scope.id}`
         const cooldown = cooldowns.get(key)
         if (cooldown && now - cooldown.sentAt < routing.cooldown) {
           cooldown.held++
-          void record({
-            alert_id: alert.alert_id,
-            receiver: name,
-            kind: receiver.kind,
-            status: 'suppressed',
-            attempts: 0,
-            suppressed: 0,
-            reason: 'within the cooldown of an earlier notification',
-            at: now,
-          })
+          track(
+            record({
+              alert_id: alert.alert_id,
+              receiver: name,
+              kind: receiver.kind,
+              status: 'suppressed',
+              attempts: 0,
+              suppressed: 0,
+              reason: 'within the cooldown of an earlier notification',
+              at: now,
+            }),
+          )
           continue
         }
         cooldowns.set(key, { sentAt: now, held: 0 })
@@ -146,7 +155,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
     async drain() {
       for (;;) {
         const pending = [...queues.values()]
-        await Promise.all(pending)
+        await Promise.all([...pending, ...writing])
         if ([...queues.values()].every((queue, i) => queue === pending[i])) return
       }
     },

@@ -116,7 +116,10 @@ export function createReceivers(
       name: config.name,
       kind: 'slack',
       send: (notification) => {
-        const lines = summaryLines(notification, routing.dashboard_url)
+        // Ids come from events: <, > and & would be links or mentions in Slack's markup.
+        const lines = summaryLines(notification, routing.dashboard_url).map((line) =>
+          line.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
+        )
         return post(
           fetchImpl,
           config.name,

@@ -74,6 +74,7 @@ interface Route {
     request: IncomingMessage,
     response: ServerResponse,
     cors: Record<string, string>,
+    principal: Principal,
   ) => void
 }
 
@@ -155,8 +156,14 @@ function authenticate(request: IncomingMessage, access: AccessTokens): Principal
 export function createHttpServer(options: HttpServerOptions): Server {
   const { bus, logger, access } = options
   const recentlyAccepted = new RecentIds(options.recentAcceptedCapacity ?? 200_000)
-  const controlPlane = (): ControlPlane => {
+  const controlPlane = (principal?: Principal): ControlPlane => {
     if (!options.control) throw new HttpError(404, 'this process has no control plane')
+    // Commands and their evidence span tenants, and a block can reach any of them.
+    if (principal?.tenant !== undefined)
+      throw new HttpError(
+        403,
+        `control commands concern every tenant; this token is bound to tenant "${principal.tenant}"`,
+      )
     return options.control
   }
 
@@ -239,26 +246,27 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'GET /v1/status': { role: 'read', handle: () => ({ status: 200, body: options.status() }) },
     'GET /v1/controls': {
       role: 'read',
-      handle: () => ({
+      handle: (_request, _body, principal) => ({
         status: 200,
-        body: { commands: controlPlane().active(), key: controlPlane().publicKey },
+        body: { commands: controlPlane(principal).active(), key: controlPlane().publicKey },
       }),
     },
     'POST /v1/controls': {
       role: 'admin',
       contentTypes: ['application/json'],
-      handle: (_request, body, principal) => issueControl(controlPlane(), body, principal),
+      handle: (_request, body, principal) => issueControl(controlPlane(principal), body, principal),
     },
     'POST /v1/controls/resume': {
       role: 'admin',
       contentTypes: ['application/json'],
-      handle: (_request, body, principal) => resumeControl(controlPlane(), { body }, principal),
+      handle: (_request, body, principal) =>
+        resumeControl(controlPlane(principal), { body }, principal),
     },
     'DELETE /v1/controls/:id': {
       role: 'admin',
       handle: (request, _body, principal) =>
         resumeControl(
-          controlPlane(),
+          controlPlane(principal),
           { commandId: decodeURIComponent((request.url ?? '').split('?')[0]!.slice(13)) },
           principal,
         ),
@@ -266,7 +274,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'GET /v1/controls/stream': {
       role: 'read',
       handle: () => ({ status: 500, body: {} }),
-      stream: (request, response, cors) => streamControls(controlPlane(), request, response, cors),
+      stream: (request, response, cors, principal) =>
+        streamControls(controlPlane(principal), request, response, cors),
     },
     'GET /healthz': { handle: () => ({ status: 200, body: { status: 'ok' } }) },
     'GET /readyz': {
@@ -320,7 +329,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       body = decodeUtf8(await readBody(request, options.maxBodyBytes))
     }
     if (found.stream) {
-      found.stream(request, response, corsHeaders(origin))
+      found.stream(request, response, corsHeaders(origin), principal)
       return
     }
     const answer = await found.handle(request, body, principal)

@@ -116,7 +116,8 @@ function createRouterFromConfig(
     receivers,
     logger: logger.child({ component: 'alerts' }),
     now: () => clock.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    // unref: a receiver that stays down must not keep a stopping process alive.
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
     record: async (delivery) => {
       await client.insert({
         table: 'alert_deliveries',
@@ -209,7 +210,7 @@ export async function createPipeline(
       async start() {
         scheduler.every('window sweep', 60_000, () => transport.sweep())
         const commands = await control.load()
-        logger.info({ commands, keyId: control.publicKey.id }, 'control commands loaded')
+        logger.info({ ...commands, keyId: control.publicKey.id }, 'control commands loaded')
         // What the detectors had fired before a restart (a month back covers every period
         // whose thresholds a detector still holds): not alerted again.
         const fired = await readRecentAlerts(client, clock.now() - 33 * 24 * 60 * 60_000)

@@ -57,16 +57,19 @@ export class ControlPlane implements DecisionSink {
   }
 
   /** Reads the log back from the table (at start). */
-  async load(): Promise<number> {
+  async load(): Promise<{ loaded: number; skipped: number }> {
+    let skipped = 0
     const result = await this.client.query({
       query: 'SELECT seq, body FROM control_commands ORDER BY seq',
       format: 'JSONEachRow',
     })
     for (const row of await result.json<{ seq: string; body: string }>()) {
-      const command = controlCommandSchema.parse(JSON.parse(row.body))
-      this.#remember({ seq: Number(row.seq), command })
+      const parsed = controlCommandSchema.safeParse(JSON.parse(row.body))
+      // A row this version cannot read keeps its position but is not served (nor fatal).
+      if (parsed.success) this.#remember({ seq: Number(row.seq), command: parsed.data })
+      else skipped++
     }
-    return this.#log.length
+    return { loaded: this.#log.length, skipped }
   }
 
   /** DecisionSink: the command requests of a batch become signed commands. */
@@ -100,7 +103,8 @@ export class ControlPlane implements DecisionSink {
       this.signer.sign({
         command_id: crypto.randomUUID(),
         action: request.action,
-        tenant: request.tenant ?? 'default',
+        // A tenant scope names its tenant.
+        tenant: request.scope.kind === 'tenant' ? request.scope.id : (request.tenant ?? 'default'),
         scope: request.scope,
         ...(request.calls_per_minute === undefined
           ? {}

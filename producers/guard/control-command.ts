@@ -9,6 +9,7 @@ import { z } from 'zod'
 export const CONTROL_SCOPE_KINDS = [
   'global',
   'tenant',
+  'team',
   'agent',
   'feature',
   'user',
@@ -50,7 +51,8 @@ export type UnsignedCommand = Omit<ControlCommand, 'signature'>
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical)
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {}
+    // No prototype: a key named "__proto__" is a key like any other, covered by the signature.
+    const out = Object.create(null) as Record<string, unknown>
     for (const key of Object.keys(value).sort()) {
       const field = (value as Record<string, unknown>)[key]
       if (field !== undefined) out[key] = canonical(field)

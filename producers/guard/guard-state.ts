@@ -11,6 +11,7 @@ export interface CallContext {
   tenant?: string | undefined
   agent: string
   feature?: string | undefined
+  team?: string | undefined
   user?: string | undefined
   session?: string | undefined
   model?: string | undefined
@@ -141,11 +142,21 @@ export class GuardState {
   check(context: CallContext, now: number): GuardDecision {
     if (this.#count === 0) return ALLOW
     let strongest: Held | undefined
+    // A throttle does not hide a downgrade, and the tightest throttle is the one that counts.
+    let downgrade: Held | undefined
     const consider = (held: Map<string, Held> | undefined) => {
       if (!held) return
       for (const command of held.values()) {
         if (command.until <= now) continue
-        if (!strongest || SEVERITY[command.action] > SEVERITY[strongest.action]) strongest = command
+        if (command.action === 'downgrade') downgrade ??= command
+        if (
+          !strongest ||
+          SEVERITY[command.action] > SEVERITY[strongest.action] ||
+          (command.action === 'throttle' &&
+            strongest.action === 'throttle' &&
+            (command.calls_per_minute ?? 0) < (strongest.calls_per_minute ?? 0))
+        )
+          strongest = command
       }
     }
     consider(this.#global)
@@ -155,6 +166,7 @@ export class GuardState {
       consider(kinds.get('tenant')?.get(tenant))
       consider(kinds.get('agent')?.get(context.agent))
       if (context.feature !== undefined) consider(kinds.get('feature')?.get(context.feature))
+      if (context.team !== undefined) consider(kinds.get('team')?.get(context.team))
       if (context.user !== undefined) consider(kinds.get('user')?.get(context.user))
       if (context.session !== undefined) consider(kinds.get('session')?.get(context.session))
       if (context.model !== undefined) consider(kinds.get('model')?.get(context.model))
@@ -181,6 +193,6 @@ export class GuardState {
         retryAfterMs: (minute + 1) * MINUTE - now,
       }
     rate.calls++
-    return ALLOW
+    return downgrade?.decision ?? ALLOW
   }
 }

@@ -79,6 +79,15 @@ export function createGuard(options: GuardOptions): Guard {
   let markReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => (markReady = resolve))
 
+  /** The caller's listener must never break the guard (nor reject inside it). */
+  const notify = (event: Parameters<NonNullable<GuardOptions['onEvent']>>[0]) => {
+    try {
+      options.onEvent?.(event)
+    } catch {
+      // Ignored: a listener's failure is the listener's.
+    }
+  }
+
   async function follow(): Promise<void> {
     let delay = 250
     while (!controller.signal.aborted) {
@@ -91,12 +100,17 @@ export function createGuard(options: GuardOptions): Guard {
           },
           signal: controller.signal,
         })
-        if (response.status !== 200 || !response.body)
+        if (response.status !== 200 || !response.body) {
+          await response.body?.cancel().catch(() => {})
           throw new Error(`the control stream answered ${response.status}`)
+        }
         const decoder = new TextDecoder()
         const buffer = { text: '' }
         for await (const chunk of response.body) {
-          buffer.text += decoder.decode(chunk as Uint8Array, { stream: true })
+          // Lines may end in CRLF, LF or CR (the SSE format allows each).
+          buffer.text += decoder
+            .decode(chunk as Uint8Array, { stream: true })
+            .replace(/\r\n?/g, '\n')
           for (const event of sseEvents(buffer)) {
             if (event.event === 'caught-up') {
               connected = true
@@ -113,7 +127,7 @@ export function createGuard(options: GuardOptions): Guard {
               raw = null
             }
             const verdict = state.apply(raw, now())
-            if (!verdict.ok) options.onEvent?.({ kind: 'ignored', reason: verdict.reason })
+            if (!verdict.ok) notify({ kind: 'ignored', reason: verdict.reason })
           }
         }
         throw new Error('the control stream ended')
@@ -121,7 +135,7 @@ export function createGuard(options: GuardOptions): Guard {
         if (controller.signal.aborted) return
         if (connected) lostSince = now()
         connected = false
-        options.onEvent?.({
+        notify({
           kind: 'disconnected',
           error: error instanceof Error ? error.message : String(error),
         })

@@ -1,6 +1,7 @@
 -- Every control command issued (by a rule or a person), in the order it was issued: the embedded
 -- control plane's durable log (the SSE stream serves it) and the audit of who stopped what.
--- Append-only; `body` is the signed command exactly as guards receive it.
+-- Append-only and never expired (a block without an end must outlive any TTL, and positions
+-- must never start again); `body` is the signed command exactly as guards receive it.
 CREATE TABLE IF NOT EXISTS control_commands
 (
     seq          UInt64,
@@ -18,6 +19,4 @@ CREATE TABLE IF NOT EXISTS control_commands
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(issued_at)
-ORDER BY (seq)
-TTL toDateTime(issued_at) + INTERVAL 2 YEAR
-SETTINGS ttl_only_drop_parts = 1;
+ORDER BY (seq);

@@ -133,3 +133,39 @@ describe('guard', () => {
     }
   })
 })
+
+describe('guard, after review', () => {
+  it('a key named __proto__ anywhere is covered by the signature', () => {
+    const guard = new GuardState(trusted)
+    const signed = command({ evidence: { observed: { a: 1 } } })
+    const tampered = JSON.parse(
+      JSON.stringify(signed).replace('{"a":1}', '{"a":1,"__proto__":{"injected":"yes"}}'),
+    ) as unknown
+    expect(guard.apply(tampered, NOW)).toEqual({ ok: false, reason: 'forged' })
+  })
+
+  it('the tightest throttle counts, and a throttle does not hide a downgrade', () => {
+    const guard = new GuardState(trusted)
+    guard.apply(
+      command({
+        command_id: 'g',
+        action: 'throttle',
+        calls_per_minute: 1000,
+        scope: { kind: 'tenant', id: 'acme' },
+      }),
+      NOW,
+    )
+    guard.apply(command({ command_id: 'a', action: 'throttle', calls_per_minute: 1 }), NOW)
+    guard.apply(
+      command({
+        command_id: 'd',
+        action: 'downgrade',
+        model: 'llama3-8b',
+        scope: { kind: 'user', id: 'u-1' },
+      }),
+      NOW,
+    )
+    expect(guard.check(call, NOW)).toMatchObject({ action: 'downgrade', model: 'llama3-8b' })
+    expect(guard.check(call, NOW).action).toBe('throttle')
+  })
+})
