@@ -15,6 +15,22 @@ import { fileURLToPath } from 'node:url'
 import { createDemoTraffic, seededRandom } from '../cli/demo-traffic.ts'
 import { waitReady } from './embedded-ingest.ts'
 
+/** A call of a new agent that breaks a policy whose category `bulk` permits only llama3-8b. */
+export function violatingEvent(agent: string, tenant = 'default') {
+  return {
+    event_id: randomUUID(),
+    occurred_at: new Date().toISOString(),
+    tenant_id: tenant,
+    agent_id: agent,
+    task_category: 'bulk',
+    provider: 'openai',
+    model: 'gpt-4',
+    input_tokens: 1800,
+    output_tokens: 600,
+    status: 'ok',
+  }
+}
+
 export interface DelayResult {
   probes: number
   alerts: number
@@ -28,7 +44,7 @@ export interface DelayResult {
 
 const BIN = fileURLToPath(new URL('../bin/spendguard.js', import.meta.url))
 
-const quantile = (sorted: number[], q: number): number =>
+export const quantile = (sorted: number[], q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
 
 export async function runDetectionDelay(options: {
@@ -85,18 +101,7 @@ export async function runDetectionDelay(options: {
     })
     const delays: number[] = []
     for (let i = 0; i < options.probes; i++) {
-      const probe = {
-        event_id: randomUUID(),
-        occurred_at: new Date().toISOString(),
-        tenant_id: 'probe',
-        agent_id: `probe-agent-${i}`,
-        task_category: 'bulk',
-        provider: 'openai',
-        model: 'gpt-4',
-        input_tokens: 1800,
-        output_tokens: 600,
-        status: 'ok',
-      }
+      const probe = violatingEvent(`probe-agent-${i}`, 'probe')
       const sent = performance.now()
       await post(JSON.stringify(probe))
       delays.push(performance.now() - sent)

@@ -4,7 +4,7 @@
  * (following the server-sent-event stream in this process) blocking that agent's next call.
  */
 import { spawn } from 'node:child_process'
-import { generateKeyPairSync, randomUUID } from 'node:crypto'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { createCommandSigner } from '../processors/control/command-signer.ts'
 import { createGuard } from '../producers/guard/guard.ts'
 import { GuardState } from '../producers/guard/guard-state.ts'
+import { quantile, violatingEvent } from './detection-delay.ts'
 import { waitReady } from './embedded-ingest.ts'
 
 const BIN = fileURLToPath(new URL('../bin/spendguard.js', import.meta.url))
@@ -72,9 +73,6 @@ export interface BlockDelay {
   maxMs: number
 }
 
-const quantile = (sorted: number[], q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
-
 /** Send a violating event, then poll the guard until it blocks that agent: per trial. */
 export async function measureBlockDelay(trials: number, port: number): Promise<BlockDelay> {
   const dir = mkdtempSync(join(tmpdir(), 'spendguard-bench-guard-'))
@@ -116,17 +114,7 @@ export async function measureBlockDelay(trials: number, port: number): Promise<B
       void fetch(`${url}/v1/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          event_id: randomUUID(),
-          occurred_at: new Date().toISOString(),
-          agent_id: agent,
-          task_category: 'bulk',
-          provider: 'openai',
-          model: 'gpt-4',
-          input_tokens: 1800,
-          output_tokens: 600,
-          status: 'ok',
-        }),
+        body: JSON.stringify(violatingEvent(agent)),
       }).then((response) => response.arrayBuffer())
       while (guard.check({ agent }).action !== 'block') {
         if (performance.now() - sent > 10_000) throw new Error(`no block for ${agent} in 10 s`)

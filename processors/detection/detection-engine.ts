@@ -1,6 +1,6 @@
 import type { Alert } from '../../alerts/alert.ts'
 import { FEMTOS_PER_USD } from '../../platform/money.ts'
-import type { PriceResult } from '../pricing/pricer.ts'
+import { pricedCost, type PriceResult } from '../pricing/pricer.ts'
 import type { TotalsSum } from '../windows/spend-measures.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import { horizonAt, type Horizon } from '../windows/key-buckets.ts'
@@ -188,13 +188,7 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
       let newest = Number.NEGATIVE_INFINITY
       const earlier = new PendingCalls(now)
       const reader: WindowReader = {
-        totals(
-          dimension: Dimension,
-          tenant: string,
-          key: string,
-          window: WindowName,
-          asOf: number,
-        ) {
+        totals(dimension, tenant, key, window, asOf) {
           const live = totalsOf(sources, dimension, tenant, key, window, asOf)
           return earlier.addTo(live, dimension, tenant, key, window, asOf)
         },
@@ -205,7 +199,7 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
           const subject: Subject = {
             call,
             price,
-            cost: price.status === 'priced' ? price.cost.total : undefined,
+            cost: pricedCost(price),
           }
           cursor.current = stage
           if (call.occurred_at > newest) newest = call.occurred_at

@@ -11,7 +11,7 @@ import {
 } from '../detection/detection-engine.ts'
 import type { MeasureSource } from '../detection/detector.ts'
 import { DEFAULT_RULES, type Rules } from '../detection/rules.ts'
-import type { PriceResult, Pricer } from '../pricing/pricer.ts'
+import { pricedCost, type PriceResult, type Pricer } from '../pricing/pricer.ts'
 import { SpendWindows } from '../windows/spend-windows.ts'
 import { Watermarks, type WatermarkBatch } from '../windows/watermarks.ts'
 
@@ -134,12 +134,7 @@ export function createEvaluationCore(options: EvaluationCoreOptions): Evaluation
     },
     count(evaluated, now, into = windows) {
       const price = evaluated.price
-      into.add(
-        evaluated.call,
-        price.status === 'priced' ? price.cost.total : undefined,
-        evaluated.late,
-        now,
-      )
+      into.add(evaluated.call, pricedCost(price), evaluated.late, now)
     },
   }
 }

@@ -35,6 +35,11 @@ export type PriceResult =
       pricedModelId: string
     }
 
+/** The exact cost of a priced call; undefined for an unpriced one (never $0). */
+export function pricedCost(price: PriceResult): Femtos | undefined {
+  return price.status === 'priced' ? price.cost.total : undefined
+}
+
 export interface Pricer {
   /** The versions of the price sources, e.g. `user-1a2b3c+spendguard-2026-11+genai-prices@0.1.8`. */
   readonly catalogVersion: string

@@ -5,6 +5,7 @@ import { ManualClock } from '../../platform/clock.ts'
 import { parseConfig } from '../../platform/config.ts'
 import { silentLogger } from '../../platform/logger.ts'
 import { createAuditSink } from '../../processors/audit/audit-sink.ts'
+import type { DecisionSink } from '../../processors/detection/decision-store.ts'
 import type { Decisions } from '../../processors/detection/detection.ts'
 import { createEventProcessor } from '../../processors/ingest/event-processor.ts'
 import { replay } from '../../processors/replay/replay.ts'
@@ -26,10 +27,9 @@ async function replayed(scenario: Scenario) {
   return replay(Readable.from([lines]), { pricer, allowedLatenessMs: 120_000, rules })
 }
 
-/** The live processor, fed the scenario in batches of `size` at the clock `BASE`. */
-async function processed(scenario: Scenario, size: number) {
+/** The live processor of a scenario's rules over a memory store, at the clock `BASE`. */
+function processorFor(scenario: Scenario, decisions: DecisionSink) {
   const store = new MemoryAuditStore()
-  const decisions: Decisions = { alerts: [], commands: [], violations: [] }
   const processor = createEventProcessor({
     pricer,
     sink: createAuditSink({ store, logger: silentLogger(), flushIntervalMs: 1 }),
@@ -39,12 +39,19 @@ async function processed(scenario: Scenario, size: number) {
     allowedLatenessMs: 120_000,
     flushEachBatch: true,
     rules: parseConfig(scenario.rules),
-    decisions: {
-      record(batch) {
-        decisions.alerts.push(...batch.alerts)
-        decisions.commands.push(...batch.commands)
-        return Promise.resolve()
-      },
+    decisions,
+  })
+  return { store, processor }
+}
+
+/** The live processor, fed the scenario in batches of `size` at the clock `BASE`. */
+async function processed(scenario: Scenario, size: number) {
+  const decisions: Decisions = { alerts: [], commands: [], violations: [] }
+  const { store, processor } = processorFor(scenario, {
+    record(batch) {
+      decisions.alerts.push(...batch.alerts)
+      decisions.commands.push(...batch.commands)
+      return Promise.resolve()
     },
   })
   const events = scenario.events.map((event) => parseLlmCall(event))
@@ -130,24 +137,13 @@ describe('detection decisions', () => {
 
   it('a batch that fails is judged the same way when it comes again', async () => {
     const scenario = detectionScenarios(BASE).find((s) => s.name.startsWith('retry loop'))!
-    const store = new MemoryAuditStore()
     const alerts: Alert[] = []
     let failures = 1
-    const processor = createEventProcessor({
-      pricer,
-      sink: createAuditSink({ store, logger: silentLogger(), flushIntervalMs: 1 }),
-      deadLetters: { publish: () => Promise.resolve() },
-      logger: silentLogger(),
-      clock: new ManualClock(BASE),
-      allowedLatenessMs: 120_000,
-      flushEachBatch: true,
-      rules: parseConfig(scenario.rules),
-      decisions: {
-        record(batch) {
-          if (failures-- > 0) return Promise.reject(new Error('alerts table unavailable'))
-          alerts.push(...batch.alerts)
-          return Promise.resolve()
-        },
+    const { store, processor } = processorFor(scenario, {
+      record(batch) {
+        if (failures-- > 0) return Promise.reject(new Error('alerts table unavailable'))
+        alerts.push(...batch.alerts)
+        return Promise.resolve()
       },
     })
     const batch = scenario.events.map((e) => ({

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream'
 import { parse as parseYaml } from 'yaml'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig, type ConfigInput } from '../../platform/config.ts'
+import { pricedCost } from '../../processors/pricing/pricer.ts'
 import { replay } from '../../processors/replay/replay.ts'
 import type { LlmCallInput } from '../../schemas/llm-call.ts'
 import { blogOutlineEvents, CALLS } from '../../examples/blog-outline/make-events.ts'
@@ -346,12 +347,7 @@ describe('after a restart', () => {
         const evaluated = { call: call(i), price, late: false }
         alerts.push(...batch.judge(evaluated).alerts)
         batch.commit()
-        windows.add(
-          evaluated.call,
-          price.status === 'priced' ? price.cost.total : undefined,
-          false,
-          T0 + i * MINUTE,
-        )
+        windows.add(evaluated.call, pricedCost(price), false, T0 + i * MINUTE)
       }
       return alerts
     }
