@@ -13,6 +13,8 @@ signed command that every guard following this pipeline obeys before its next LL
 several scope flags the narrowest applies (session, user, feature, agent, model, tenant).
 --ttl lifts it by itself (90s, 15m, 1h, 2d); without it, it lasts until \`spendguard resume\`.
 The command is audited with the operating-system user who issued it.
+
+example: spendguard kill --agent summarizer --tenant acme --ttl 1h --reason "runaway loop"
 `
 
 export const RESUME_USAGE = `usage: spendguard resume (--id COMMAND_ID | --agent A | --feature F | --user U | --session S | --model M | --tenant T)
@@ -20,11 +22,15 @@ export const RESUME_USAGE = `usage: spendguard resume (--id COMMAND_ID | --agent
 
 Lifts one command (--id, as \`spendguard controls\` lists it) or every command on a scope,
 whether a person or a rule issued it.
+
+example: spendguard resume --agent blog-outline --tenant acme --reason "model fixed"
 `
 
 export const CONTROLS_USAGE = `usage: spendguard controls [--format table|json] [--data-dir ./data] [--config FILE]
 
 The commands in force on the running pipeline: what, on which scope, why, by whom, until when.
+
+example: spendguard controls --format json
 `
 
 export interface ScopeFlags {
