@@ -53,8 +53,51 @@ function parseBody<T>(schema: z.ZodType<T>, body: string): T {
   return parsed.data
 }
 
+/** What a refused request asked for, as the audit keeps it: the body's JSON, or its text. */
+function asked(body: string): Record<string, unknown> {
+  try {
+    const json: unknown = JSON.parse(body)
+    if (json !== null && typeof json === 'object' && !Array.isArray(json))
+      return json as Record<string, unknown>
+  } catch {
+    // Not JSON: kept as text.
+  }
+  return { body: body.slice(0, 4096) }
+}
+
+/** A request the control plane turns down is audited as refused, then answered. */
+async function auditingRefusals<T>(
+  control: ControlPlane,
+  request: () => Record<string, unknown>,
+  principal: Principal,
+  handle: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await handle()
+  } catch (error) {
+    const refusal =
+      error instanceof UnknownCommandError
+        ? new HttpError(404, error.message)
+        : error instanceof HttpError && error.status < 500
+          ? error
+          : undefined
+    if (!refusal) throw error
+    await control.refuse(request(), principal.name, refusal.message)
+    throw refusal
+  }
+}
+
 /** POST /v1/controls: a person's block, throttle or downgrade, signed and logged. */
-export async function issueControl(control: ControlPlane, body: string, principal: Principal) {
+export function issueControl(control: ControlPlane, body: string, principal: Principal) {
+  return auditingRefusals(
+    control,
+    () => asked(body),
+    principal,
+    () => issue(control, body, principal),
+  )
+}
+
+async function issue(control: ControlPlane, body: string, principal: Principal) {
   const request = parseBody(issueSchema, body)
   if (request.action === 'throttle' && request.calls_per_minute === undefined)
     throw new HttpError(400, 'calls_per_minute: a throttle needs the calls allowed per minute')
@@ -71,31 +114,38 @@ export async function issueControl(control: ControlPlane, body: string, principa
 }
 
 /** DELETE /v1/controls/<id>, or POST /v1/controls/resume with a scope: a signed resume. */
-export async function resumeControl(
+export function resumeControl(
   control: ControlPlane,
   target: { commandId: string } | { body: string },
   principal: Principal,
 ) {
-  try {
-    if ('commandId' in target) {
-      const command = await control.resume(
-        { commandId: target.commandId },
-        principal.name,
-        'resumed',
-      )
-      return { status: 200, body: { command } }
-    }
-    const request = parseBody(resumeSchema, target.body)
-    const command = await control.resume(
-      { scope: request.scope, tenant: request.tenant },
-      principal.name,
-      request.reason,
-    )
+  return auditingRefusals(
+    control,
+    () =>
+      'commandId' in target
+        ? { action: 'resume', resumes: target.commandId }
+        : { action: 'resume', ...asked(target.body) },
+    principal,
+    () => resume(control, target, principal),
+  )
+}
+
+async function resume(
+  control: ControlPlane,
+  target: { commandId: string } | { body: string },
+  principal: Principal,
+) {
+  if ('commandId' in target) {
+    const command = await control.resume({ commandId: target.commandId }, principal.name, 'resumed')
     return { status: 200, body: { command } }
-  } catch (error) {
-    if (error instanceof UnknownCommandError) throw new HttpError(404, error.message)
-    throw error
   }
+  const request = parseBody(resumeSchema, target.body)
+  const command = await control.resume(
+    { scope: request.scope, tenant: request.tenant },
+    principal.name,
+    request.reason,
+  )
+  return { status: 200, body: { command } }
 }
 
 /**

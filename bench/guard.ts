@@ -122,7 +122,7 @@ export async function measureBlockDelay(trials: number, port: number): Promise<B
       }
       delays.push(performance.now() - sent)
     }
-    guard.close()
+    await guard.close()
     const sorted = [...delays].sort((a, b) => a - b)
     return {
       trials,

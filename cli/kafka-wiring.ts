@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import { allOf } from '../processors/detection/decision-store.ts'
+import { kafkaControlLog } from '../processors/control/control-log.ts'
 import { Partitioners } from 'kafkajs'
 import { topicNames } from '../platform/config.ts'
 import { ValidationError } from '../platform/errors.ts'
@@ -44,6 +46,17 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
         numPartitions: config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
       })),
+    )
+    // The control log: one partition (one order), compacted (docs/control.md).
+    created.push(
+      ...(await ensureTopics(admin, [
+        {
+          topic: topics.control,
+          numPartitions: 1,
+          replicationFactor: config.kafka.replicationFactor,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ])),
     )
     if (created.length > 0) logger.info({ topics: created }, 'created topics')
   } finally {
@@ -151,10 +164,22 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
         BigInt(batch.nextOffset) >= BigInt(batch.highWatermark),
       ),
   })
+  const controlLog = kafkaControlLog({
+    kafka,
+    producer,
+    topic: topics.control,
+    groupId: `${config.kafka.groupId}.control.${randomUUID()}`,
+  })
   return {
     bus,
     processor,
-    closers: [() => bus.stop(), () => deltas.stop(), () => publisher.close()],
+    controlLog,
+    closers: [
+      () => bus.stop(),
+      () => deltas.stop(),
+      () => controlLog.close(),
+      () => publisher.close(),
+    ],
     spend: (query) => instance.view(query),
     async start() {
       await bus.start(async (records) => {

@@ -185,6 +185,7 @@ export async function createPipeline(
     const deps = { config, logger, clock, pricer, sink, reader, decisions, onFatal }
     const transport = config.kafka.brokers.length > 0 ? await wireKafka(deps) : wireEmbedded(deps)
     closers.unshift(...transport.closers)
+    if (transport.controlLog) control.useLog(transport.controlLog)
     const scheduler = createScheduler({ logger: logger.child({ component: 'scheduler' }) })
     closers.unshift(() => scheduler.stop())
     const { bus, processor } = transport

@@ -1,3 +1,4 @@
+import type { ControlLog } from '../processors/control/control-log.ts'
 import type { ClickHouseClient } from '../platform/clickhouse.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Config } from '../platform/config.ts'
@@ -28,6 +29,8 @@ export interface TransportDeps {
 export interface Transport {
   readonly bus: EventBus
   readonly processor: EventProcessor
+  /** Where control commands are logged, when not in the audit store (Kafka: the topic). */
+  readonly controlLog?: ControlLog
   /** Shutdown steps, run in this order before the sink and the clients close. */
   readonly closers: Array<() => Promise<void>>
   /** Live spend of the keys this process holds. */

@@ -320,6 +320,7 @@ export function topicNames(config: Config): {
   spendDeltas: string
   dlq: string
   alerts: string
+  control: string
 } {
   const prefix = config.kafka.topicPrefix
   return {
@@ -327,5 +328,6 @@ export function topicNames(config: Config): {
     spendDeltas: `${prefix}spend-deltas`,
     dlq: `${prefix}dlq`,
     alerts: `${prefix}alerts`,
+    control: `${prefix}control`,
   }
 }

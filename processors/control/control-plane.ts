@@ -1,15 +1,10 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import {
-  controlCommandSchema,
-  type ControlCommand,
-  type ControlScopeKind,
-} from '../../producers/guard/control-command.ts'
+import type { ControlCommand, ControlScopeKind } from '../../producers/guard/control-command.ts'
 import { GuardState } from '../../producers/guard/guard-state.ts'
-import { toClickHouseTime } from '../audit/audit-row.ts'
-import { classifyStoreError } from '../audit/audit-store.ts'
 import type { DecisionSink } from '../detection/decision-store.ts'
 import type { CommandRequest } from '../detection/detection.ts'
 import type { CommandSigner } from './command-signer.ts'
+import { recordControlRow, tableControlLog, type ControlLog } from './control-log.ts'
 
 /** One command of the log, with its position (the SSE event id guards resume from). */
 export interface LoggedCommand {
@@ -31,9 +26,10 @@ export interface ManualCommand {
 
 /**
  * The control plane of one `spendguard start`: signs commands (rules' requests and people's),
- * appends them to the `control_commands` table before anyone sees them, and serves them in
- * order to guards (`since`, `subscribe`). Detector requests carry deterministic ids, so a
- * replayed batch issues nothing new. It also answers which commands are in force.
+ * appends them to the log (the `control_commands` table embedded, the compacted control topic
+ * on Kafka) before anyone sees them, and serves the log in order to guards (`since`,
+ * `subscribe`). Detector requests carry deterministic ids, so a replayed batch issues nothing
+ * new. It answers which commands are in force, and audits refused commands too.
  */
 export class ControlPlane implements DecisionSink {
   readonly #log: LoggedCommand[] = []
@@ -43,40 +39,91 @@ export class ControlPlane implements DecisionSink {
   #closing = false
   readonly #state: GuardState
   #writing: Promise<unknown> = Promise.resolve()
+  #loaded = false
+  /** Appends waiting for the topic to deliver them back (Kafka), by position. */
+  readonly #awaited = new Map<number, () => void>()
 
   constructor(
     private readonly client: ClickHouseClient,
     private readonly signer: CommandSigner,
     private readonly now: () => number,
+    private log: ControlLog = tableControlLog(client, now),
+    trustedKeys: ReadonlyArray<{ id: string; publicKey: string }> = [],
   ) {
-    this.#state = new GuardState([{ id: signer.keyId, publicKey: signer.publicKeyPem }])
+    this.#state = new GuardState([
+      { id: signer.keyId, publicKey: signer.publicKeyPem },
+      ...trustedKeys.filter((key) => key.id !== signer.keyId),
+    ])
   }
 
   get publicKey(): { id: string; pem: string } {
     return { id: this.signer.keyId, pem: this.signer.publicKeyPem }
   }
 
-  /** Reads the log back from the table (at start). */
+  /** Logs to `log` instead of the table (Kafka: the control topic); before `load` only. */
+  useLog(log: ControlLog): void {
+    if (this.#loaded) throw new Error('the control log is chosen before it is loaded')
+    this.log = log
+  }
+
+  /**
+   * Reads the log back (at start): the table, or the control topic from its beginning, which
+   * is then followed for what other processes issue.
+   */
   async load(): Promise<{ loaded: number; skipped: number }> {
     let skipped = 0
-    const result = await this.client.query({
-      query: 'SELECT seq, body FROM control_commands ORDER BY seq',
-      format: 'JSONEachRow',
+    await this.log.open((raw, seq) => {
+      if (!this.#deliver(raw, seq) && !this.#loaded) skipped++
     })
-    for (const row of await result.json<{ seq: string; body: string }>()) {
-      const parsed = controlCommandSchema.safeParse(JSON.parse(row.body))
-      // A row this version cannot read keeps its position but is not served (nor fatal).
-      if (parsed.success) this.#remember({ seq: Number(row.seq), command: parsed.data })
-      else skipped++
-    }
+    this.#loaded = true
     return { loaded: this.#log.length, skipped }
+  }
+
+  /**
+   * A command read from the log. One that fails verification is not served: at load it is
+   * counted (a row this version cannot read keeps its position), and once following (a
+   * forgery on the topic) it is audited as refused.
+   */
+  #deliver(raw: unknown, seq: number): boolean {
+    const last = this.#log[this.#log.length - 1]?.seq ?? 0
+    if (seq <= last) return true
+    const verdict = this.#state.apply(raw, Number.NEGATIVE_INFINITY)
+    if (!verdict.ok) {
+      if (this.#loaded)
+        void this.refuse(
+          typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : { raw },
+          `control topic (position ${seq})`,
+          `not obeyed: ${verdict.reason}`,
+        ).catch(() => {})
+      return false
+    }
+    const entry = { seq, command: verdict.command }
+    this.#log.push(entry)
+    this.#ids.add(entry.command.command_id)
+    for (const listener of this.#listeners) listener(entry)
+    this.#awaited.get(seq)?.()
+    return true
+  }
+
+  /**
+   * Audits a command that was not issued: a person's request turned down, or a command on the
+   * topic that failed verification. It is never served to guards.
+   */
+  async refuse(request: Record<string, unknown>, actor: string, refusal: string): Promise<void> {
+    await recordControlRow(this.client, {
+      seq: 0,
+      command: { ...request, issuer: actor },
+      status: 'refused',
+      refusal,
+      at: this.now(),
+    })
   }
 
   /** DecisionSink: the command requests of a batch become signed commands. */
   async record(decisions: { commands: CommandRequest[] }): Promise<void> {
     for (const request of decisions.commands) {
       if (this.#ids.has(request.command_id)) continue
-      const { calls_per_minute, model } = request
+      const { calls_per_minute, model, limit_usd, spent_usd } = request
       await this.#append(
         this.signer.sign({
           command_id: request.command_id,
@@ -85,6 +132,8 @@ export class ControlPlane implements DecisionSink {
           scope: { kind: request.scope.kind as ControlScopeKind, id: request.scope.id },
           ...(calls_per_minute === undefined ? {} : { calls_per_minute }),
           ...(model === undefined ? {} : { model }),
+          ...(limit_usd === undefined ? {} : { limit_usd }),
+          ...(spent_usd === undefined ? {} : { spent_usd }),
           issuer: request.issuer,
           reason: request.reason,
           rule: request.rule,
@@ -186,50 +235,42 @@ export class ControlPlane implements DecisionSink {
     return this.#closing
   }
 
-  /** Written one at a time, so positions follow the table's order. */
+  /** Appended one at a time, so positions follow the log's order. */
   #append(command: ControlCommand): Promise<ControlCommand> {
     const next = this.#writing.then(async () => {
       if (this.#ids.has(command.command_id)) return command
-      const entry = { seq: (this.#log[this.#log.length - 1]?.seq ?? 0) + 1, command }
-      try {
-        await this.client.insert({
-          table: 'control_commands',
-          format: 'JSONEachRow',
-          values: [
-            {
-              seq: entry.seq,
-              command_id: command.command_id,
-              action: command.action,
-              tenant_id: command.tenant ?? '',
-              scope_kind: command.scope.kind,
-              scope_id: command.scope.id,
-              issuer: command.issuer,
-              reason: command.reason,
-              issued_at: toClickHouseTime(Date.parse(command.issued_at)),
-              expires_at:
-                command.expires_at === null
-                  ? null
-                  : toClickHouseTime(Date.parse(command.expires_at)),
-              body: JSON.stringify(command),
-              recorded_at: toClickHouseTime(this.now()),
-            },
-          ],
-        })
-      } catch (error) {
-        throw classifyStoreError(error, 'insert control_commands')
+      const seq = await this.log.append(command, (this.#log[this.#log.length - 1]?.seq ?? 0) + 1)
+      if (!this.log.follows) this.#deliver(command, seq)
+      else {
+        await recordControlRow(this.client, { seq, command, status: 'issued', at: this.now() })
+        await this.#deliveredBack(seq)
       }
-      this.#remember(entry)
-      for (const listener of this.#listeners) listener(entry)
       return command
     })
     this.#writing = next.catch(() => {})
     return next
   }
 
-  #remember(entry: LoggedCommand): void {
-    this.#log.push(entry)
-    this.#ids.add(entry.command.command_id)
-    this.#state.apply(entry.command, Number.NEGATIVE_INFINITY)
+  /** Waits for the topic to hand an appended command back, so the log stays in topic order. */
+  #deliveredBack(seq: number): Promise<void> {
+    if ((this.#log[this.#log.length - 1]?.seq ?? 0) >= seq) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#awaited.delete(seq)
+        reject(
+          new Error(`command at position ${seq} is on the topic but was not read back in 10 s`),
+        )
+      }, 10_000)
+      this.#awaited.set(seq, () => {
+        clearTimeout(timer)
+        this.#awaited.delete(seq)
+        resolve()
+      })
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.log.close()
   }
 }
 

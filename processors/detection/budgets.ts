@@ -240,15 +240,29 @@ export function createBudgetDetector(rules: Rules, cursor: StageCursor): Detecto
             episode: `${period.label}@${percent}`,
             evidence: evidence(percent),
             flag: `budget:${budget.id}@${percent}`,
-            ...(over && budget.on_exceed === 'block'
-              ? {
-                  command: {
-                    action: 'block' as const,
-                    scope,
-                    ...(period.endsAt === undefined ? {} : { expires_at: period.endsAt }),
-                  },
-                }
-              : {}),
+            ...(budget.on_exceed !== 'block'
+              ? {}
+              : over
+                ? {
+                    command: {
+                      action: 'block' as const,
+                      scope,
+                      ...(period.endsAt === undefined ? {} : { expires_at: period.endsAt }),
+                    },
+                  }
+                : budget.period !== 'minute_tokens'
+                  ? {
+                      // Below the limit: the headroom left, so guards can refuse a call whose
+                      // estimate would cross it (docs/control.md, pre-call estimates).
+                      command: {
+                        action: 'cap' as const,
+                        scope,
+                        limit_usd: formatUsd(cap),
+                        spent_usd: formatUsd(after),
+                        ...(period.endsAt === undefined ? {} : { expires_at: period.endsAt }),
+                      },
+                    }
+                  : {}),
           })
         }
         if (exceeded && budget.period === 'call' && once(period.label)) {

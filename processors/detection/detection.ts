@@ -31,11 +31,15 @@ export interface Detection {
 }
 
 export interface CommandRequestSpec {
-  action: 'block' | 'throttle' | 'downgrade'
+  /** `cap`: the headroom left under a blocking budget, for guards' pre-call estimates. */
+  action: 'block' | 'throttle' | 'downgrade' | 'cap'
   scope: { kind: string; id: string }
   /** Throttle: calls per minute; downgrade: the model to route to. */
   calls_per_minute?: number
   model?: string
+  /** Cap: the budget's limit and the scope's spend when it was issued, decimal USD. */
+  limit_usd?: string
+  spent_usd?: string
   /** Epoch ms the command stops applying; undefined until resumed. */
   expires_at?: number
 }
@@ -48,6 +52,8 @@ export interface CommandRequest {
   scope: { kind: string; id: string }
   calls_per_minute?: number
   model?: string
+  limit_usd?: string
+  spent_usd?: string
   issuer: string
   reason: string
   rule: string
@@ -126,6 +132,8 @@ export function commandOf(
     scope: spec.scope,
     ...(spec.calls_per_minute === undefined ? {} : { calls_per_minute: spec.calls_per_minute }),
     ...(spec.model === undefined ? {} : { model: spec.model }),
+    ...(spec.limit_usd === undefined ? {} : { limit_usd: spec.limit_usd }),
+    ...(spec.spent_usd === undefined ? {} : { spent_usd: spec.spent_usd }),
     issuer: 'spendguard-detector',
     reason: detection.summary,
     rule: detection.rule,

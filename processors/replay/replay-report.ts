@@ -19,14 +19,16 @@ export const groupTotalsSchema = z.object({
 
 const scopeSchema = z.object({ kind: z.string(), id: z.string() })
 
-/** A request to the control plane (block, throttle, downgrade) made by a rule. */
+/** A request to the control plane (block, throttle, downgrade, cap) made by a rule. */
 export const commandRequestSchema = z.object({
   command_id: z.string(),
-  action: z.enum(['block', 'throttle', 'downgrade']),
+  action: z.enum(['block', 'throttle', 'downgrade', 'cap']),
   tenant: z.string(),
   scope: scopeSchema,
   calls_per_minute: z.int().positive().optional(),
   model: z.string().optional(),
+  limit_usd: z.string().optional(),
+  spent_usd: z.string().optional(),
   issuer: z.string(),
   reason: z.string(),
   rule: z.string(),

@@ -18,7 +18,10 @@ export const CONTROL_SCOPE_KINDS = [
 ] as const
 export type ControlScopeKind = (typeof CONTROL_SCOPE_KINDS)[number]
 
-export const CONTROL_ACTIONS = ['block', 'throttle', 'downgrade', 'resume'] as const
+export const CONTROL_ACTIONS = ['block', 'throttle', 'downgrade', 'cap', 'resume'] as const
+
+/** A decimal amount of US dollars, as text (exact: no binary fractions on the wire). */
+const usd = z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal amount of USD')
 
 export const controlCommandSchema = z.object({
   command_id: z.string().min(1),
@@ -30,6 +33,12 @@ export const controlCommandSchema = z.object({
   calls_per_minute: z.int().positive().optional(),
   /** downgrade: the model to use instead. */
   model: z.string().min(1).optional(),
+  /**
+   * cap: a budget that blocks when crossed, its limit and the scope's spend when issued; a
+   * guard refuses a call whose pre-call estimate would cross what is left.
+   */
+  limit_usd: usd.optional(),
+  spent_usd: usd.optional(),
   /** resume: the command it lifts (absent: every command on the scope). */
   resumes: z.string().min(1).optional(),
   /** A rule (`spendguard-detector`) or a person (`cli:alice`). */

@@ -31,12 +31,15 @@ export interface GuardCounters {
   ignored: Record<IgnoredReason, number>
 }
 
-const SEVERITY = { block: 3, throttle: 2, downgrade: 1, resume: 0 } as const
+const SEVERITY = { block: 3, throttle: 2, downgrade: 1, cap: 0, resume: 0 } as const
 const MINUTE = 60_000
 const ALLOW: GuardDecision = { action: 'allow' }
 
 type Held = ControlCommand & {
   until: number
+  /** Cap: limit minus spend when issued, in USD, and what allowed estimates have taken since. */
+  headroom: number
+  reserved: number
   /** Made once: a blocked or downgraded call gets the same answer object every time. */
   decision: GuardDecision | undefined
   why: string
@@ -106,6 +109,15 @@ export class GuardState {
       return verdict
     }
     const held = this.#held(command, true)!
+    if (command.action === 'cap') {
+      // The latest cap of a budget on a scope replaces the earlier ones (and their reservations).
+      const budget = budgetOf(command)
+      for (const [id, other] of held)
+        if (other.action === 'cap' && budgetOf(other) === budget && id !== command.command_id) {
+          held.delete(id)
+          this.#count--
+        }
+    }
     const until =
       command.expires_at === null ? Number.POSITIVE_INFINITY : Date.parse(command.expires_at)
     if (!held.has(command.command_id)) this.#count++
@@ -121,7 +133,10 @@ export class GuardState {
               commandId: command.command_id,
             }
           : undefined
-    held.set(command.command_id, { ...command, until, decision, why })
+    const headroom =
+      command.action === 'cap' ? Number(command.limit_usd ?? 0) - Number(command.spent_usd ?? 0) : 0
+    if (held.get(command.command_id)?.action !== 'cap' || command.action !== 'cap')
+      held.set(command.command_id, { ...command, until, decision, why, headroom, reserved: 0 })
     return verdict
   }
 
@@ -129,7 +144,14 @@ export class GuardState {
   active(now: number): ControlCommand[] {
     const out: ControlCommand[] = []
     const collect = (held: Map<string, Held>) => {
-      for (const { until, decision: _decision, why: _why, ...command } of held.values())
+      for (const {
+        until,
+        decision: _decision,
+        why: _why,
+        headroom: _headroom,
+        reserved: _reserved,
+        ...command
+      } of held.values())
         if (until > now) out.push(command)
     }
     collect(this.#global)
@@ -138,16 +160,25 @@ export class GuardState {
     return out
   }
 
-  /** What the call may do: the most severe command in force on any of its scopes. */
-  check(context: CallContext, now: number): GuardDecision {
+  /**
+   * What the call may do: the most severe command in force on any of its scopes. With a cost
+   * estimate (USD), a call that would take a scope past a cap's headroom is blocked; one that is
+   * allowed reserves its estimate against the caps of its scopes until the next cap arrives.
+   */
+  check(context: CallContext, now: number, estimateUsd?: number): GuardDecision {
     if (this.#count === 0) return ALLOW
     let strongest: Held | undefined
     // A throttle does not hide a downgrade, and the tightest throttle is the one that counts.
     let downgrade: Held | undefined
+    let caps: Held[] | undefined
     const consider = (held: Map<string, Held> | undefined) => {
       if (!held) return
       for (const command of held.values()) {
         if (command.until <= now) continue
+        if (command.action === 'cap') {
+          if (estimateUsd !== undefined) (caps ??= []).push(command)
+          continue
+        }
         if (command.action === 'downgrade') downgrade ??= command
         if (
           !strongest ||
@@ -171,11 +202,26 @@ export class GuardState {
       if (context.session !== undefined) consider(kinds.get('session')?.get(context.session))
       if (context.model !== undefined) consider(kinds.get('model')?.get(context.model))
     }
-    if (!strongest) return ALLOW
-    const found = strongest
-    if (found.decision) return found.decision
+    if (strongest?.decision) return strongest.decision
+    if (caps && estimateUsd !== undefined) {
+      for (const cap of caps)
+        if (cap.reserved + estimateUsd > cap.headroom)
+          return {
+            action: 'block',
+            reason: `a call estimated at $${estimateUsd.toFixed(6)} would cross ${cap.rule ?? 'a budget'} on ${cap.scope.kind} ${cap.scope.id}: $${cap.headroom.toFixed(6)} was left of $${cap.limit_usd}, $${cap.reserved.toFixed(6)} of it taken by calls since`,
+            commandId: cap.command_id,
+          }
+    }
+    let decision = strongest ? this.#rate(strongest, now) : ALLOW
+    if (decision === ALLOW && downgrade?.decision) decision = downgrade.decision
+    if (caps && estimateUsd !== undefined && decision.action !== 'throttle')
+      for (const cap of caps) cap.reserved += estimateUsd
+    return decision
+  }
+
+  /** A throttle: calls counted per calendar minute of the guard's clock. */
+  #rate(found: Held, now: number): GuardDecision {
     const reason = found.why
-    // Throttle: calls counted per calendar minute of the guard's clock.
     const minute = Math.floor(now / MINUTE)
     let rate = this.#rates.get(found.command_id)
     if (!rate) {
@@ -193,6 +239,13 @@ export class GuardState {
         retryAfterMs: (minute + 1) * MINUTE - now,
       }
     rate.calls++
-    return downgrade?.decision ?? ALLOW
+    return ALLOW
   }
+}
+
+/** The budget a cap was issued for (`budget:<id>@<percent>` -> `<id>`). */
+function budgetOf(command: ControlCommand): string {
+  const rule = command.rule ?? command.command_id
+  const at = rule.lastIndexOf('@')
+  return at < 0 ? rule : rule.slice(0, at)
 }

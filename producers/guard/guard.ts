@@ -1,4 +1,5 @@
 import type { TrustedKey } from './control-command.ts'
+import { sseControlSource, type ControlSource } from './control-source.ts'
 import {
   GuardState,
   type CallContext,
@@ -6,11 +7,22 @@ import {
   type GuardDecision,
 } from './guard-state.ts'
 
-export interface GuardOptions {
-  /** The SpendGuard HTTP API (`spendguard start`): the guard follows `/v1/controls/stream`. */
-  url: string
-  /** A read token, when the API has tokens. */
-  token?: string | undefined
+/** Per-million-token rates in USD, by model id, for pricing pre-call estimates. */
+export type GuardPrices = Readonly<
+  Record<string, { inputPerMTokUsd: number; outputPerMTokUsd: number }>
+>
+
+/**
+ * What the call about to be made may cost at most: its cost, or its input tokens and
+ * `max_tokens` (priced with the guard's `prices` for the context's model).
+ */
+export interface PreCallEstimate {
+  costUsd?: number
+  inputTokens?: number
+  maxTokens?: number
+}
+
+interface GuardBaseOptions {
   /** Public keys whose signatures the guard obeys (several during a rotation). */
   trustedKeys: readonly TrustedKey[]
   /**
@@ -20,59 +32,51 @@ export interface GuardOptions {
    */
   failMode: 'open' | 'closed'
   unreachableAfterMs?: number
+  /** Rates for estimates given in tokens; a model not listed is checked without its estimate. */
+  prices?: GuardPrices
   now?: () => number
-  /** Told of each command ignored (forged, unsigned, unknown key, expired) and of reconnects. */
+  /** Told of each command ignored (forged, unsigned, unknown key, expired) and of lost sources. */
   onEvent?: (
     event: { kind: 'ignored'; reason: string } | { kind: 'disconnected'; error: string },
   ) => void
 }
 
+export type GuardOptions = GuardBaseOptions &
+  (
+    | {
+        /** The SpendGuard HTTP API (`spendguard start`): the guard follows its SSE stream. */
+        url: string
+        /** A read token, when the API has tokens. */
+        token?: string | undefined
+      }
+    | {
+        /** Any command source: `kafkaControlSource(...)` from `@spendguard/sdk/kafka`, or SSE. */
+        source: ControlSource
+      }
+  )
+
 export interface Guard {
   /** Resolves once the guard has read every command issued before it connected. */
   readonly ready: Promise<void>
-  /** What the next LLM call may do: in-process, a few map lookups, no network. */
-  check(context: CallContext): GuardDecision
+  /**
+   * What the next LLM call may do: in-process, a few map lookups, no network. With an estimate,
+   * a call that would cross a budget marked `block` is blocked before it is made.
+   */
+  check(context: CallContext, estimate?: PreCallEstimate): GuardDecision
   readonly counters: GuardCounters
-  close(): void
-}
-
-/** Splits a server-sent-event stream into events (`id`, `event`, `data`). */
-function* sseEvents(buffer: {
-  text: string
-}): Generator<{ id?: string; event: string; data: string }> {
-  for (;;) {
-    const end = buffer.text.indexOf('\n\n')
-    if (end < 0) return
-    const block = buffer.text.slice(0, end)
-    buffer.text = buffer.text.slice(end + 2)
-    let id: string | undefined
-    let event = 'message'
-    const data: string[] = []
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) continue
-      const colon = line.indexOf(':')
-      const field = colon < 0 ? line : line.slice(0, colon)
-      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
-      if (field === 'id') id = value
-      else if (field === 'event') event = value
-      else if (field === 'data') data.push(value)
-    }
-    if (data.length > 0 || id !== undefined)
-      yield { ...(id === undefined ? {} : { id }), event, data: data.join('\n') }
-  }
+  close(): Promise<void>
 }
 
 /**
- * A guard that follows the control commands of a running `spendguard start` over its
- * server-sent-event stream, resuming from the last command it read after a reconnect, and
- * answers `check` from memory before each LLM call.
+ * A guard: follows the signed control commands of a source (the SSE stream of
+ * `spendguard start`, or the compacted control topic) and answers `check` from memory before
+ * each LLM call.
  */
 export function createGuard(options: GuardOptions): Guard {
   const now = options.now ?? Date.now
   const state = new GuardState(options.trustedKeys)
   const unreachableAfterMs = options.unreachableAfterMs ?? 30_000
-  const controller = new AbortController()
-  let lastId = '0'
+  const source = 'source' in options ? options.source : sseControlSource(options)
   let connected = false
   /** Since when the source has been out of reach (the start counts: not caught up yet). */
   let lostSince = now()
@@ -80,7 +84,7 @@ export function createGuard(options: GuardOptions): Guard {
   const ready = new Promise<void>((resolve) => (markReady = resolve))
 
   /** The caller's listener must never break the guard (nor reject inside it). */
-  const notify = (event: Parameters<NonNullable<GuardOptions['onEvent']>>[0]) => {
+  const notify = (event: Parameters<NonNullable<GuardBaseOptions['onEvent']>>[0]) => {
     try {
       options.onEvent?.(event)
     } catch {
@@ -88,68 +92,38 @@ export function createGuard(options: GuardOptions): Guard {
     }
   }
 
-  async function follow(): Promise<void> {
-    let delay = 250
-    while (!controller.signal.aborted) {
-      try {
-        const response = await fetch(`${options.url.replace(/\/$/, '')}/v1/controls/stream`, {
-          headers: {
-            accept: 'text/event-stream',
-            'last-event-id': lastId,
-            ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          },
-          signal: controller.signal,
-        })
-        if (response.status !== 200 || !response.body) {
-          await response.body?.cancel().catch(() => {})
-          throw new Error(`the control stream answered ${response.status}`)
-        }
-        const decoder = new TextDecoder()
-        const buffer = { text: '' }
-        for await (const chunk of response.body) {
-          // Lines may end in CRLF, LF or CR (the SSE format allows each).
-          buffer.text += decoder
-            .decode(chunk as Uint8Array, { stream: true })
-            .replace(/\r\n?/g, '\n')
-          for (const event of sseEvents(buffer)) {
-            if (event.event === 'caught-up') {
-              connected = true
-              delay = 250
-              markReady()
-              continue
-            }
-            if (event.event !== 'command') continue
-            if (event.id !== undefined) lastId = event.id
-            let raw: unknown
-            try {
-              raw = JSON.parse(event.data)
-            } catch {
-              raw = null
-            }
-            const verdict = state.apply(raw, now())
-            if (!verdict.ok) notify({ kind: 'ignored', reason: verdict.reason })
-          }
-        }
-        throw new Error('the control stream ended')
-      } catch (error) {
-        if (controller.signal.aborted) return
-        if (connected) lostSince = now()
-        connected = false
-        notify({
-          kind: 'disconnected',
-          error: error instanceof Error ? error.message : String(error),
-        })
-        await new Promise((resolve) => setTimeout(resolve, delay).unref())
-        delay = Math.min(delay * 2, 5000)
-      }
-    }
+  const estimateUsd = (estimate: PreCallEstimate, model: string | undefined) => {
+    if (estimate.costUsd !== undefined) return estimate.costUsd
+    const rates = model === undefined ? undefined : options.prices?.[model]
+    if (!rates) return undefined
+    return (
+      ((estimate.inputTokens ?? 0) * rates.inputPerMTokUsd +
+        (estimate.maxTokens ?? 0) * rates.outputPerMTokUsd) /
+      1_000_000
+    )
   }
-  void follow()
+
+  source.start({
+    command(raw) {
+      const verdict = state.apply(raw, now())
+      if (!verdict.ok) notify({ kind: 'ignored', reason: verdict.reason })
+    },
+    caughtUp() {
+      connected = true
+      markReady()
+    },
+    contact() {},
+    lost(error) {
+      if (connected) lostSince = now()
+      connected = false
+      notify({ kind: 'disconnected', error })
+    },
+  })
 
   return {
     ready,
     counters: state.counters,
-    check(context) {
+    check(context, estimate) {
       const at = now()
       if (!connected && at - lostSince > unreachableAfterMs && options.failMode === 'closed')
         return {
@@ -157,10 +131,8 @@ export function createGuard(options: GuardOptions): Guard {
           reason: `the control source has been unreachable for over ${unreachableAfterMs} ms (fail closed)`,
           commandId: 'fail-closed',
         }
-      return state.check(context, at)
+      return state.check(context, at, estimate && estimateUsd(estimate, context.model))
     },
-    close() {
-      controller.abort()
-    },
+    close: () => source.close(),
   }
 }

@@ -150,7 +150,7 @@ policy:
     await new Promise((resolve) => setTimeout(resolve, 400))
     expect(late.check(call).action).toBe('allow')
     expect(late.check(summarizer).action).toBe('block')
-    for (const g of [guard, late, closed]) g.close()
+    for (const g of [guard, late, closed]) await g.close()
     expect(guard.counters.ignored).toEqual({
       malformed: 0,
       unsigned: 0,

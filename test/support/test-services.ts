@@ -50,6 +50,7 @@ export function pipelineTopics(prefix: string): Array<{ name: string; partitions
     { name: `${prefix}spend-deltas`, partitions: 2 },
     { name: `${prefix}dlq`, partitions: 1 },
     { name: `${prefix}alerts`, partitions: 1 },
+    { name: `${prefix}control`, partitions: 1 },
   ]
 }
 

@@ -36,6 +36,7 @@ describe('configuration', () => {
       spendDeltas: 'prod.spend-deltas',
       dlq: 'prod.dlq',
       alerts: 'prod.alerts',
+      control: 'prod.control',
     })
   })
 

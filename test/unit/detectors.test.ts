@@ -313,7 +313,11 @@ describe('detector state under failures and repeats', () => {
       'budget.threshold team:customer-success 50',
       'budget.threshold team:customer-success 100',
     ])
-    expect(report.commands.map((c) => c.action)).toEqual(['block'])
+    // Below the limit a blocking budget tells guards its headroom (a cap); at the limit, a block.
+    expect(report.commands.map((c) => [c.action, c.limit_usd, c.spent_usd])).toEqual([
+      ['cap', '0.15', '0.075'],
+      ['block', undefined, undefined],
+    ])
   })
 })
 

@@ -7,7 +7,9 @@ import {
   createCommandSigner,
   loadOrCreateSigningKey,
 } from '../../processors/control/command-signer.ts'
+import type { ControlSource } from '../../producers/guard/control-source.ts'
 import { GuardState } from '../../producers/guard/guard-state.ts'
+import { createGuard } from '../../producers/guard/guard.ts'
 
 const NOW = Date.parse('2026-03-02T12:00:00Z')
 const { privateKey } = generateKeyPairSync('ed25519')
@@ -167,5 +169,68 @@ describe('guard, after review', () => {
     )
     expect(guard.check(call, NOW)).toMatchObject({ action: 'downgrade', model: 'llama3-8b' })
     expect(guard.check(call, NOW).action).toBe('throttle')
+  })
+})
+
+describe('pre-call estimates against a blocking budget', () => {
+  const cap = (id: string, spent: string, rule = 'budget:session-cap@50') =>
+    command({
+      command_id: id,
+      action: 'cap',
+      scope: { kind: 'session', id: 's-1' },
+      rule,
+      limit_usd: '10',
+      spent_usd: spent,
+    })
+
+  it('blocks the call whose estimate would cross the headroom, counting what was let through', () => {
+    const guard = new GuardState(trusted)
+    expect(guard.apply(cap('c50', '8'), NOW).ok).toBe(true)
+    // Without an estimate a cap changes nothing.
+    expect(guard.check(call, NOW)).toEqual({ action: 'allow' })
+    expect(guard.check(call, NOW, 1.5)).toEqual({ action: 'allow' })
+    const refused = guard.check(call, NOW, 1)
+    expect(refused).toMatchObject({ action: 'block', commandId: 'c50' })
+    expect(refused.action === 'block' && refused.reason).toMatch(
+      /\$1\.000000 would cross budget:session-cap@50 on session s-1: \$2\.000000 was left of \$10, \$1\.500000/,
+    )
+    // Another session is not capped.
+    expect(guard.check({ ...call, session: 's-2' }, NOW, 100)).toEqual({ action: 'allow' })
+    // A newer cap of the same budget replaces the old one and what was reserved against it.
+    guard.apply(cap('c80', '9.2', 'budget:session-cap@80'), NOW)
+    expect(guard.active(NOW).map((c) => c.command_id)).toEqual(['c80'])
+    expect(guard.check(call, NOW, 0.5)).toEqual({ action: 'allow' })
+    expect(guard.check(call, NOW, 0.4)).toMatchObject({ action: 'block', commandId: 'c80' })
+    // A block on the scope still wins; a resume of the scope lifts the cap with it.
+    guard.apply(
+      command({ command_id: 'r', action: 'resume', scope: { kind: 'session', id: 's-1' } }),
+      NOW,
+    )
+    expect(guard.check(call, NOW, 1000)).toEqual({ action: 'allow' })
+  })
+
+  it('prices an estimate given in tokens with the rates it was given', async () => {
+    let handlers: Parameters<ControlSource['start']>[0] | undefined
+    const source: ControlSource = {
+      start: (h) => (handlers = h),
+      close: () => Promise.resolve(),
+    }
+    const guard = createGuard({
+      source,
+      trustedKeys: trusted,
+      failMode: 'open',
+      now: () => NOW,
+      prices: { 'gpt-4': { inputPerMTokUsd: 30, outputPerMTokUsd: 60 } },
+    })
+    handlers!.command(cap('c50', '9.9'), '1')
+    handlers!.caughtUp()
+    await guard.ready
+    // 1,000 in + 1,000 max out = $0.09 of the $0.10 left; a second such call would cross.
+    const estimate = { inputTokens: 1000, maxTokens: 1000 }
+    expect(guard.check(call, estimate)).toEqual({ action: 'allow' })
+    expect(guard.check(call, estimate).action).toBe('block')
+    // A model without rates is checked without its estimate.
+    expect(guard.check({ ...call, model: 'llama3-8b' }, estimate)).toEqual({ action: 'allow' })
+    expect(guard.check(call, { costUsd: 0.005 })).toEqual({ action: 'allow' })
   })
 })
