@@ -3,7 +3,9 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'data/**', 'bin/**', 'eslint.config.js'] },
+  {
+    ignores: ['node_modules/**', 'dist/**', 'sdk/dist/**', 'data/**', 'bin/**', 'eslint.config.js'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -132,7 +132,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
       },
     ]),
   })
-  const inputConsumer = kafka.consumer({ groupId: config.kafka.groupId })
+  const inputConsumer = kafka.consumer({ groupId: config.kafka.groupId, maxWaitTimeInMs: 100 })
   await inputConsumer.connect()
   const bus = createKafkaBus({
     publisher,

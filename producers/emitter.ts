@@ -1,7 +1,6 @@
 import { retrying } from '../platform/retry-policy.ts'
 import { ConfigError, SpendGuardError } from '../platform/errors.ts'
 import { systemClock, type Clock } from '../platform/clock.ts'
-import type { Logger } from '../platform/logger.ts'
 import type { LlmCall, LlmCallInput } from '../schemas/llm-call.ts'
 import { parseLlmCall } from '../schemas/validate.ts'
 
@@ -18,9 +17,19 @@ export interface Timers {
   clearTimeout(handle: unknown): void
 }
 
+/** Where the emitter reports retries, drops and failures: a pino logger fits as it is. */
+export interface EmitterLogger {
+  child(bindings: Record<string, unknown>): EmitterLogger
+  warn(fields: Record<string, unknown>, message: string): void
+  error(fields: Record<string, unknown>, message: string): void
+}
+
+const SILENT: EmitterLogger = { child: () => SILENT, warn: () => {}, error: () => {} }
+
 export interface EmitterOptions {
   transport: EmitterTransport
-  logger: Logger
+  /** Default: nothing is logged (`stats()` still counts drops and failures). */
+  logger?: EmitterLogger
   /** Rate-limits the "buffer full" log line. Default: system clock. */
   clock?: Clock
   /** A batch is sent as soon as this many events are queued. Default 100. */
@@ -97,7 +106,7 @@ interface FlushWaiter {
  */
 export function createEmitter(options: EmitterOptions): Emitter {
   const { transport } = options
-  const logger = options.logger.child({ component: 'emitter' })
+  const logger = (options.logger ?? SILENT).child({ component: 'emitter' })
   const clock = options.clock ?? systemClock
   const timers = options.timers ?? defaultTimers
   const maxBatchSize = positive('maxBatchSize', options.maxBatchSize ?? 100)

@@ -1,19 +1,18 @@
-/** The Node SDK's producing side: the emitter, its transports, and provider usage extractors. */
+/**
+ * The Node SDK (`@spendguard/sdk`): the emitter and its HTTP transport, provider usage
+ * extractors, and the guard. Nothing here loads kafkajs or avsc; the Kafka transport is the
+ * separate entry `@spendguard/sdk/kafka` (producers/kafka.ts).
+ */
 export {
   createEmitter,
   PartialSendError,
   type Emitter,
+  type EmitterLogger,
   type EmitterOptions,
   type EmitterStats,
   type EmitterTransport,
   type Timers,
 } from './emitter.ts'
-export {
-  createKafkaTransport,
-  eventKey,
-  toSendError,
-  type KafkaTransportOptions,
-} from './kafka-transport.ts'
 export {
   createHttpTransport,
   HttpIngestRejectedError,
@@ -52,4 +51,26 @@ export {
   type GuardCounters,
   type GuardDecision,
 } from './guard/guard-state.ts'
-export { createGuard, type Guard, type GuardOptions } from './guard/guard.ts'
+export {
+  createGuard,
+  type Guard,
+  type GuardOptions,
+  type GuardPrices,
+  type PreCallEstimate,
+} from './guard/guard.ts'
+export {
+  sseControlSource,
+  type ControlSource,
+  type ControlSourceHandlers,
+  type SseSourceOptions,
+} from './guard/control-source.ts'
+export {
+  BufferFullError,
+  ConfigError,
+  isRetriable,
+  SpendGuardError,
+  ValidationError,
+  type FieldIssue,
+} from '../platform/errors.ts'
+export type { Clock } from '../platform/clock.ts'
+export type { LlmCall, LlmCallInput } from '../schemas/llm-call.ts'

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Message, type Producer } from 'kafkajs'
+import type { CompressionTypes, Message, Producer } from 'kafkajs'
 import { SpendGuardError } from '../platform/errors.ts'
 import type { EventCodec } from '../schemas/avro-codec.ts'
 import type { LlmCall } from '../schemas/llm-call.ts'
@@ -17,6 +17,16 @@ export interface KafkaTransportOptions {
 }
 
 /**
+ * kafkajs's CompressionTypes as plain numbers, checked against its enum by the compiler: the
+ * enum is a runtime value, and this module needs kafkajs for its types only: the caller brings
+ * the producer, and the SDK's Kafka entry does not load kafkajs itself.
+ */
+const COMPRESSION = { none: 0, gzip: 1 } as const satisfies {
+  none: CompressionTypes.None
+  gzip: CompressionTypes.GZIP
+}
+
+/**
  * Key of every event of one agent: all of an agent's state lands on one partition, so the
  * processors see its calls in order.
  */
@@ -28,7 +38,7 @@ export function eventKey(event: Pick<LlmCall, 'tenant_id' | 'agent_id'>): string
 export function createKafkaTransport(options: KafkaTransportOptions): EmitterTransport {
   const { producer, codec, topic } = options
   const acks = options.acks ?? -1
-  const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None
+  const compression = COMPRESSION[options.compression ?? 'none']
 
   return {
     async send(events) {

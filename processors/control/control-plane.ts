@@ -42,6 +42,8 @@ export class ControlPlane implements DecisionSink {
   #loaded = false
   /** Appends waiting for the topic to deliver them back (Kafka), by position. */
   readonly #awaited = new Map<number, () => void>()
+  /** Ids this process put on the topic, before the topic hands them back. */
+  readonly #appended = new Set<string>()
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -141,6 +143,7 @@ export class ControlPlane implements DecisionSink {
           issued_at: request.issued_at,
           expires_at: request.expires_at,
         }),
+        false,
       )
     }
   }
@@ -236,14 +239,18 @@ export class ControlPlane implements DecisionSink {
   }
 
   /** Appended one at a time, so positions follow the log's order. */
-  #append(command: ControlCommand): Promise<ControlCommand> {
+  #append(command: ControlCommand, waitForReadBack = true): Promise<ControlCommand> {
     const next = this.#writing.then(async () => {
-      if (this.#ids.has(command.command_id)) return command
+      if (this.#ids.has(command.command_id) || this.#appended.has(command.command_id))
+        return command
       const seq = await this.log.append(command, (this.#log[this.#log.length - 1]?.seq ?? 0) + 1)
       if (!this.log.follows) this.#deliver(command, seq)
       else {
+        this.#appended.add(command.command_id)
         await recordControlRow(this.client, { seq, command, status: 'issued', at: this.now() })
-        await this.#deliveredBack(seq)
+        // A person's command is answered once this process serves it too; a rule's batch
+        // does not wait for the topic to come back round.
+        if (waitForReadBack) await this.#deliveredBack(seq)
       }
       return command
     })

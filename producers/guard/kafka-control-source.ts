@@ -14,6 +14,11 @@ export interface KafkaControlSourceOptions {
   groupId?: string
   /** No fetch answered for this long: the source is reported lost until one is. */
   silenceMs?: number
+  /**
+   * How long the broker may hold a fetch that finds nothing (default 250 ms). A broker answers
+   * as soon as a command arrives; a lower value only costs empty fetches.
+   */
+  maxWaitMs?: number
 }
 
 /**
@@ -64,7 +69,10 @@ export function kafkaControlSource(options: KafkaControlSourceOptions): ControlS
       try {
         caughtUp = false
         const pending = await endOffsets()
-        const reader = options.kafka.consumer({ groupId, maxWaitTimeInMs: 1000 })
+        const reader = options.kafka.consumer({
+          groupId,
+          maxWaitTimeInMs: options.maxWaitMs ?? 250,
+        })
         consumer = reader
         const crashed = new Promise<string>((resolve) => {
           reader.on(reader.events.CRASH, (event) => {
