@@ -107,6 +107,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
     ...processorOptions(deps),
     codec,
     deadLetters: createKafkaDeadLetterSink(producer, topics.dlq),
+    flushEachBatch: true,
     windowsOf: (source) => instance.windowsOf(source),
     // Detectors read every input share this instance holds (see docs/adr/0008).
     detectionSources: () => instance.shares(),
@@ -132,7 +133,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
       },
     ]),
   })
-  const inputConsumer = kafka.consumer({ groupId: config.kafka.groupId, maxWaitTimeInMs: 100 })
+  const inputConsumer = kafka.consumer({ groupId: config.kafka.groupId })
   await inputConsumer.connect()
   const bus = createKafkaBus({
     publisher,

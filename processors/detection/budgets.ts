@@ -219,6 +219,7 @@ export function createBudgetDetector(rules: Rules, cursor: StageCursor): Detecto
                   100,
                   ...budget.alert_at.filter((p) => p > 100),
                 ]
+        const crossedFrom = found.length
         for (const percent of thresholds) {
           if (!reached(percent) || !once(`${period.label}@${percent}`)) continue
           const over = percent >= 100
@@ -265,6 +266,17 @@ export function createBudgetDetector(rules: Rules, cursor: StageCursor): Detecto
                   : {}),
           })
         }
+        // One call crossing several thresholds tells guards its headroom once: the newest cap,
+        // or none when it crossed the limit too (the block says it all).
+        const crossed = found.slice(crossedFrom)
+        const blocked = crossed.some((detection) => detection.command?.action === 'block')
+        crossed.forEach((detection, index) => {
+          if (
+            detection.command?.action === 'cap' &&
+            (blocked || crossed.slice(index + 1).some((later) => later.command?.action === 'cap'))
+          )
+            delete detection.command
+        })
         if (exceeded && budget.period === 'call' && once(period.label)) {
           found.push({
             type: 'budget',

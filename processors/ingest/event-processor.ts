@@ -64,7 +64,9 @@ export interface EventProcessorOptions {
   metrics?: PipelineMetrics
   /**
    * Write each batch at once instead of waiting for the sink's size or timer: for a transport
-   * that hands over one batch at a time and waits for it (in-process).
+   * that waits for a batch before it hands over the next (in-process, and Kafka, whose consumer
+   * fetches again only once the batches of the last fetch are settled). Waiting for the timer
+   * there would hold every call behind the previous batch's flush, detectors' decisions included.
    */
   flushEachBatch?: boolean
   /**

@@ -12,6 +12,7 @@ import type { LlmCall } from '../../schemas/llm-call.ts'
 import { makeLlmCall, makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import {
   pipelineConfigFor,
+  pipelineTopics,
   startTestServices,
   type TestServices,
 } from '../support/test-services.ts'
@@ -32,11 +33,9 @@ let codec: EventCodec
 let kafka: Kafka
 
 beforeAll(async () => {
-  services = await startTestServices([
-    { name: topics.llmCalls, partitions: 2 },
-    { name: topics.dlq, partitions: 1 },
-    { name: `${prefix}alerts`, partitions: 1 },
-  ])
+  // Every topic the pipeline uses: a fetch from a topic Mokapi does not hold hangs until the
+  // request times out (30 s), which a stop then waits for.
+  services = await startTestServices(pipelineTopics(prefix))
   config = parseConfig({
     ...pipelineConfigFor(services, prefix, { batchSize: 25, flushIntervalMs: 200 }),
     log: { level: 'warn' },

@@ -286,6 +286,23 @@ describe('detector state under failures and repeats', () => {
     expect(alerts).toEqual([])
   })
 
+  it('a call crossing several thresholds gives guards one cap, and none when it also blocks', async () => {
+    const report = await run(
+      {
+        budgets: [
+          { scope: { team: '*' }, period: 'day', limit_usd: '0.1', on_exceed: 'block' },
+          { scope: { agent: '*' }, period: 'day', limit_usd: '0.07', on_exceed: 'block' },
+        ],
+      },
+      repeat(2),
+    )
+    // $0.075 a call: the team's first call crosses 25 and 50 %, its second 80 and 100 %; the
+    // agent's first crosses every threshold up to 100 % at once.
+    expect(report.commands.map((c) => `${c.action} ${c.rule} ${c.spent_usd ?? ''}`.trim())).toEqual(
+      ['cap budget:team-day@50 0.075', 'block budget:agent-day@100', 'block budget:team-day@100'],
+    )
+  })
+
   it('budget ids must differ; reaching the limit blocks even when alert_at stops below it', async () => {
     expect(() =>
       parseConfig({
