@@ -10,6 +10,8 @@ export interface Delivery {
   receiver: string
   kind: Receiver['kind']
   status: 'delivered' | 'failed' | 'suppressed'
+  /** A notification that the alert fired, or that its condition cleared. */
+  action: 'trigger' | 'resolve'
   attempts: number
   /** Alerts of the same type and scope the cooldown held back and this one reports. */
   suppressed: number
@@ -20,6 +22,18 @@ export interface Delivery {
 export interface AlertRouter {
   /** Queues an alert for its receivers; deliveries run in order per receiver. */
   route(alert: Alert): void
+  /**
+   * Tells the receivers that were notified of each open alert matching `cleared` that its
+   * condition cleared (PagerDuty: `resolve` on the dedup key), once. Returns how many.
+   */
+  resolve(cleared: (alert: Alert) => boolean, reason: string): number
+  /**
+   * Sends a digest to the digest receivers (in order with their alerts, with the same retries);
+   * resolves with the receivers that took it.
+   */
+  digest(title: string, lines: string[]): Promise<string[]>
+  /** Alerts notified before a restart and not resolved since, with the receivers told. */
+  reopen(open: Array<{ alert: Alert; receivers: string[] }>): void
   /** Resolves when every queued delivery is done (delivered, or failed for good). */
   drain(): Promise<void>
 }
@@ -64,13 +78,31 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
     }
   }
 
-  async function deliver(receiver: Receiver, alert: Alert, suppressed: number): Promise<void> {
+  /** Alerts notified and not resolved: by dedup key, with the receivers they went to. */
+  const open = new Map<string, { alert: Alert; receivers: Set<string> }>()
+
+  const enqueue = (name: string, job: () => Promise<void>) => {
+    const previous = queues.get(name) ?? Promise.resolve()
+    queues.set(name, previous.then(job))
+  }
+
+  async function deliver(
+    receiver: Receiver,
+    alert: Alert,
+    suppressed: number,
+    resolved?: string,
+  ): Promise<void> {
     let attempts = 0
+    const action = resolved === undefined ? 'trigger' : 'resolve'
     try {
       await retrying(
         () => {
           attempts++
-          return receiver.send({ alert, suppressed })
+          return receiver.send({
+            alert,
+            suppressed,
+            ...(resolved === undefined ? {} : { resolved }),
+          })
         },
         {
           policy,
@@ -87,9 +119,10 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         receiver: receiver.name,
         kind: receiver.kind,
         status: 'delivered',
+        action,
         attempts,
         suppressed,
-        reason: '',
+        reason: resolved ?? '',
         at: options.now(),
       })
     } catch (error) {
@@ -103,6 +136,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         receiver: receiver.name,
         kind: receiver.kind,
         status: 'failed',
+        action,
         attempts,
         suppressed,
         reason,
@@ -135,6 +169,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
               receiver: name,
               kind: receiver.kind,
               status: 'suppressed',
+              action: 'trigger',
               attempts: 0,
               suppressed: 0,
               reason: 'within the cooldown of an earlier notification',
@@ -145,12 +180,56 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         }
         cooldowns.set(key, { sentAt: now, held: 0 })
         const suppressed = cooldown?.held ?? 0
-        const previous = queues.get(name) ?? Promise.resolve()
-        queues.set(
-          name,
-          previous.then(() => deliver(receiver, alert, suppressed)),
-        )
+        const entry = open.get(alert.dedup_key) ?? { alert, receivers: new Set<string>() }
+        entry.receivers.add(name)
+        open.set(alert.dedup_key, entry)
+        enqueue(name, () => deliver(receiver, alert, suppressed))
       }
+    },
+    resolve(cleared, reason) {
+      let count = 0
+      for (const [key, { alert, receivers }] of open) {
+        if (!cleared(alert)) continue
+        open.delete(key)
+        count++
+        for (const name of receivers) {
+          const receiver = byName.get(name)
+          if (receiver) enqueue(name, () => deliver(receiver, alert, 0, reason))
+        }
+      }
+      return count
+    },
+    async digest(title, lines) {
+      const names =
+        routing.digests.to ??
+        options.receivers.filter((receiver) => receiver.kind === 'slack').map((r) => r.name)
+      const taken: string[] = []
+      const sends = names.map(
+        (name) =>
+          new Promise<void>((resolve) => {
+            const receiver = byName.get(name)
+            if (!receiver?.digest) return resolve()
+            enqueue(name, async () => {
+              try {
+                await retrying(() => receiver.digest!(title, lines), {
+                  policy,
+                  sleep: options.sleep,
+                })
+                taken.push(name)
+              } catch (error) {
+                logger.error({ receiver: name, err: error }, 'digest not delivered')
+              }
+              resolve()
+            })
+          }),
+      )
+      await Promise.all(sends)
+      return taken
+    },
+    reopen(alerts) {
+      for (const { alert, receivers } of alerts)
+        if (!open.has(alert.dedup_key))
+          open.set(alert.dedup_key, { alert, receivers: new Set(receivers) })
     },
     async drain() {
       for (;;) {

@@ -7,6 +7,8 @@ import { resolveSecret, type AlertRouting } from './routing.ts'
 export interface Notification {
   alert: Alert
   suppressed: number
+  /** Set when the condition cleared: why (a PagerDuty `resolve`, a "resolved" message). */
+  resolved?: string
 }
 
 /** A place alerts are delivered to; `send` resolves once the receiver has taken it. */
@@ -14,6 +16,8 @@ export interface Receiver {
   name: string
   kind: 'slack' | 'pagerduty' | 'webhook'
   send(notification: Notification): Promise<void>
+  /** A digest: a title and its lines (Slack and webhooks; PagerDuty takes none). */
+  digest?(title: string, lines: string[]): Promise<void>
 }
 
 /** A delivery that failed; retriable unless the receiver refused it for good (a 4xx). */
@@ -83,6 +87,12 @@ const evidenceOf = (alert: Alert) =>
 export function summaryLines(notification: Notification, dashboardUrl?: string): string[] {
   const { alert, suppressed } = notification
   const evidence = evidenceOf(alert)
+  if (notification.resolved !== undefined)
+    return [
+      `[resolved] ${alert.type}: ${alert.summary}`,
+      `scope: ${alert.scope.kind} ${alert.scope.id}${evidence.tenant ? ` (tenant ${evidence.tenant})` : ''}`,
+      `cleared: ${notification.resolved}`,
+    ]
   const lines = [
     `[${alert.severity}] ${alert.type}: ${alert.summary}`,
     `scope: ${alert.scope.kind} ${alert.scope.id}${evidence.tenant ? ` (tenant ${evidence.tenant})` : ''}`,
@@ -133,6 +143,30 @@ export function createReceivers(
           }),
         )
       },
+      digest: (title, lines) =>
+        post(
+          fetchImpl,
+          config.name,
+          url,
+          JSON.stringify({
+            text: title,
+            blocks: [
+              { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
+              {
+                type: 'section',
+                text: {
+                  type: 'mrkdwn',
+                  text: lines
+                    .map((line) =>
+                      line.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
+                    )
+                    .join('\n')
+                    .slice(0, 3000),
+                },
+              },
+            ],
+          }),
+        ),
     }
   })
   const pagerduty = routing.pagerduty.map((config, i): Receiver => {
@@ -140,26 +174,31 @@ export function createReceivers(
     return {
       name: config.name,
       kind: 'pagerduty',
-      send: ({ alert, suppressed }) =>
+      send: ({ alert, suppressed, resolved }) =>
         post(
           fetchImpl,
           config.name,
           config.events_url,
-          JSON.stringify({
-            routing_key: routingKey,
-            event_action: 'trigger',
-            dedup_key: alert.dedup_key,
-            payload: {
-              summary: alert.summary.slice(0, 1024),
-              source: 'spendguard',
-              severity: PD_SEVERITY[alert.severity],
-              timestamp: alert.occurred_at,
-              component: alert.scope.kind,
-              group: alert.type,
-              class: alert.type,
-              custom_details: { ...alert.evidence, scope: alert.scope, suppressed },
-            },
-          }),
+          JSON.stringify(
+            resolved !== undefined
+              ? // The incident of the same dedup key is resolved; no payload goes with it.
+                { routing_key: routingKey, event_action: 'resolve', dedup_key: alert.dedup_key }
+              : {
+                  routing_key: routingKey,
+                  event_action: 'trigger',
+                  dedup_key: alert.dedup_key,
+                  payload: {
+                    summary: alert.summary.slice(0, 1024),
+                    source: 'spendguard',
+                    severity: PD_SEVERITY[alert.severity],
+                    timestamp: alert.occurred_at,
+                    component: alert.scope.kind,
+                    group: alert.type,
+                    class: alert.type,
+                    custom_details: { ...alert.evidence, scope: alert.scope, suppressed },
+                  },
+                },
+          ),
         ),
     }
   })
@@ -172,10 +211,23 @@ export function createReceivers(
     return {
       name: config.name,
       kind: 'webhook',
-      send: ({ alert, suppressed }) => {
-        const body = JSON.stringify({ alert, suppressed })
+      send: ({ alert, suppressed, resolved }) => {
+        const body = JSON.stringify(
+          resolved !== undefined
+            ? { event: 'resolved', alert, reason: resolved }
+            : { event: 'triggered', alert, suppressed },
+        )
         const timestamp = String(Math.floor(now() / 1000))
         // The receiver checks HMAC-SHA256(secret, "<timestamp>.<body>") and the timestamp's age.
+        const headers: Record<string, string> = { 'x-spendguard-timestamp': timestamp }
+        if (key)
+          headers['x-spendguard-signature'] =
+            `sha256=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`
+        return post(fetchImpl, config.name, url, body, headers)
+      },
+      digest: (title, lines) => {
+        const body = JSON.stringify({ event: 'digest', title, lines })
+        const timestamp = String(Math.floor(now() / 1000))
         const headers: Record<string, string> = { 'x-spendguard-timestamp': timestamp }
         if (key)
           headers['x-spendguard-signature'] =

@@ -38,6 +38,17 @@ export const alertRoutingSchema = z
       .default([]),
     webhooks: z.array(z.strictObject({ name, url: secret, secret: secret.optional() })).default([]),
     /**
+     * Spend digests (cron expressions in UTC; `off` turns one off), to the receivers named in
+     * `to` (default: every Slack receiver).
+     */
+    digests: z
+      .strictObject({
+        daily: z.string().min(1).default('0 8 * * *'),
+        weekly: z.string().min(1).default('0 8 * * 1'),
+        to: z.array(name).optional(),
+      })
+      .prefault({}),
+    /**
      * Each alert goes to the receivers of every route it matches (all given fields must match).
      * Without routes: warning to every Slack receiver, critical to every PagerDuty receiver and
      * every Slack receiver; info only to the log.

@@ -193,6 +193,7 @@ export async function measureBlockDelay(
 }
 
 export interface Overshoot {
+  estimates: boolean
   callers: number
   callsPerSecond: number
   budgetUsd: string
@@ -291,6 +292,7 @@ export async function measureOvershoot(options: {
     })
     const row = JSON.parse(await answer.text()) as { spent: string; over: string }
     return {
+      estimates: options.estimates,
       callers: options.callers,
       callsPerSecond: options.callsPerSecond,
       budgetUsd: options.budgetUsd,
@@ -310,8 +312,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.stdout.write(`${JSON.stringify(measureChecks())}\n`)
   process.stdout.write(`${JSON.stringify(await measureBlockDelay(trials, 18_897))}\n`)
   process.stdout.write(`${JSON.stringify(await measureBlockDelay(trials, 18_896, 'kafka'))}\n`)
-  for (const estimates of [false, true])
-    process.stdout.write(
-      `${JSON.stringify(await measureOvershoot({ callers: 8, callsPerSecond: 50, budgetUsd: '5', port: 18_895, estimates }))}\n`,
-    )
+  for (const callsPerSecond of [50, 200])
+    for (const estimates of [false, true])
+      process.stdout.write(
+        `${JSON.stringify(await measureOvershoot({ callers: 8, callsPerSecond, budgetUsd: '5', port: 18_895, estimates }))}\n`,
+      )
 }

@@ -20,7 +20,7 @@ import { parseConfig } from '../platform/config.ts'
 import { createDemoTraffic, seededRandom } from '../cli/demo-traffic.ts'
 import { createEvaluationCore } from '../processors/evaluation/evaluation-core.ts'
 import { runDetectionDelay } from './detection-delay.ts'
-import { measureBlockDelay, measureChecks } from './guard.ts'
+import { measureBlockDelay, measureChecks, measureOvershoot, type Overshoot } from './guard.ts'
 import { runEmbeddedIngest } from './embedded-ingest.ts'
 import { measureWindowMemory } from './window-memory.ts'
 
@@ -248,13 +248,37 @@ const delayReport = `\`spendguard start\` (embedded) with a strict model policy 
 process.stdout.write(`${delayReport}\n`)
 
 const checks = measureChecks()
-const blockDelay = await measureBlockDelay(
-  Number(process.env.BENCH_GUARD_TRIALS ?? 200),
-  Number(process.env.BENCH_GUARD_PORT ?? 18_897),
-)
+const trials = Number(process.env.BENCH_GUARD_TRIALS ?? 200)
+const blockDelays = [
+  await measureBlockDelay(trials, Number(process.env.BENCH_GUARD_PORT ?? 18_897)),
+  await measureBlockDelay(trials, Number(process.env.BENCH_GUARD_PORT ?? 18_897) - 1, 'kafka'),
+]
+const overshoots: Overshoot[] = []
+for (const callsPerSecond of [50, 200])
+  for (const estimates of [false, true])
+    overshoots.push(
+      await measureOvershoot({
+        callers: 8,
+        callsPerSecond,
+        budgetUsd: '5',
+        port: Number(process.env.BENCH_GUARD_PORT ?? 18_897) - 2,
+        estimates,
+      }),
+    )
+const usd = (text: string) => (text.startsWith('-') ? `-$${text.slice(1)}` : `$${text}`)
 const guardReport = `In-process \`check()\` with ${checks.commands.toLocaleString('en-US')} commands in force (blocks, throttles, downgrades on users and agents), over 4,096 different calls: **${Math.round(checks.checksPerSecond).toLocaleString('en-US')} checks/s**.
 
-From sending an event that breaks a strict model policy to a guard in this process (following \`GET /v1/controls/stream\` of an embedded \`spendguard start\`) blocking that agent's next call, ${blockDelay.trials} trials, each a new agent (BENCH_GUARD_TRIALS): **p50 ${ms(blockDelay.p50Ms)}, p99 ${ms(blockDelay.p99Ms)}** (max ${ms(blockDelay.maxMs)}). Over the Kafka-protocol broker: not measured yet (no control topic).`
+From sending an event that breaks a strict model policy (\`POST /v1/events\`) to a guard in this process blocking that agent's next call, ${trials} trials, each a new agent (BENCH_GUARD_TRIALS):
+
+| transport | guard follows | p50 | p99 | max |
+| --- | --- | ---: | ---: | ---: |
+${blockDelays.map((d) => `| ${d.transport === 'kafka' ? 'Kafka protocol (Mokapi 0.52 on this machine; input topic, then the compacted control topic)' : 'embedded'} | ${d.transport === 'kafka' ? '`kafkaControlSource`' : '`GET /v1/controls/stream`'} | ${ms(d.p50Ms)} | ${ms(d.p99Ms)} | ${ms(d.maxMs)} |`).join('\n')}
+
+Overshoot: ${overshoots[0]!.callers} concurrent callers of one agent against a $${overshoots[0]!.budgetUsd} daily budget with \`on_exceed: block\` (caps at 50, 80 and 90 %), embedded, each call GPT-4o with 2,000 tokens in and 500 out ($${overshoots[0]!.callUsd}); each caller asks the guard before every call and, when allowed, emits the call through the SDK emitter over HTTP. The estimate is the input tokens and \`max_tokens\` = 1,000, priced with the guard's \`prices\` ($0.015, over the real cost). Spend is read back from the audit once every caller has been blocked:
+
+| calls/s | pre-call estimate | spent | past the budget | last caller blocked after |
+| ---: | --- | ---: | ---: | ---: |
+${overshoots.map((o) => `| ${o.callsPerSecond} | ${o.estimates ? 'yes' : 'no'} | ${usd(o.spentUsd)} | ${usd(o.overshootUsd)} | ${ms(o.blockedAfterMs)} |`).join('\n')}`
 process.stdout.write(`${guardReport}\n`)
 
 const lines = results.map(

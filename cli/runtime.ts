@@ -1,5 +1,8 @@
 import { ConfigError } from '../platform/errors.ts'
 import { createAlertRouter, type AlertRouter } from '../alerts/alert-router.ts'
+import { digestJobs, retentionJob, rolloverJob } from '../alerts/alert-jobs.ts'
+import { alertSchema, type Alert } from '../alerts/alert.ts'
+import { startSchedules, type ScheduledJob, type ScheduleRuns } from '../alerts/schedules.ts'
 import { createReceivers } from '../alerts/receivers.ts'
 import { toClickHouseTime } from '../processors/audit/audit-row.ts'
 import { join, resolve } from 'node:path'
@@ -128,6 +131,73 @@ function createRouterFromConfig(
   })
 }
 
+/** Scheduled runs in the `schedule_runs` table. */
+function scheduleRunsIn(client: ClickHouseClient): ScheduleRuns {
+  return {
+    async last(job) {
+      const result = await client.query({
+        query: `SELECT toUnixTimestamp64Milli(max(due_at)) AS due, count() AS runs
+          FROM schedule_runs WHERE job = {job:String}`,
+        query_params: { job },
+        format: 'JSONEachRow',
+      })
+      const [row] = await result.json<{ due: string; runs: string }>()
+      return row && Number(row.runs) > 0 ? Number(row.due) : undefined
+    },
+    async record(run) {
+      await client.insert({
+        table: 'schedule_runs',
+        format: 'JSONEachRow',
+        values: [
+          {
+            job: run.job,
+            due_at: toClickHouseTime(run.dueAt),
+            ran_at: toClickHouseTime(run.ranAt),
+            outcome: run.outcome,
+          },
+        ],
+      })
+    },
+  }
+}
+
+/**
+ * Alerts notified at a receiver (a delivered trigger) and not resolved there since, over the
+ * last 33 days: what the rollover and resumes may still resolve after a restart.
+ */
+async function readOpenAlerts(client: ClickHouseClient, since: number) {
+  const result = await client.query({
+    query: `SELECT any(a.alert_id) AS alert_id, any(a.dedup_key) AS dedup_key, any(a.type) AS type,
+        any(a.severity) AS severity, any(a.scope_kind) AS scope_kind, any(a.scope_id) AS scope_id,
+        any(a.summary) AS summary, toUnixTimestamp64Milli(any(a.occurred_at)) AS occurred_ms,
+        any(a.evidence) AS evidence,
+        groupArray(d.receiver) AS receivers
+      FROM (
+        SELECT alert_id, receiver FROM alert_deliveries
+        WHERE at >= {since:DateTime64(3, 'UTC')}
+        GROUP BY alert_id, receiver
+        HAVING countIf(action = 'trigger' AND status = 'delivered') > 0 AND countIf(action = 'resolve') = 0
+      ) AS d
+      INNER JOIN (SELECT * FROM alerts FINAL WHERE occurred_at >= {since:DateTime64(3, 'UTC')}) AS a
+        ON a.alert_id = d.alert_id
+      GROUP BY d.alert_id`,
+    query_params: { since: toClickHouseTime(since) },
+    format: 'JSONEachRow',
+  })
+  const open: Array<{ alert: Alert; receivers: string[] }> = []
+  for (const row of await result.json<Record<string, unknown>>()) {
+    const parsed = alertSchema.safeParse({
+      ...row,
+      alert_id: String(row.alert_id),
+      scope: { kind: row.scope_kind, id: row.scope_id },
+      occurred_at: new Date(Number(row.occurred_ms)).toISOString(),
+      evidence: JSON.parse(String(row.evidence)) as unknown,
+    })
+    if (parsed.success) open.push({ alert: parsed.data, receivers: row.receivers as string[] })
+  }
+  return open
+}
+
 export async function createPipeline(
   config: Config,
   logger: Logger,
@@ -177,6 +247,11 @@ export async function createPipeline(
     const router = createRouterFromConfig(config, client, logger, clock)
     if (router) {
       alertFeed.subscribe((alert) => router.route(alert))
+      // A lifted block resolves the alert it answered (PagerDuty: the incident).
+      control.onLifted(({ commands, actor }) => {
+        const ids = new Set(commands.map((command) => command.alert_id))
+        router.resolve((alert) => ids.has(alert.alert_id), `the block was lifted by ${actor}`)
+      })
       // At shutdown, deliveries in progress get a while to finish (receivers may be down).
       closers.unshift(() =>
         Promise.race([router.drain(), new Promise<void>((r) => setTimeout(r, 10_000).unref())]),
@@ -210,6 +285,25 @@ export async function createPipeline(
       fatal,
       async start() {
         scheduler.every('window sweep', 60_000, () => transport.sweep())
+        const jobs: ScheduledJob[] = [
+          retentionJob(client, (alert) => {
+            logger.warn({ alert }, alert.summary)
+            router?.route(alert)
+          }),
+        ]
+        if (router) {
+          const open = await readOpenAlerts(client, clock.now() - 33 * 24 * 60 * 60_000)
+          router.reopen(open)
+          logger.info({ alerts: open.length }, 'alerts notified and not resolved yet')
+          jobs.push(rolloverJob(router), ...digestJobs(router, client, config.alerts.digests))
+        }
+        await startSchedules({
+          scheduler,
+          runs: scheduleRunsIn(client),
+          jobs,
+          now: () => clock.now(),
+          logger: logger.child({ component: 'schedules' }),
+        })
         const commands = await control.load()
         logger.info({ ...commands, keyId: control.publicKey.id }, 'control commands loaded')
         // What the detectors had fired before a restart (a month back covers every period

@@ -36,6 +36,7 @@ export class ControlPlane implements DecisionSink {
   readonly #ids = new Set<string>()
   readonly #listeners = new Set<(entry: LoggedCommand) => void>()
   readonly #streamEnds = new Set<() => void>()
+  readonly #liftListeners = new Set<(lifted: Lifted) => void>()
   #closing = false
   readonly #state: GuardState
   #writing: Promise<unknown> = Promise.resolve()
@@ -139,6 +140,7 @@ export class ControlPlane implements DecisionSink {
           issuer: request.issuer,
           reason: request.reason,
           rule: request.rule,
+          alert_id: request.alert_id,
           evidence: request.evidence,
           issued_at: request.issued_at,
           expires_at: request.expires_at,
@@ -190,8 +192,15 @@ export class ControlPlane implements DecisionSink {
       scope = target.scope
       tenant = target.tenant ?? 'default'
     }
+    const lifted = this.active().filter((command) =>
+      resumes !== undefined
+        ? command.command_id === resumes
+        : command.scope.kind === scope.kind &&
+          command.scope.id === scope.id &&
+          (command.tenant ?? 'default') === (tenant ?? 'default'),
+    )
     const at = this.now()
-    return this.#append(
+    const appended = await this.#append(
       this.signer.sign({
         command_id: crypto.randomUUID(),
         action: 'resume',
@@ -204,6 +213,14 @@ export class ControlPlane implements DecisionSink {
         expires_at: null,
       }),
     )
+    for (const listener of this.#liftListeners) listener({ commands: lifted, actor, reason })
+    return appended
+  }
+
+  /** Told of the commands each resume lifted (to resolve the alerts they answered). */
+  onLifted(listener: (lifted: Lifted) => void): () => void {
+    this.#liftListeners.add(listener)
+    return () => this.#liftListeners.delete(listener)
   }
 
   /** The commands in force now. */
@@ -279,6 +296,13 @@ export class ControlPlane implements DecisionSink {
   async close(): Promise<void> {
     await this.log.close()
   }
+}
+
+/** What a resume lifted, and who asked. */
+export interface Lifted {
+  commands: ControlCommand[]
+  actor: string
+  reason: string
 }
 
 export class UnknownCommandError extends Error {

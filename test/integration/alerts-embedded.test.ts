@@ -14,7 +14,7 @@ const work = mkdtempSync(join(tmpdir(), 'spendguard-alerts-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 describe('alerts of a running embedded pipeline', () => {
-  it('reach a Slack webhook (its secret from the environment) and are recorded as delivered', async () => {
+  it('reach Slack and PagerDuty, are recorded as delivered, and a resume after a restart resolves the incident', async () => {
     const messages: string[] = []
     const slack = createServer((request, response) => {
       let body = ''
@@ -24,24 +24,38 @@ describe('alerts of a running embedded pipeline', () => {
         response.end('ok')
       })
     })
+    const events: Array<{ event_action: string; dedup_key: string }> = []
+    const pagerduty = createServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()))
+      request.on('end', () => {
+        events.push(JSON.parse(body) as { event_action: string; dedup_key: string })
+        response.writeHead(202).end('{"status":"success"}')
+      })
+    })
     await new Promise<void>((resolve) => slack.listen(0, '127.0.0.1', resolve))
+    await new Promise<void>((resolve) => pagerduty.listen(0, '127.0.0.1', resolve))
     try {
       const dataDir = join(work, 'data')
       const configFile = join(work, 'spendguard.yaml')
       writeFileSync(
         configFile,
         `clickhouse: { dataDir: ${JSON.stringify(dataDir)} }
-policy: { mode: audit, categories: { bulk_generation: { models: [llama3-8b] } } }
+policy: { mode: strict, categories: { bulk_generation: { models: [llama3-8b] } } }
 alerts:
   slack: [{ name: finops, webhook_url: "\${TEST_SLACK_URL}" }]
-  routes: [{ type: policy_violation, to: [finops] }]
+  pagerduty:
+    - { name: oncall, routing_key: test-key, events_url: "http://127.0.0.1:${(pagerduty.address() as AddressInfo).port}/v2/enqueue" }
+  routes: [{ type: policy_violation, to: [finops] }, { severity: critical, to: [oncall] }]
 `,
       )
       const port = await freePort()
       const url = `http://127.0.0.1:${(slack.address() as AddressInfo).port}/hook`
-      const server = await startCli(['start', '--config', configFile, '--port', String(port)], {
-        TEST_SLACK_URL: url,
-      })
+      const start = () =>
+        startCli(['start', '--config', configFile, '--port', String(port)], {
+          TEST_SLACK_URL: url,
+        })
+      let server = await start()
       expect(server.logs()).not.toContain(url)
       await postEvents(port, [
         makeLlmCallInput({
@@ -60,18 +74,61 @@ alerts:
         (
           await runCli([
             'sql',
-            'SELECT receiver, status, attempts FROM alert_deliveries FORMAT JSONEachRow',
+            `SELECT receiver, status, attempts FROM alert_deliveries WHERE action = 'trigger' ORDER BY receiver FORMAT JSONEachRow`,
             '--config',
             configFile,
           ])
         ).stdout.trim()
       await expect
         .poll(recorded, { timeout: 10_000, interval: 200 })
-        .toBe('{"receiver":"finops","status":"delivered","attempts":1}')
+        .toBe(
+          '{"receiver":"finops","status":"delivered","attempts":1}\n{"receiver":"oncall","status":"delivered","attempts":1}',
+        )
+      expect(events.map((e) => e.event_action)).toEqual(['trigger'])
+
+      // After a restart the incident is still open; lifting the rule's block resolves it, once.
+      server.child.kill('SIGTERM')
+      expect(await server.exited).toBe(0)
+      server = await start()
+      const resumed = await runCli([
+        'resume',
+        '--agent',
+        'blog-outline',
+        '--tenant',
+        'acme',
+        '--config',
+        configFile,
+      ])
+      expect(resumed.code).toBe(0)
+      await expect.poll(() => events.length, { timeout: 10_000, interval: 50 }).toBe(2)
+      expect(events[1]).toEqual({
+        routing_key: 'test-key',
+        event_action: 'resolve',
+        dedup_key: events[0]!.dedup_key,
+      })
+      await expect.poll(() => messages.length, { timeout: 10_000, interval: 50 }).toBe(2)
+      expect((JSON.parse(messages[1]!) as { text: string }).text).toMatch(
+        /^\[resolved\] policy\.model/,
+      )
+
+      // Every scheduled job has its start recorded (a later start catches up from there).
+      const jobs = await runCli([
+        'sql',
+        'SELECT DISTINCT job FROM schedule_runs ORDER BY job FORMAT TSV',
+        '--config',
+        configFile,
+      ])
+      expect(jobs.stdout.trim().split('\n')).toEqual([
+        'budget-rollover',
+        'daily-digest',
+        'retention-check',
+        'weekly-digest',
+      ])
       server.child.kill('SIGTERM')
       expect(await server.exited).toBe(0)
     } finally {
       await new Promise((resolve) => slack.close(resolve))
+      await new Promise((resolve) => pagerduty.close(resolve))
     }
   })
 })

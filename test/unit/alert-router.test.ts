@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Alert } from '../../alerts/alert.ts'
+import { budgetPeriodEnded } from '../../alerts/alert-jobs.ts'
 import { createAlertRouter, type Delivery } from '../../alerts/alert-router.ts'
 import { createReceivers, summaryLines } from '../../alerts/receivers.ts'
 import { alertRoutingSchema } from '../../alerts/routing.ts'
@@ -113,6 +114,55 @@ describe('alert routing and delivery', () => {
       ['finops', 'delivered', 2],
       ['oncall', 'delivered', 1],
     ])
+  })
+
+  it('the rollover resolves a budget incident once: PagerDuty resolve on the dedup key, Slack told', async () => {
+    const slack = await receiver(() => ({ status: 200 }))
+    const pagerduty = await receiver(() => ({ status: 202 }))
+    const { router, deliveries } = setup(
+      {
+        slack: [{ name: 'finops', webhook_url: `${slack.url}/hook` }],
+        pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: `${pagerduty.url}/v2` }],
+      },
+      {},
+    )
+    const crossing = alert(1, { evidence: { ...alert(1).evidence, period: '2026-03-02' } })
+    router.route(crossing)
+    // Another scope's alert of a month budget stays open at the turn of the day.
+    router.route(
+      alert(2, {
+        dedup_key: 'acme|budget:team-month@100|team:ml|2026-03@100',
+        scope: { kind: 'team', id: 'ml' },
+        evidence: { tenant: 'acme', window: 'month', period: '2026-03' },
+      }),
+    )
+    await router.drain()
+    const midnight = Date.parse('2026-03-03T00:00:00Z')
+    expect(router.resolve((a) => budgetPeriodEnded(a, T0), 'not yet')).toBe(0)
+    expect(router.resolve((a) => budgetPeriodEnded(a, midnight), 'the day ended')).toBe(1)
+    expect(router.resolve((a) => budgetPeriodEnded(a, midnight), 'the day ended')).toBe(0)
+    await router.drain()
+    expect(pagerduty.received.map((r) => JSON.parse(r.body) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ event_action: 'trigger', dedup_key: crossing.dedup_key }),
+      expect.objectContaining({
+        event_action: 'trigger',
+        dedup_key: 'acme|budget:team-month@100|team:ml|2026-03@100',
+      }),
+      { routing_key: 'KEY', event_action: 'resolve', dedup_key: crossing.dedup_key },
+    ])
+    const resolved = JSON.parse(slack.received[2]!.body) as { text: string; blocks: unknown[] }
+    expect(resolved.text).toBe(`[resolved] budget.threshold: ${crossing.summary}`)
+    expect(JSON.stringify(resolved.blocks)).toContain('cleared: the day ended')
+    expect(
+      deliveries
+        .filter((d) => d.action === 'resolve')
+        .map((d) => d.receiver)
+        .sort(),
+    ).toEqual(['finops', 'oncall'])
+    // At the turn of the month the month budget clears too.
+    expect(
+      router.resolve((a) => budgetPeriodEnded(a, Date.parse('2026-04-01T00:00:00Z')), 'month'),
+    ).toBe(1)
   })
 
   it('a receiver down then up gets every alert afterwards, in order', async () => {

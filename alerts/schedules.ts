@@ -1,0 +1,88 @@
+import { createTask } from 'node-cron'
+import type { Logger } from '../platform/logger.ts'
+import type { Scheduler } from '../platform/scheduler.ts'
+
+/**
+ * The wall-clock jobs of the alerts (SPEC section 10): the budget rollover at 00:00 UTC, the
+ * daily and weekly digests, the retention check. They run on the process's one scheduler
+ * (node-cron, UTC); each run is recorded with the time it was due, so a run that fell due while
+ * no process was up is made once at the next start.
+ */
+export interface ScheduledJob {
+  name: string
+  /** A cron expression, evaluated in UTC. */
+  cron: string
+  /** Does the work of the run due at `dueAt`; what it returns is recorded as its outcome. */
+  run(dueAt: number): Promise<string>
+}
+
+/** Where runs are recorded (the `schedule_runs` table). */
+export interface ScheduleRuns {
+  /** When the last recorded run of `job` was due; undefined if it never ran. */
+  last(job: string): Promise<number | undefined>
+  record(run: { job: string; dueAt: number; ranAt: number; outcome: string }): Promise<void>
+}
+
+const MINUTE = 60_000
+/** How far back a missed run is looked for: a weekly job missed over a long weekend counts. */
+const LOOKBACK_MS = 8 * 24 * 60 * MINUTE
+
+/** The latest minute in (after, upTo] at which `cron` was due, within the look-back. */
+export function lastDue(cron: string, after: number, upTo: number): number | undefined {
+  const task = createTask(cron, () => {}, { timezone: 'UTC' })
+  try {
+    const floor = Math.max(after, upTo - LOOKBACK_MS)
+    for (let minute = Math.floor(upTo / MINUTE) * MINUTE; minute > floor; minute -= MINUTE)
+      if (task.match(new Date(minute))) return minute
+    return undefined
+  } finally {
+    void task.destroy()
+  }
+}
+
+/**
+ * Starts the jobs: first a run each missed since its last recorded run (one, however many fell
+ * due), then each on its schedule. A job's first start ever records a baseline instead.
+ */
+export async function startSchedules(options: {
+  scheduler: Scheduler
+  runs: ScheduleRuns
+  jobs: ScheduledJob[]
+  now: () => number
+  logger: Logger
+}): Promise<void> {
+  const { runs, now, logger } = options
+  for (const job of options.jobs) {
+    let lastRun = await runs.last(job.name)
+    const runOnce = async (dueAt: number, why: string) => {
+      // The scheduled run of a minute a catch-up already covered is not made twice.
+      if (lastRun !== undefined && dueAt <= lastRun) return
+      lastRun = dueAt
+      let outcome: string
+      try {
+        outcome = await job.run(dueAt)
+      } catch (error) {
+        outcome = `failed: ${error instanceof Error ? error.message : String(error)}`
+        logger.error({ job: job.name, dueAt: new Date(dueAt).toISOString(), err: error }, outcome)
+      }
+      logger.info({ job: job.name, dueAt: new Date(dueAt).toISOString(), why, outcome }, 'ran')
+      await runs.record({ job: job.name, dueAt, ranAt: now(), outcome })
+    }
+    const started = now()
+    if (lastRun === undefined) {
+      lastRun = started
+      await runs.record({
+        job: job.name,
+        dueAt: started,
+        ranAt: started,
+        outcome: 'first start: the schedule begins now',
+      })
+    } else {
+      const missed = lastDue(job.cron, lastRun, started)
+      if (missed !== undefined) await runOnce(missed, 'missed while no process was up')
+    }
+    options.scheduler.cron(job.name, job.cron, () =>
+      runOnce(Math.floor(now() / MINUTE) * MINUTE, 'scheduled'),
+    )
+  }
+}
