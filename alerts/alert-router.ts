@@ -20,8 +20,11 @@ export interface Delivery {
 }
 
 export interface AlertRouter {
-  /** Queues an alert for its receivers; deliveries run in order per receiver. */
-  route(alert: Alert): void
+  /**
+   * Queues an alert for its receivers; deliveries run in order per receiver. `done` names
+   * receivers already told (an alert taken back from the outbox after a restart).
+   */
+  route(alert: Alert, done?: ReadonlySet<string>): void
   /**
    * Tells the receivers that were notified of each open alert matching `cleared` that its
    * condition cleared (PagerDuty: `resolve` on the dedup key), once. Returns how many.
@@ -146,14 +149,14 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
   }
 
   return {
-    route(alert) {
+    route(alert, done) {
       const evidence = alert.evidence as { tenant?: string }
       const names = receiversFor(routing, alert, {
         tenant: evidence.tenant,
         team: alert.scope.kind === 'team' ? alert.scope.id : undefined,
         agent: alert.scope.kind === 'agent' ? alert.scope.id : undefined,
-      })
-      if (names.length === 0) logger.info({ alert }, 'alert')
+      }).filter((name) => !done?.has(name))
+      if (names.length === 0 && !done) logger.info({ alert }, 'alert')
       const now = options.now()
       for (const name of names) {
         const receiver = byName.get(name)

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { allOf } from '../processors/detection/decision-store.ts'
 import { kafkaControlLog } from '../processors/control/control-log.ts'
+import { alertSchema } from '../alerts/alert.ts'
+import type { DeadLetter } from '../processors/ingest/dead-letters.ts'
 import { Partitioners } from 'kafkajs'
 import { topicNames } from '../platform/config.ts'
 import { ValidationError } from '../platform/errors.ts'
@@ -165,6 +167,48 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
         BigInt(batch.nextOffset) >= BigInt(batch.highWatermark),
       ),
   })
+  // The alerts topic, routed by one consumer group: an alert's offset is committed once its
+  // deliveries are done (or failed for good and recorded); an unreadable record is dead-lettered.
+  const router = deps.alertRouter
+  const alertsConsumer = router
+    ? kafka.consumer({ groupId: `${config.kafka.groupId}.alerts` })
+    : undefined
+  await alertsConsumer?.connect()
+  const alertDeadLetters = createKafkaDeadLetterSink(producer, topics.dlq)
+  const alerts =
+    router && alertsConsumer
+      ? createKafkaSource({
+          consumer: alertsConsumer,
+          topic: topics.alerts,
+          logger: logger.child({ component: 'alerts-topic' }),
+          onFatal: (error) => deps.onFatal(error),
+          async handle(batch) {
+            const letters: DeadLetter[] = []
+            for (const record of batch.records) {
+              let parsed: ReturnType<typeof alertSchema.safeParse> | undefined
+              try {
+                parsed = alertSchema.safeParse(JSON.parse(record.value.toString('utf8')))
+              } catch {
+                parsed = undefined
+              }
+              if (parsed?.success) router.route(parsed.data)
+              else
+                letters.push({
+                  code: 'ALERT_UNREADABLE',
+                  reason: parsed
+                    ? `not an alert: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`
+                    : 'not JSON',
+                  issues: [],
+                  original: record.value,
+                  source: { kind: 'kafka', partition: batch.partition, offset: record.offset },
+                  failedAt: clock.now(),
+                })
+            }
+            await alertDeadLetters.publish(letters)
+            await router.drain()
+          },
+        })
+      : undefined
   const controlLog = kafkaControlLog({
     kafka,
     producer,
@@ -178,6 +222,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
     closers: [
       () => bus.stop(),
       () => deltas.stop(),
+      ...(alerts ? [() => alerts.stop()] : []),
       () => controlLog.close(),
       () => publisher.close(),
     ],
@@ -194,6 +239,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
         )
       })
       await deltas.start()
+      await alerts?.start()
     },
     readiness() {
       const input = bus.readiness()

@@ -5,7 +5,9 @@ import { alertSchema, type Alert } from '../alerts/alert.ts'
 import { startSchedules, type ScheduledJob, type ScheduleRuns } from '../alerts/schedules.ts'
 import { createReceivers } from '../alerts/receivers.ts'
 import { toClickHouseTime } from '../processors/audit/audit-row.ts'
+import { hostname, userInfo } from 'node:os'
 import { join, resolve } from 'node:path'
+import { recordConfigChanges } from '../processors/audit/config-changes.ts'
 import type { Config } from '../platform/config.ts'
 import {
   createAuditStoreClient,
@@ -186,16 +188,47 @@ async function readOpenAlerts(client: ClickHouseClient, since: number) {
   })
   const open: Array<{ alert: Alert; receivers: string[] }> = []
   for (const row of await result.json<Record<string, unknown>>()) {
-    const parsed = alertSchema.safeParse({
-      ...row,
-      alert_id: String(row.alert_id),
-      scope: { kind: row.scope_kind, id: row.scope_id },
-      occurred_at: new Date(Number(row.occurred_ms)).toISOString(),
-      evidence: JSON.parse(String(row.evidence)) as unknown,
-    })
-    if (parsed.success) open.push({ alert: parsed.data, receivers: row.receivers as string[] })
+    const alert = alertFromRow(row)
+    if (alert) open.push({ alert, receivers: row.receivers as string[] })
   }
   return open
+}
+
+/**
+ * The outbox: alerts of the last day that some receiver has no delivery row for (the process
+ * stopped with them queued), with the receivers that have one.
+ */
+async function readUndelivered(client: ClickHouseClient, since: number) {
+  const result = await client.query({
+    query: `SELECT a.alert_id AS alert_id, a.dedup_key AS dedup_key, a.type AS type,
+        a.severity AS severity, a.scope_kind AS scope_kind, a.scope_id AS scope_id,
+        a.summary AS summary, toUnixTimestamp64Milli(a.occurred_at) AS occurred_ms,
+        a.evidence AS evidence, d.receivers AS receivers
+      FROM (SELECT * FROM alerts FINAL WHERE recorded_at >= {since:DateTime64(3, 'UTC')}) AS a
+      LEFT JOIN (
+        SELECT alert_id, groupUniqArray(receiver) AS receivers FROM alert_deliveries
+        WHERE action = 'trigger' AND at >= {since:DateTime64(3, 'UTC')} GROUP BY alert_id
+      ) AS d ON a.alert_id = d.alert_id
+      ORDER BY a.recorded_at, a.occurred_at`,
+    query_params: { since: toClickHouseTime(since) },
+    format: 'JSONEachRow',
+  })
+  return (await result.json<Record<string, unknown>>()).flatMap((row) => {
+    const parsed = alertFromRow(row)
+    return parsed ? [{ alert: parsed, done: new Set((row.receivers as string[]) ?? []) }] : []
+  })
+}
+
+/** An alert as the alerts table holds it (evidence as JSON text, the time in ms). */
+function alertFromRow(row: Record<string, unknown>): Alert | undefined {
+  const parsed = alertSchema.safeParse({
+    ...row,
+    alert_id: String(row.alert_id),
+    scope: { kind: row.scope_kind, id: row.scope_id },
+    occurred_at: new Date(Number(row.occurred_ms)).toISOString(),
+    evidence: JSON.parse(String(row.evidence)) as unknown,
+  })
+  return parsed.success ? parsed.data : undefined
 }
 
 export async function createPipeline(
@@ -245,8 +278,10 @@ export async function createPipeline(
       alertFeed,
     ])
     const router = createRouterFromConfig(config, client, logger, clock)
+    const embedded = config.kafka.brokers.length === 0
     if (router) {
-      alertFeed.subscribe((alert) => router.route(alert))
+      // Embedded the feed of this process; on Kafka the alerts topic (see kafka-wiring).
+      if (embedded) alertFeed.subscribe((alert) => router.route(alert))
       // A lifted block resolves the alert it answered (PagerDuty: the incident).
       control.onLifted(({ commands, actor }) => {
         const ids = new Set(commands.map((command) => command.alert_id))
@@ -257,7 +292,17 @@ export async function createPipeline(
         Promise.race([router.drain(), new Promise<void>((r) => setTimeout(r, 10_000).unref())]),
       )
     }
-    const deps = { config, logger, clock, pricer, sink, reader, decisions, onFatal }
+    const deps = {
+      config,
+      logger,
+      clock,
+      pricer,
+      sink,
+      reader,
+      decisions,
+      onFatal,
+      alertRouter: router,
+    }
     const transport = config.kafka.brokers.length > 0 ? await wireKafka(deps) : wireEmbedded(deps)
     closers.unshift(...transport.closers)
     if (transport.controlLog) control.useLog(transport.controlLog)
@@ -284,6 +329,14 @@ export async function createPipeline(
       windowsStatus: () => transport.status(),
       fatal,
       async start() {
+        const changed = await recordConfigChanges(
+          client,
+          config,
+          `spendguard start (${userInfo().username}@${hostname()})`,
+          clock.now(),
+        )
+        if (changed.length > 0)
+          logger.info({ sections: changed }, 'configuration changes recorded in config_changes')
         scheduler.every('window sweep', 60_000, () => transport.sweep())
         const jobs: ScheduledJob[] = [
           retentionJob(client, (alert) => {
@@ -295,6 +348,12 @@ export async function createPipeline(
           const open = await readOpenAlerts(client, clock.now() - 33 * 24 * 60 * 60_000)
           router.reopen(open)
           logger.info({ alerts: open.length }, 'alerts notified and not resolved yet')
+          if (config.kafka.brokers.length === 0) {
+            // Embedded, the alerts table is the outbox: what a stop left queued goes out now.
+            const undelivered = await readUndelivered(client, clock.now() - 24 * 60 * 60_000)
+            for (const { alert, done } of undelivered) router.route(alert, done)
+            logger.info({ alerts: undelivered.length }, 'alert outbox read')
+          }
           jobs.push(rolloverJob(router), ...digestJobs(router, client, config.alerts.digests))
         }
         await startSchedules({

@@ -1,3 +1,4 @@
+import type { AlertRouter } from '../alerts/alert-router.ts'
 import type { ControlLog } from '../processors/control/control-log.ts'
 import type { ClickHouseClient } from '../platform/clickhouse.ts'
 import type { Clock } from '../platform/clock.ts'
@@ -21,6 +22,11 @@ export interface TransportDeps {
   reader: ClickHouseClient
   /** Where detectors' alerts and command requests go (the tables, the in-process feed). */
   decisions: DecisionSink
+  /**
+   * The alert router, when receivers are configured. On Kafka it follows the `alerts` topic;
+   * embedded, the in-process alert feed.
+   */
+  alertRouter?: AlertRouter | undefined
   /** Called once when the input can no longer be consumed. */
   onFatal(error: unknown): void
 }

@@ -17,3 +17,19 @@ PARTITION BY toYYYYMM(due_at)
 ORDER BY (job, due_at)
 TTL toDateTime(due_at) + INTERVAL 2 YEAR
 SETTINGS ttl_only_drop_parts = 1;
+
+-- Changes of what governs spend (budgets, anomaly and loop rules, model policy, agents, alert
+-- routing), one row per changed section with who made it and the section before and after.
+CREATE TABLE IF NOT EXISTS config_changes
+(
+    at       DateTime64(3, 'UTC'),
+    actor    String,
+    section  LowCardinality(String),
+    before   String,
+    after    String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (section, at)
+TTL toDateTime(at) + INTERVAL 2 YEAR
+SETTINGS ttl_only_drop_parts = 1;

@@ -124,11 +124,93 @@ alerts:
         'retention-check',
         'weekly-digest',
       ])
+      // What governs spend was recorded once, at the first start, with who started it.
+      const changes = await runCli([
+        'sql',
+        `SELECT section, actor, before = '' AS first
+         FROM config_changes ORDER BY section FORMAT JSONEachRow`,
+        '--config',
+        configFile,
+      ])
+      const rows = changes.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { section: string; actor: string; first: number })
+      expect(rows.map((row) => row.section)).toEqual([
+        'agents',
+        'alerts',
+        'anomalies',
+        'budgets',
+        'loops',
+        'policy',
+      ])
+      expect(
+        rows.every((row) => row.first === 1 && row.actor.startsWith('spendguard start (')),
+      ).toBe(true)
+      // The Slack URL came from the environment: the table keeps the variable, not its value.
+      expect(changes.stdout).not.toContain(url)
       server.child.kill('SIGTERM')
       expect(await server.exited).toBe(0)
     } finally {
       await new Promise((resolve) => slack.close(resolve))
       await new Promise((resolve) => pagerduty.close(resolve))
+    }
+  })
+})
+
+describe('the alert outbox of the embedded pipeline', () => {
+  it('an alert still queued when the process stops is delivered by the next start', async () => {
+    const port = await freePort()
+    const slackPort = await freePort()
+    const dataDir = join(work, 'outbox-data')
+    const configFile = join(work, 'outbox.yaml')
+    writeFileSync(
+      configFile,
+      `clickhouse: { dataDir: ${JSON.stringify(dataDir)} }
+policy: { mode: audit, categories: { bulk_generation: { models: [llama3-8b] } } }
+alerts:
+  slack: [{ name: finops, webhook_url: "http://127.0.0.1:${slackPort}/hook" }]
+  routes: [{ type: policy_violation, to: [finops] }]
+`,
+    )
+    // The receiver is down: the alert is retried until the process stops.
+    let server = await startCli(['start', '--config', configFile, '--port', String(port)])
+    await postEvents(port, [
+      makeLlmCallInput({
+        event_id: randomUUID(),
+        occurred_at: recentTime(5),
+        agent_id: 'blog-outline',
+        task_category: 'bulk_generation',
+        model: 'gpt-4',
+      }),
+    ])
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+
+    const messages: string[] = []
+    const slack = createServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()))
+      request.on('end', () => {
+        messages.push(body)
+        response.end('ok')
+      })
+    })
+    await new Promise<void>((resolve) => slack.listen(slackPort, '127.0.0.1', resolve))
+    try {
+      server = await startCli(['start', '--config', configFile, '--port', String(port)])
+      await expect.poll(() => messages.length, { timeout: 15_000, interval: 50 }).toBe(1)
+      expect((JSON.parse(messages[0]!) as { text: string }).text).toContain('policy.model')
+      server.child.kill('SIGTERM')
+      expect(await server.exited).toBe(0)
+      // A third start finds nothing left to send.
+      server = await startCli(['start', '--config', configFile, '--port', String(port)])
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      expect(messages).toHaveLength(1)
+      server.child.kill('SIGTERM')
+      expect(await server.exited).toBe(0)
+    } finally {
+      await new Promise((resolve) => slack.close(resolve))
     }
   })
 })

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -74,6 +76,18 @@ async function startGuardProcess(env: Record<string, string>) {
 
 describe('the kill switch over the Kafka protocol', () => {
   it('a guard in another process blocks a session once its budget is crossed; resume lifts it', async () => {
+    // Alerts reach Slack through the alerts topic (its consumer commits after delivery).
+    const messages: string[] = []
+    const slack = createServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()))
+      request.on('end', () => {
+        messages.push(body)
+        response.end('ok')
+      })
+    })
+    await new Promise<void>((resolve) => slack.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => new Promise<void>((resolve) => slack.close(() => resolve())))
     const dataDir = join(work, 'data')
     const configFile = join(work, 'spendguard.json')
     writeFileSync(
@@ -90,6 +104,14 @@ describe('the kill switch over the Kafka protocol', () => {
             on_exceed: 'block',
           },
         ],
+        alerts: {
+          slack: [
+            {
+              name: 'finops',
+              webhook_url: `http://127.0.0.1:${(slack.address() as AddressInfo).port}/hook`,
+            },
+          ],
+        },
       }),
     )
     const port = await freePort()
@@ -138,6 +160,15 @@ describe('the kill switch over the Kafka protocol', () => {
       .toBe('block')
     const blocked = await guard.check(call)
     expect(blocked.reason).toMatch(/session-cap/)
+    // The crossing is critical: Slack hears of it (warning and critical go to Slack by default).
+    await expect
+      .poll(() => messages.map((m) => (JSON.parse(m) as { text: string }).text), {
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toContainEqual(
+        expect.stringMatching(/^\[critical\] budget\.threshold: session s-loop reached 100 %/),
+      )
     expect(await guard.check({ ...call, session: 's-other' })).toMatchObject({ action: 'allow' })
 
     // A command nobody signed, put on the topic by hand: ignored by the guard, audited as refused.
