@@ -81,6 +81,7 @@ const evidenceOf = (alert: Alert) =>
     observed?: string
     threshold?: string
     event_ids?: string[]
+    command?: string
   }
 
 /** The lines a person reads first: what, who, how much against what, the rule, when. */
@@ -102,6 +103,7 @@ export function summaryLines(notification: Notification, dashboardUrl?: string):
       `observed ${evidence.observed} against ${evidence.threshold ?? '-'} (${evidence.window ?? '-'})`,
     )
   lines.push(`rule: ${evidence.rule ?? alert.type}, at ${alert.occurred_at}`)
+  if (evidence.command !== undefined) lines.push(`done: ${evidence.command}`)
   if (suppressed > 0) lines.push(`and ${suppressed} more like it since the last notification`)
   lines.push(
     dashboardUrl

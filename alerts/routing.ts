@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import type { Alert } from './alert.ts'
 
@@ -98,13 +99,25 @@ export const alertRoutingSchema = z
 
 export type AlertRouting = z.output<typeof alertRoutingSchema>
 
-/** `${NAME}` in a secret, replaced from the environment; a missing variable is an error. */
+/**
+ * `${NAME}` in a secret, replaced from the environment, and `${file:PATH}` by the file's
+ * content (trailing newline dropped); a missing variable or file is an error naming the field.
+ */
 export function resolveSecret(
   value: string,
   field: string,
   env: Record<string, string | undefined>,
 ): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, variable: string) => {
+  const fromFiles = value.replace(/\$\{file:([^}]+)\}/g, (_, path: string) => {
+    try {
+      return readFileSync(path, 'utf8').replace(/\r?\n$/, '')
+    } catch (error) {
+      throw new Error(
+        `${field}: the secret file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      )
+    }
+  })
+  return fromFiles.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, variable: string) => {
     const found = env[variable]
     if (found === undefined || found === '')
       throw new Error(`${field}: the environment variable ${variable} is not set`)

@@ -111,8 +111,35 @@ export function alertOf(detection: Detection, occurredAt: number): Alert {
     scope: detection.scope,
     summary: detection.summary,
     occurred_at: new Date(occurredAt).toISOString(),
-    evidence: { tenant: detection.tenant, rule: detection.rule, ...detection.evidence },
+    evidence: {
+      tenant: detection.tenant,
+      rule: detection.rule,
+      ...detection.evidence,
+      ...(detection.command && detection.command.action !== 'cap'
+        ? { command: commandText(detection.command, detection.tenant) }
+        : {}),
+    },
   }
+}
+
+/** What a rule's command does, as a person reads it in a notification. */
+function commandText(spec: CommandRequestSpec, tenant: string): string {
+  const what =
+    spec.action === 'throttle'
+      ? `throttle to ${spec.calls_per_minute} calls/min`
+      : spec.action === 'downgrade'
+        ? `downgrade to ${spec.model}`
+        : spec.action
+  const until =
+    spec.expires_at === undefined
+      ? 'until resumed'
+      : `until ${new Date(spec.expires_at).toISOString()}`
+  const { kind, id } = spec.scope
+  // How to lift it, for the scopes `spendguard resume` names by a flag.
+  const lift = ['agent', 'feature', 'user', 'session', 'model'].includes(kind)
+    ? `; lift it: spendguard resume --${kind} ${id} --tenant ${tenant}`
+    : ''
+  return `${what} ${kind} ${id} ${until}${lift}`
 }
 
 /** The command request of a detection that asks for one, tied to its alert. */

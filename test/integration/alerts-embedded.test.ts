@@ -70,6 +70,10 @@ alerts:
       expect((JSON.parse(messages[0]!) as { text: string }).text).toContain(
         '[critical] policy.model: agent blog-outline: model gpt-4 is not permitted',
       )
+      // The message says what was done about it, and how to undo it.
+      expect(messages[0]).toContain(
+        'done: block agent blog-outline until resumed; lift it: spendguard resume --agent blog-outline --tenant acme',
+      )
       const recorded = async () =>
         (
           await runCli([

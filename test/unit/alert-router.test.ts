@@ -1,4 +1,7 @@
 import { createHmac } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -250,7 +253,7 @@ describe('alert routing and delivery', () => {
     expect(deliveries[0]!.reason).toContain('answered 400')
   })
 
-  it('configuration errors name the field; messages say what, who, how much, when', () => {
+  it('configuration errors name the field; messages say what, who, how much, when', async () => {
     expect(() =>
       alertRoutingSchema.parse({ routes: [{ severity: 'warning', to: ['nobody'] }] }),
     ).toThrow(/no receiver named .*nobody/)
@@ -260,6 +263,33 @@ describe('alert routing and delivery', () => {
         {},
       ),
     ).toThrow('alerts.slack.0.webhook_url: the environment variable MISSING_URL is not set')
+    // A secret can come from a file (a mounted secret), its last newline dropped.
+    const dir = mkdtempSync(join(tmpdir(), 'spendguard-secret-'))
+    writeFileSync(join(dir, 'pd-key'), 'FROM-A-FILE\n')
+    const sent: string[] = []
+    const [pd] = createReceivers(
+      alertRoutingSchema.parse({
+        pagerduty: [{ name: 'oncall', routing_key: `\${file:${join(dir, 'pd-key')}}` }],
+      }),
+      {},
+      (_url, init) => {
+        sent.push(String(init?.body))
+        return Promise.resolve(new Response('{}', { status: 202 }))
+      },
+    )
+    await pd!.send({ alert: alert(1), suppressed: 0 })
+    expect(JSON.parse(sent[0]!)).toMatchObject({ routing_key: 'FROM-A-FILE' })
+    expect(() =>
+      createReceivers(
+        alertRoutingSchema.parse({
+          pagerduty: [{ name: 'oncall', routing_key: `\${file:${join(dir, 'missing')}}` }],
+        }),
+        {},
+      ),
+    ).toThrow(
+      /alerts\.pagerduty\.0\.routing_key: the secret file .*missing cannot be read \(ENOENT\)/,
+    )
+    rmSync(dir, { recursive: true, force: true })
     expect(summaryLines({ alert: alert(1), suppressed: 0 })).toEqual([
       '[critical] budget.threshold: user u-7 reached 100 % of budget user-day ($10 of $10, day 2026-03-02)',
       'scope: user u-7 (tenant acme)',
