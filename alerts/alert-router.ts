@@ -214,8 +214,10 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
             if (!receiver?.digest) return resolve()
             enqueue(name, async () => {
               try {
+                // A digest is not worth holding the receiver's queue for long: 15 retries
+                // (about a quarter of an hour), then it is logged as not delivered.
                 await retrying(() => receiver.digest!(title, lines), {
-                  policy,
+                  policy: { ...policy, maxRetries: 15 },
                   sleep: options.sleep,
                 })
                 taken.push(name)

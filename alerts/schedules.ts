@@ -79,7 +79,11 @@ export async function startSchedules(options: {
       })
     } else {
       const missed = lastDue(job.cron, lastRun, started)
-      if (missed !== undefined) await runOnce(missed, 'missed while no process was up')
+      // Not awaited: a start does not wait for a digest's receiver.
+      if (missed !== undefined)
+        void runOnce(missed, 'missed while no process was up').catch((error: unknown) =>
+          logger.error({ job: job.name, err: error }, 'catching up a missed run failed'),
+        )
     }
     options.scheduler.cron(job.name, job.cron, () =>
       runOnce(Math.floor(now() / MINUTE) * MINUTE, 'scheduled'),

@@ -178,7 +178,8 @@ async function readOpenAlerts(client: ClickHouseClient, since: number) {
         SELECT alert_id, receiver FROM alert_deliveries
         WHERE at >= {since:DateTime64(3, 'UTC')}
         GROUP BY alert_id, receiver
-        HAVING countIf(action = 'trigger' AND status = 'delivered') > 0 AND countIf(action = 'resolve') = 0
+        HAVING countIf(action = 'trigger' AND status = 'delivered') > 0
+          AND countIf(action = 'resolve' AND status = 'delivered') = 0
       ) AS d
       INNER JOIN (SELECT * FROM alerts FINAL WHERE occurred_at >= {since:DateTime64(3, 'UTC')}) AS a
         ON a.alert_id = d.alert_id

@@ -68,7 +68,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     async stop() {
       for (const handle of timers.splice(0)) stopTimer(handle)
       for (const task of crons.splice(0)) await task.stop()
-      await Promise.allSettled([...running])
+      // Runs in progress get a few seconds; one waiting on a receiver does not hold the stop.
+      await Promise.race([
+        Promise.allSettled([...running]),
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+      ])
     },
   }
 }

@@ -100,7 +100,8 @@ export class ControlPlane implements DecisionSink {
         ).catch(() => {})
       return false
     }
-    const entry = { seq, command: verdict.command }
+    // Served as received: a field this version does not know stays, and stays signed.
+    const entry = { seq, command: raw as ControlCommand }
     this.#log.push(entry)
     this.#ids.add(entry.command.command_id)
     for (const listener of this.#listeners) listener(entry)
@@ -190,7 +191,8 @@ export class ControlPlane implements DecisionSink {
       resumes = target.commandId
     } else {
       scope = target.scope
-      tenant = target.tenant ?? 'default'
+      // As when issued: a tenant scope names its tenant.
+      tenant = scope.kind === 'tenant' ? scope.id : (target.tenant ?? 'default')
     }
     const lifted = this.active().filter((command) =>
       resumes !== undefined
@@ -263,8 +265,10 @@ export class ControlPlane implements DecisionSink {
       const seq = await this.log.append(command, (this.#log[this.#log.length - 1]?.seq ?? 0) + 1)
       if (!this.log.follows) this.#deliver(command, seq)
       else {
-        this.#appended.add(command.command_id)
+        // Marked published only once audited: a failed insert is retried with the batch (the
+        // topic takes the repeat under the same key, guards apply it once).
         await recordControlRow(this.client, { seq, command, status: 'issued', at: this.now() })
+        this.#appended.add(command.command_id)
         // A person's command is answered once this process serves it too; a rule's batch
         // does not wait for the topic to come back round.
         if (waitForReadBack) await this.#deliveredBack(seq)
@@ -285,6 +289,7 @@ export class ControlPlane implements DecisionSink {
           new Error(`command at position ${seq} is on the topic but was not read back in 10 s`),
         )
       }, 10_000)
+      timer.unref()
       this.#awaited.set(seq, () => {
         clearTimeout(timer)
         this.#awaited.delete(seq)

@@ -104,14 +104,29 @@ export class GuardState {
       if (!held) return verdict
       this.#count -= held.size
       if (command.resumes === undefined) held.clear()
-      else held.delete(command.resumes)
+      else {
+        // Lifting a budget's block lifts its caps too (their headroom is spent).
+        const lifted = held.get(command.resumes)
+        held.delete(command.resumes)
+        if (lifted?.rule !== undefined)
+          for (const [id, other] of held)
+            if (other.action === 'cap' && budgetOf(other) === budgetOf(lifted)) held.delete(id)
+      }
       this.#count += held.size
       return verdict
     }
     const held = this.#held(command, true)!
     if (command.action === 'cap') {
-      // The latest cap of a budget on a scope replaces the earlier ones (and their reservations).
+      // The latest cap of a budget on a scope replaces the earlier ones (and their reservations);
+      // an older one read again (a reader that starts over) changes nothing.
       const budget = budgetOf(command)
+      for (const other of held.values())
+        if (
+          other.action === 'cap' &&
+          budgetOf(other) === budget &&
+          Date.parse(other.issued_at) > Date.parse(command.issued_at)
+        )
+          return verdict
       for (const [id, other] of held)
         if (other.action === 'cap' && budgetOf(other) === budget && id !== command.command_id) {
           held.delete(id)

@@ -81,6 +81,11 @@ export function kafkaControlSource(options: KafkaControlSourceOptions): ControlS
         })
         reader.on(reader.events.FETCH, contact)
         await reader.connect()
+        // Closed while connecting: this reader must not be left running.
+        if (closed) {
+          await reader.disconnect().catch(() => {})
+          return
+        }
         await reader.subscribe({ topic: options.topic, fromBeginning: true })
         await reader.run({
           autoCommit: false,

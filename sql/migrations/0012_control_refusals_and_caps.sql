@@ -1,5 +1,5 @@
 -- Refused commands are audited beside issued ones: a person's request the control plane turned
--- down (an unknown command to resume, a throttle without its rate, a token not allowed to) and
+-- down (an unknown command to resume, a throttle without its rate, a body that is no command) and
 -- a command on the control topic that failed verification (forged, unknown key, unsigned).
 -- Refused rows take no place in the log (`seq` 0) and are never served to guards. `action`
 -- becomes free text: a refused request may name an action that does not exist.

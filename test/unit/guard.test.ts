@@ -209,6 +209,43 @@ describe('pre-call estimates against a blocking budget', () => {
     expect(guard.check(call, NOW, 1000)).toEqual({ action: 'allow' })
   })
 
+  it('an older cap read again changes nothing; lifting a budget block by id lifts its caps', () => {
+    const guard = new GuardState(trusted)
+    const older = cap('c50', '5')
+    const newer = command({
+      ...cap('c80', '8', 'budget:session-cap@80'),
+      command_id: 'c80',
+      issued_at: new Date(NOW + 60_000).toISOString(),
+    })
+    guard.apply(older, NOW)
+    guard.apply(newer, NOW)
+    expect(guard.check(call, NOW, 1.5)).toEqual({ action: 'allow' })
+    // A reader that starts over reads the 50 % cap again: the 80 % one and its reservation stay.
+    guard.apply(older, NOW)
+    expect(guard.active(NOW).map((c) => c.command_id)).toEqual(['c80'])
+    expect(guard.check(call, NOW, 1)).toMatchObject({ action: 'block', commandId: 'c80' })
+    // The budget's block, then a resume of that block by id: the cap goes with it.
+    guard.apply(
+      command({
+        command_id: 'b100',
+        rule: 'budget:session-cap@100',
+        scope: { kind: 'session', id: 's-1' },
+      }),
+      NOW,
+    )
+    guard.apply(
+      command({
+        command_id: 'r1',
+        action: 'resume',
+        resumes: 'b100',
+        scope: { kind: 'session', id: 's-1' },
+      }),
+      NOW,
+    )
+    expect(guard.active(NOW)).toEqual([])
+    expect(guard.check(call, NOW, 5)).toEqual({ action: 'allow' })
+  })
+
   it('prices an estimate given in tokens with the rates it was given', async () => {
     let handlers: Parameters<ControlSource['start']>[0] | undefined
     const source: ControlSource = {
