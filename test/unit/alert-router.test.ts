@@ -273,7 +273,7 @@ describe('alert routing and delivery', () => {
       }),
       {},
       (_url, init) => {
-        sent.push(String(init?.body))
+        sent.push(init?.body as string)
         return Promise.resolve(new Response('{}', { status: 202 }))
       },
     )
