@@ -27,6 +27,7 @@ export function rolloverJob(router: AlertRouter): ScheduledJob {
   return {
     name: 'budget-rollover',
     cron: '0 0 * * *',
+    everywhere: true,
     run: (dueAt) => {
       const resolved = router.resolve(
         (alert) => budgetPeriodEnded(alert, dueAt),

@@ -14,6 +14,11 @@ export interface ScheduledJob {
   cron: string
   /** Does the work of the run due at `dueAt`; what it returns is recorded as its outcome. */
   run(dueAt: number): Promise<string>
+  /**
+   * Run by every process (each resolves the alerts it routed), not only by the one that
+   * leads the schedules.
+   */
+  everywhere?: boolean
 }
 
 /** Where runs are recorded (the `schedule_runs` table). */
@@ -27,17 +32,20 @@ const MINUTE = 60_000
 /** How far back a missed run is looked for: a weekly job missed over a long weekend counts. */
 const LOOKBACK_MS = 8 * 24 * 60 * MINUTE
 
+/** node-cron's matcher of each expression (tasks made and never started: no timers). */
+const matchers = new Map<string, ReturnType<typeof createTask>>()
+
 /** The latest minute in (after, upTo] at which `cron` was due, within the look-back. */
 export function lastDue(cron: string, after: number, upTo: number): number | undefined {
-  const task = createTask(cron, () => {}, { timezone: 'UTC' })
-  try {
-    const floor = Math.max(after, upTo - LOOKBACK_MS)
-    for (let minute = Math.floor(upTo / MINUTE) * MINUTE; minute > floor; minute -= MINUTE)
-      if (task.match(new Date(minute))) return minute
-    return undefined
-  } finally {
-    void task.destroy()
+  let task = matchers.get(cron)
+  if (!task) {
+    task = createTask(cron, () => {}, { timezone: 'UTC' })
+    matchers.set(cron, task)
   }
+  const floor = Math.max(after, upTo - LOOKBACK_MS)
+  for (let minute = Math.floor(upTo / MINUTE) * MINUTE; minute > floor; minute -= MINUTE)
+    if (task.match(new Date(minute))) return minute
+  return undefined
 }
 
 /**
@@ -50,11 +58,18 @@ export async function startSchedules(options: {
   jobs: ScheduledJob[]
   now: () => number
   logger: Logger
+  /**
+   * Whether this process leads the schedules (several processes on Kafka: one makes each run;
+   * the one that takes over catches up what the previous one missed). Default: it does.
+   */
+  leads?: () => boolean
 }): Promise<void> {
   const { runs, now, logger } = options
   for (const job of options.jobs) {
     let lastRun = await runs.last(job.name)
+    const leading = () => job.everywhere === true || (options.leads?.() ?? true)
     const runOnce = async (dueAt: number, why: string) => {
+      if (!leading()) return
       // The scheduled run of a minute a catch-up already covered is not made twice.
       if (lastRun !== undefined && dueAt <= lastRun) return
       lastRun = dueAt
@@ -88,5 +103,15 @@ export async function startSchedules(options: {
     options.scheduler.cron(job.name, job.cron, () =>
       runOnce(Math.floor(now() / MINUTE) * MINUTE, 'scheduled'),
     )
+    if (options.leads && job.everywhere !== true)
+      // Leadership moves (a rebalance): whoever leads now makes what nobody made.
+      options.scheduler.every(`${job.name} takeover`, MINUTE, async () => {
+        if (!leading()) return
+        const recorded = await runs.last(job.name)
+        if (recorded !== undefined && (lastRun === undefined || recorded > lastRun))
+          lastRun = recorded
+        const missed = lastDue(job.cron, lastRun ?? now(), now())
+        if (missed !== undefined) await runOnce(missed, 'missed by the process that led before')
+      })
   }
 }

@@ -45,6 +45,7 @@ export function wireEmbedded(deps: TransportDeps): Transport {
     bus,
     processor,
     closers: [() => bus.stop()],
+    leads: () => true,
     spend: (query) => processor.windows.view(query),
     async start() {
       // Live totals start from the audit, which holds exactly what was audited before.

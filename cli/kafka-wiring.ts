@@ -135,6 +135,13 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
       },
     ]),
   })
+  // Partition 0 of the alerts topic (of the input, without alert receivers) makes its holder
+  // the process that runs the schedules.
+  const held = new Set<number>()
+  const hold = (assigned: number[], revoked: number[]) => {
+    for (const partition of revoked) held.delete(partition)
+    for (const partition of assigned) held.add(partition)
+  }
   const inputConsumer = kafka.consumer({ groupId: config.kafka.groupId })
   await inputConsumer.connect()
   const bus = createKafkaBus({
@@ -143,7 +150,10 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
     topic: topics.llmCalls,
     logger: logger.child({ component: 'kafka-bus' }),
     partitionsConsumedConcurrently: config.kafka.partitions,
-    onAssignment: (_assigned, revoked) => instance.revoke(revoked, []),
+    onAssignment: (assigned, revoked) => {
+      instance.revoke(revoked, [])
+      if (!deps.alertRouter) hold(assigned, revoked)
+    },
     onFatal: (error) => deps.onFatal(error),
   })
   const deltasConsumer = kafka.consumer({ groupId: `${config.kafka.groupId}.spend-deltas` })
@@ -181,6 +191,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
           consumer: alertsConsumer,
           topic: topics.alerts,
           logger: logger.child({ component: 'alerts-topic' }),
+          onAssignment: hold,
           onFatal: (error) => deps.onFatal(error),
           async handle(batch) {
             const letters: DeadLetter[] = []
@@ -219,6 +230,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
     bus,
     processor,
     controlLog,
+    leads: () => held.has(0),
     closers: [
       () => bus.stop(),
       () => deltas.stop(),

@@ -363,6 +363,7 @@ export async function createPipeline(
           jobs,
           now: () => clock.now(),
           logger: logger.child({ component: 'schedules' }),
+          ...(embedded ? {} : { leads: () => transport.leads() }),
         })
         const commands = await control.load()
         logger.info({ ...commands, keyId: control.publicKey.id }, 'control commands loaded')

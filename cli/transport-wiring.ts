@@ -51,6 +51,11 @@ export interface Transport {
   queued(): number
   /** Whether input is consumed and owned state is being followed (GET /readyz). */
   readiness(): Readiness
+  /**
+   * Whether this process leads the scheduled jobs: always embedded; on Kafka the holder of
+   * partition 0 of the alerts topic (or of the input, without alert receivers).
+   */
+  leads(): boolean
   /** What /v1/status shows about the windows. */
   status(): Record<string, unknown>
 }

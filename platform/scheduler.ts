@@ -63,7 +63,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     cron(name, expression, task) {
       if (!validate(expression))
         throw new ConfigError(`schedule of ${name}: "${expression}" is not a cron expression`)
-      crons.push(schedule(expression, guarded(name, task), { timezone: 'UTC', name }))
+      crons.push(schedule(expression, guarded(name, task), { timezone: 'UTC' }))
     },
     async stop() {
       for (const handle of timers.splice(0)) stopTimer(handle)
