@@ -113,6 +113,10 @@ export function summaryLines(notification: Notification, dashboardUrl?: string):
   return lines
 }
 
+/** Ids come from events: <, > and & would be links or mentions in Slack's markup. */
+const slackEscape = (line: string) =>
+  line.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
 const PD_SEVERITY = { info: 'info', warning: 'warning', critical: 'critical' } as const
 
 /** Receivers of a routing configuration, their secrets read from `env`. */
@@ -128,10 +132,7 @@ export function createReceivers(
       name: config.name,
       kind: 'slack',
       send: (notification) => {
-        // Ids come from events: <, > and & would be links or mentions in Slack's markup.
-        const lines = summaryLines(notification, routing.dashboard_url).map((line) =>
-          line.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
-        )
+        const lines = summaryLines(notification, routing.dashboard_url).map(slackEscape)
         return post(
           fetchImpl,
           config.name,
@@ -158,12 +159,7 @@ export function createReceivers(
                 type: 'section',
                 text: {
                   type: 'mrkdwn',
-                  text: lines
-                    .map((line) =>
-                      line.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
-                    )
-                    .join('\n')
-                    .slice(0, 3000),
+                  text: lines.map(slackEscape).join('\n').slice(0, 3000),
                 },
               },
             ],
@@ -210,32 +206,26 @@ export function createReceivers(
       config.secret === undefined
         ? undefined
         : resolveSecret(config.secret, `alerts.webhooks.${i}.secret`, env)
+    /** The receiver checks HMAC-SHA256(secret, "<timestamp>.<body>") and the timestamp's age. */
+    const signedPost = (event: Record<string, unknown>) => {
+      const body = JSON.stringify(event)
+      const timestamp = String(Math.floor(now() / 1000))
+      const headers: Record<string, string> = { 'x-spendguard-timestamp': timestamp }
+      if (key)
+        headers['x-spendguard-signature'] =
+          `sha256=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`
+      return post(fetchImpl, config.name, url, body, headers)
+    }
     return {
       name: config.name,
       kind: 'webhook',
-      send: ({ alert, suppressed, resolved }) => {
-        const body = JSON.stringify(
+      send: ({ alert, suppressed, resolved }) =>
+        signedPost(
           resolved !== undefined
             ? { event: 'resolved', alert, reason: resolved }
             : { event: 'triggered', alert, suppressed },
-        )
-        const timestamp = String(Math.floor(now() / 1000))
-        // The receiver checks HMAC-SHA256(secret, "<timestamp>.<body>") and the timestamp's age.
-        const headers: Record<string, string> = { 'x-spendguard-timestamp': timestamp }
-        if (key)
-          headers['x-spendguard-signature'] =
-            `sha256=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`
-        return post(fetchImpl, config.name, url, body, headers)
-      },
-      digest: (title, lines) => {
-        const body = JSON.stringify({ event: 'digest', title, lines })
-        const timestamp = String(Math.floor(now() / 1000))
-        const headers: Record<string, string> = { 'x-spendguard-timestamp': timestamp }
-        if (key)
-          headers['x-spendguard-signature'] =
-            `sha256=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`
-        return post(fetchImpl, config.name, url, body, headers)
-      },
+        ),
+      digest: (title, lines) => signedPost({ event: 'digest', title, lines }),
     }
   })
   return [...slack, ...pagerduty, ...webhooks]

@@ -1,6 +1,10 @@
 import type { Config } from '../platform/config.ts'
 import { ConfigError } from '../platform/errors.ts'
-import type { ControlCommand, ControlScopeKind } from '../producers/guard/control-command.ts'
+import {
+  describeAction,
+  type ControlCommand,
+  type ControlScopeKind,
+} from '../producers/guard/control-command.ts'
 import { callPipeline, requireRunningPipeline } from './running-pipeline.ts'
 import { renderTable } from './text-table.ts'
 
@@ -117,13 +121,7 @@ export async function runControls(config: Config): Promise<ControlCommand[]> {
 }
 
 export function formatCommand(command: ControlCommand): string {
-  const what =
-    command.action === 'throttle'
-      ? `throttle to ${command.calls_per_minute} calls/min`
-      : command.action === 'downgrade'
-        ? `downgrade to ${command.model}`
-        : command.action
-  return `${what} ${command.scope.kind} ${command.scope.id} (tenant ${command.tenant ?? '-'}) until ${command.expires_at ?? 'resumed'}: ${command.command_id}`
+  return `${describeAction(command)} ${command.scope.kind} ${command.scope.id} (tenant ${command.tenant ?? '-'}) until ${command.expires_at ?? 'resumed'}: ${command.command_id}`
 }
 
 export function formatControls(commands: ControlCommand[]): string {

@@ -1,7 +1,6 @@
 import { ConfigError } from '../platform/errors.ts'
 import { createAlertRouter, type AlertRouter } from '../alerts/alert-router.ts'
 import { digestJobs, retentionJob, rolloverJob } from '../alerts/alert-jobs.ts'
-import { alertSchema, type Alert } from '../alerts/alert.ts'
 import { startSchedules, type ScheduledJob, type ScheduleRuns } from '../alerts/schedules.ts'
 import { createReceivers } from '../alerts/receivers.ts'
 import { toClickHouseTime } from '../processors/audit/audit-row.ts'
@@ -30,7 +29,9 @@ import {
   AlertFeed,
   allOf,
   createClickHouseDecisionSink,
+  readOpenAlerts,
   readRecentAlerts,
+  readUndelivered,
 } from '../processors/detection/decision-store.ts'
 import { loadOrCreateSigningKey } from '../processors/control/command-signer.ts'
 import { ControlPlane } from '../processors/control/control-plane.ts'
@@ -161,75 +162,6 @@ function scheduleRunsIn(client: ClickHouseClient): ScheduleRuns {
       })
     },
   }
-}
-
-/**
- * Alerts notified at a receiver (a delivered trigger) and not resolved there since, over the
- * last 33 days: what the rollover and resumes may still resolve after a restart.
- */
-async function readOpenAlerts(client: ClickHouseClient, since: number) {
-  const result = await client.query({
-    query: `SELECT any(a.alert_id) AS alert_id, any(a.dedup_key) AS dedup_key, any(a.type) AS type,
-        any(a.severity) AS severity, any(a.scope_kind) AS scope_kind, any(a.scope_id) AS scope_id,
-        any(a.summary) AS summary, toUnixTimestamp64Milli(any(a.occurred_at)) AS occurred_ms,
-        any(a.evidence) AS evidence,
-        groupArray(d.receiver) AS receivers
-      FROM (
-        SELECT alert_id, receiver FROM alert_deliveries
-        WHERE at >= {since:DateTime64(3, 'UTC')}
-        GROUP BY alert_id, receiver
-        HAVING countIf(action = 'trigger' AND status = 'delivered') > 0
-          AND countIf(action = 'resolve' AND status = 'delivered') = 0
-      ) AS d
-      INNER JOIN (SELECT * FROM alerts FINAL WHERE occurred_at >= {since:DateTime64(3, 'UTC')}) AS a
-        ON a.alert_id = d.alert_id
-      GROUP BY d.alert_id`,
-    query_params: { since: toClickHouseTime(since) },
-    format: 'JSONEachRow',
-  })
-  const open: Array<{ alert: Alert; receivers: string[] }> = []
-  for (const row of await result.json<Record<string, unknown>>()) {
-    const alert = alertFromRow(row)
-    if (alert) open.push({ alert, receivers: row.receivers as string[] })
-  }
-  return open
-}
-
-/**
- * The outbox: alerts of the last day that some receiver has no delivery row for (the process
- * stopped with them queued), with the receivers that have one.
- */
-async function readUndelivered(client: ClickHouseClient, since: number) {
-  const result = await client.query({
-    query: `SELECT a.alert_id AS alert_id, a.dedup_key AS dedup_key, a.type AS type,
-        a.severity AS severity, a.scope_kind AS scope_kind, a.scope_id AS scope_id,
-        a.summary AS summary, toUnixTimestamp64Milli(a.occurred_at) AS occurred_ms,
-        a.evidence AS evidence, d.receivers AS receivers
-      FROM (SELECT * FROM alerts FINAL WHERE recorded_at >= {since:DateTime64(3, 'UTC')}) AS a
-      LEFT JOIN (
-        SELECT alert_id, groupUniqArray(receiver) AS receivers FROM alert_deliveries
-        WHERE action = 'trigger' AND at >= {since:DateTime64(3, 'UTC')} GROUP BY alert_id
-      ) AS d ON a.alert_id = d.alert_id
-      ORDER BY a.recorded_at, a.occurred_at`,
-    query_params: { since: toClickHouseTime(since) },
-    format: 'JSONEachRow',
-  })
-  return (await result.json<Record<string, unknown>>()).flatMap((row) => {
-    const parsed = alertFromRow(row)
-    return parsed ? [{ alert: parsed, done: new Set((row.receivers as string[]) ?? []) }] : []
-  })
-}
-
-/** An alert as the alerts table holds it (evidence as JSON text, the time in ms). */
-function alertFromRow(row: Record<string, unknown>): Alert | undefined {
-  const parsed = alertSchema.safeParse({
-    ...row,
-    alert_id: String(row.alert_id),
-    scope: { kind: row.scope_kind, id: row.scope_id },
-    occurred_at: new Date(Number(row.occurred_ms)).toISOString(),
-    evidence: JSON.parse(String(row.evidence)) as unknown,
-  })
-  return parsed.success ? parsed.data : undefined
 }
 
 export async function createPipeline(

@@ -126,6 +126,40 @@ export function allOf(sinks: DecisionSink[]): DecisionSink {
   }
 }
 
+/** The columns of the alerts table an Alert is read back from (`a.` qualified where joined). */
+const alertColumns = (table = '') =>
+  `toString(${table}alert_id) AS alert_id, ${table}dedup_key AS dedup_key, ${table}type AS type,
+   toString(${table}severity) AS severity, ${table}scope_kind AS scope_kind,
+   ${table}scope_id AS scope_id, ${table}summary AS summary,
+   toString(toUnixTimestamp64Milli(${table}occurred_at)) AS occurred_ms, ${table}evidence AS evidence`
+const ALERT_COLUMNS = alertColumns()
+
+interface AlertRow {
+  alert_id: string
+  dedup_key: string
+  type: string
+  severity: Alert['severity']
+  scope_kind: string
+  scope_id: string
+  summary: string
+  occurred_ms: string
+  evidence: string
+}
+
+/** An alert as the alerts table holds it (evidence as JSON text, the time in ms). */
+function alertOf(row: AlertRow): Alert {
+  return {
+    alert_id: row.alert_id,
+    dedup_key: row.dedup_key,
+    type: row.type,
+    severity: row.severity,
+    scope: { kind: row.scope_kind, id: row.scope_id },
+    summary: row.summary,
+    occurred_at: new Date(Number(row.occurred_ms)).toISOString(),
+    evidence: JSON.parse(row.evidence) as Alert['evidence'],
+  }
+}
+
 /**
  * The alerts recorded since `sinceMs` (epoch ms), oldest first: what the detectors of a
  * restarted process take back (`DetectionEngine.remember`).
@@ -136,34 +170,68 @@ export async function readRecentAlerts(
 ): Promise<Alert[]> {
   try {
     const result = await client.query({
-      query: `SELECT toString(alert_id) AS alert_id, dedup_key, type, toString(severity) AS severity,
-          scope_kind, scope_id, summary, toString(toUnixTimestamp64Milli(occurred_at)) AS occurred_ms, evidence
+      query: `SELECT ${ALERT_COLUMNS}
         FROM alerts FINAL WHERE occurred_at >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY occurred_at`,
       query_params: { since: sinceMs },
       format: 'JSONEachRow',
     })
-    const rows = await result.json<{
-      alert_id: string
-      dedup_key: string
-      type: string
-      severity: Alert['severity']
-      scope_kind: string
-      scope_id: string
-      summary: string
-      occurred_ms: string
-      evidence: string
-    }>()
-    return rows.map((row) => ({
-      alert_id: row.alert_id,
-      dedup_key: row.dedup_key,
-      type: row.type,
-      severity: row.severity,
-      scope: { kind: row.scope_kind, id: row.scope_id },
-      summary: row.summary,
-      occurred_at: new Date(Number(row.occurred_ms)).toISOString(),
-      evidence: JSON.parse(row.evidence) as Alert['evidence'],
-    }))
+    return (await result.json<AlertRow>()).map(alertOf)
   } catch (error) {
     throw classifyStoreError(error, 'read alerts')
   }
+}
+
+/**
+ * Alerts notified at a receiver (a delivered trigger) and not resolved there since: what the
+ * rollover and resumes may still resolve after a restart, with the receivers told.
+ */
+export async function readOpenAlerts(
+  client: ClickHouseClient,
+  sinceMs: number,
+): Promise<Array<{ alert: Alert; receivers: string[] }>> {
+  const result = await client.query({
+    query: `SELECT ${alertColumns('a.')}, d.receivers AS receivers
+      FROM (
+        SELECT alert_id, groupArray(receiver) AS receivers FROM (
+          SELECT alert_id, receiver FROM alert_deliveries
+          WHERE at >= fromUnixTimestamp64Milli({since:Int64})
+          GROUP BY alert_id, receiver
+          HAVING countIf(action = 'trigger' AND status = 'delivered') > 0
+            AND countIf(action = 'resolve' AND status = 'delivered') = 0
+        ) GROUP BY alert_id
+      ) AS d
+      INNER JOIN (SELECT * FROM alerts FINAL WHERE occurred_at >= fromUnixTimestamp64Milli({since:Int64})) AS a
+        ON a.alert_id = d.alert_id`,
+    query_params: { since: sinceMs },
+    format: 'JSONEachRow',
+  })
+  return (await result.json<AlertRow & { receivers: string[] }>()).map((row) => ({
+    alert: alertOf(row),
+    receivers: row.receivers,
+  }))
+}
+
+/**
+ * The outbox: alerts recorded since `sinceMs` with the receivers that already have a delivery
+ * row for them (the router sends to the others: the process stopped with them queued).
+ */
+export async function readUndelivered(
+  client: ClickHouseClient,
+  sinceMs: number,
+): Promise<Array<{ alert: Alert; done: Set<string> }>> {
+  const result = await client.query({
+    query: `SELECT ${alertColumns('a.')}, d.receivers AS receivers
+      FROM (SELECT * FROM alerts FINAL WHERE recorded_at >= fromUnixTimestamp64Milli({since:Int64})) AS a
+      LEFT JOIN (
+        SELECT alert_id, groupUniqArray(receiver) AS receivers FROM alert_deliveries
+        WHERE action = 'trigger' AND at >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY alert_id
+      ) AS d ON a.alert_id = d.alert_id
+      ORDER BY a.recorded_at, a.occurred_at`,
+    query_params: { since: sinceMs },
+    format: 'JSONEachRow',
+  })
+  return (await result.json<AlertRow & { receivers: string[] }>()).map((row) => ({
+    alert: alertOf(row),
+    done: new Set(row.receivers),
+  }))
 }

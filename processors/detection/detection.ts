@@ -1,3 +1,4 @@
+import { describeAction } from '../../producers/guard/control-command.ts'
 import { createHash } from 'node:crypto'
 import type { Alert } from '../../alerts/alert.ts'
 
@@ -124,12 +125,6 @@ export function alertOf(detection: Detection, occurredAt: number): Alert {
 
 /** What a rule's command does, as a person reads it in a notification. */
 function commandText(spec: CommandRequestSpec, tenant: string): string {
-  const what =
-    spec.action === 'throttle'
-      ? `throttle to ${spec.calls_per_minute} calls/min`
-      : spec.action === 'downgrade'
-        ? `downgrade to ${spec.model}`
-        : spec.action
   const until =
     spec.expires_at === undefined
       ? 'until resumed'
@@ -139,7 +134,7 @@ function commandText(spec: CommandRequestSpec, tenant: string): string {
   const lift = ['agent', 'feature', 'user', 'session', 'model'].includes(kind)
     ? `; lift it: spendguard resume --${kind} ${id} --tenant ${tenant}`
     : ''
-  return `${what} ${kind} ${id} ${until}${lift}`
+  return `${describeAction(spec)} ${kind} ${id} ${until}${lift}`
 }
 
 /** The command request of a detection that asks for one, tied to its alert. */

@@ -57,6 +57,19 @@ export const controlCommandSchema = z.object({
 })
 
 export type ControlCommand = z.output<typeof controlCommandSchema>
+
+/** What a command does, as a person reads it: `block`, `throttle to 6 calls/min`, ... */
+export function describeAction(command: {
+  action: string
+  calls_per_minute?: number | undefined
+  model?: string | undefined
+}): string {
+  return command.action === 'throttle'
+    ? `throttle to ${command.calls_per_minute} calls/min`
+    : command.action === 'downgrade'
+      ? `downgrade to ${command.model}`
+      : command.action
+}
 export type UnsignedCommand = Omit<ControlCommand, 'signature'>
 
 function canonical(value: unknown): unknown {

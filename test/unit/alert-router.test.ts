@@ -2,46 +2,16 @@ import { createHmac } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Alert } from '../../alerts/alert.ts'
 import { budgetPeriodEnded } from '../../alerts/alert-jobs.ts'
 import { createAlertRouter, type Delivery } from '../../alerts/alert-router.ts'
 import { createReceivers, summaryLines } from '../../alerts/receivers.ts'
 import { alertRoutingSchema } from '../../alerts/routing.ts'
 import { silentLogger } from '../../platform/logger.ts'
+import { recordingReceiver } from '../support/recording-receiver.ts'
 
-/** A local receiver: answers with `reply` per request, and keeps what it was sent. */
-interface Received {
-  path: string
-  headers: IncomingMessage['headers']
-  body: string
-}
-
-const servers: Server[] = []
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))))
-})
-
-async function receiver(
-  reply: (n: number) => { status: number; headers?: Record<string, string> },
-  port = 0,
-): Promise<{ url: string; received: Received[]; server: Server }> {
-  const received: Received[] = []
-  const server = createServer((request, response) => {
-    let body = ''
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()))
-    request.on('end', () => {
-      received.push({ path: request.url ?? '', headers: request.headers, body })
-      const answer = reply(received.length)
-      response.writeHead(answer.status, answer.headers ?? {}).end(answer.status < 300 ? 'ok' : 'no')
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-  servers.push(server)
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server }
-}
+const receiver = recordingReceiver
 
 const T0 = Date.parse('2026-03-02T12:00:00Z')
 
@@ -170,7 +140,7 @@ describe('alert routing and delivery', () => {
 
   it('a receiver down then up gets every alert afterwards, in order', async () => {
     const down = await receiver(() => ({ status: 200 }))
-    const port = (down.server.address() as AddressInfo).port
+    const port = down.port
     await new Promise((r) => down.server.close(r))
     const { router, deliveries } = setup(
       {
