@@ -1,6 +1,4 @@
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,6 +13,7 @@ import { createKafkaTransport } from '../../producers/kafka-transport.ts'
 import { createEventCodec } from '../../schemas/avro-codec.ts'
 import { runCli, startCli } from '../support/cli-process.ts'
 import { freePort } from '../support/free-port.ts'
+import { recordingReceiver } from '../support/recording-receiver.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import {
   pipelineConfigFor,
@@ -77,17 +76,7 @@ async function startGuardProcess(env: Record<string, string>) {
 describe('the kill switch over the Kafka protocol', () => {
   it('a guard in another process blocks a session once its budget is crossed; resume lifts it', async () => {
     // Alerts reach Slack through the alerts topic (its consumer commits after delivery).
-    const messages: string[] = []
-    const slack = createServer((request, response) => {
-      let body = ''
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()))
-      request.on('end', () => {
-        messages.push(body)
-        response.end('ok')
-      })
-    })
-    await new Promise<void>((resolve) => slack.listen(0, '127.0.0.1', resolve))
-    onTestFinished(() => new Promise<void>((resolve) => slack.close(() => resolve())))
+    const slack = await recordingReceiver()
     const dataDir = join(work, 'data')
     const configFile = join(work, 'spendguard.json')
     writeFileSync(
@@ -108,7 +97,7 @@ describe('the kill switch over the Kafka protocol', () => {
           slack: [
             {
               name: 'finops',
-              webhook_url: `http://127.0.0.1:${(slack.address() as AddressInfo).port}/hook`,
+              webhook_url: `${slack.url}/hook`,
             },
           ],
         },
@@ -162,7 +151,7 @@ describe('the kill switch over the Kafka protocol', () => {
     expect(blocked.reason).toMatch(/session-cap/)
     // The crossing is critical: Slack hears of it (warning and critical go to Slack by default).
     await expect
-      .poll(() => messages.map((m) => (JSON.parse(m) as { text: string }).text), {
+      .poll(() => slack.received.map((r) => (JSON.parse(r.body) as { text: string }).text), {
         timeout: 30_000,
         interval: 100,
       })
