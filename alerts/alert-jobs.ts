@@ -1,8 +1,11 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { toClickHouseTime } from '../processors/audit/audit-row.ts'
-import type { Alert } from './alert.ts'
+import { endsWhenQuiet, type Alert } from './alert.ts'
 import type { AlertRouter } from './alert-router.ts'
 import type { ScheduledJob } from './schedules.ts'
+import { parseUsd } from '../platform/money.ts'
+import type { Budget } from '../processors/detection/rules.ts'
+import type { SpendView, ViewQuery } from '../processors/windows/spend-windows.ts'
 
 const DAY = 24 * 60 * 60_000
 const dayStart = (t: number) => Math.floor(t / DAY) * DAY
@@ -36,6 +39,22 @@ export function rolloverJob(router: AlertRouter): ScheduledJob {
       return Promise.resolve(`resolved ${resolved} budget alert(s)`)
     },
   }
+}
+
+/**
+ * Resolves the loop and anomaly alerts whose type and scope raised nothing for `quietMs` up to
+ * `now` (PagerDuty resolve, Slack told), and forgets what the router keeps for older ones.
+ * Run every minute by every process: each resolves what it routed.
+ */
+export function resolveSubsided(router: AlertRouter, now: number, quietMs: number): number {
+  const resolved = router.resolve(
+    (alert) =>
+      endsWhenQuiet(alert) &&
+      now - (router.lastSeen(alert) ?? Date.parse(alert.occurred_at)) >= quietMs,
+    `nothing like it was raised for ${Math.round(quietMs / 60_000)} minutes`,
+  )
+  router.forget(now - Math.max(DAY, quietMs))
+  return resolved
 }
 
 /** Dollars as people read them in a digest: cents, or four places below a dollar. */
@@ -121,11 +140,51 @@ export async function digestLines(
   return lines
 }
 
+/** Live spend of one dimension and window (the running pipeline's windows). */
+export type SpendLookup = (query: ViewQuery) => SpendView
+
+/**
+ * Day and month USD budgets whose scope has spent at least `percent` of the limit in the
+ * period running at `now`, most used first (at most 10), as digest lines.
+ */
+export function budgetsNearLimit(
+  budgets: readonly Budget[],
+  spend: SpendLookup,
+  now: number,
+  percent = 80,
+): string[] {
+  const near: Array<{ used: bigint; line: string }> = []
+  for (const budget of budgets) {
+    if ((budget.period !== 'day' && budget.period !== 'month') || !budget.limit_usd) continue
+    const limit = parseUsd(budget.limit_usd)
+    const view = spend({
+      dimension: budget.scope.kind,
+      window: budget.period,
+      asOf: now,
+      ...(budget.scope.value === '*' ? {} : { key: budget.scope.value }),
+    })
+    for (const item of view.items) {
+      const spent = parseUsd(item.cost_usd)
+      // Per mille, exact: spent / limit >= percent / 100.
+      if (spent * 100n < BigInt(percent) * limit) continue
+      const used = (spent * 1000n) / limit
+      near.push({
+        used,
+        line: `${budget.id}: ${budget.scope.kind} ${item.key}${item.tenant === 'default' ? '' : ` (tenant ${item.tenant})`} ${dollars(item.cost_usd)} of ${dollars(budget.limit_usd)} (${Number(used) / 10} %) this ${budget.period}`,
+      })
+    }
+  }
+  near.sort((a, b) => (a.used === b.used ? 0 : a.used > b.used ? -1 : 1))
+  return near.slice(0, 10).map((entry) => entry.line)
+}
+
 /** The daily (yesterday against the day before) and weekly (the last 7 days) spend digests. */
 export function digestJobs(
   router: AlertRouter,
   client: ClickHouseClient,
   schedules: { daily: string; weekly: string },
+  /** Budgets near their limit at the time of the digest (lines); none when not given. */
+  budgets: (now: number) => string[] = () => [],
 ): ScheduledJob[] {
   const job = (name: string, cron: string, lengthMs: number, title: (until: number) => string) =>
     cron === 'off'
@@ -137,6 +196,12 @@ export function digestJobs(
             async run(dueAt: number) {
               const until = dayStart(dueAt)
               const lines = await digestLines(client, until, lengthMs)
+              const near = budgets(dueAt)
+              lines.push(
+                near.length === 0
+                  ? 'budgets near their limit: none'
+                  : `budgets near their limit (80 % or more): ${near.join('; ')}`,
+              )
               const taken = await router.digest(title(until), lines)
               return `sent to ${taken.length === 0 ? 'nobody' : taken.join(', ')}`
             },

@@ -1,6 +1,6 @@
 import type { Logger } from '../platform/logger.ts'
 import { retrying, type RetryPolicy } from '../platform/retry-policy.ts'
-import type { Alert } from './alert.ts'
+import { alertStreamOf, endsWhenQuiet, type Alert } from './alert.ts'
 import type { Receiver } from './receivers.ts'
 import { receiversFor, type AlertRouting } from './routing.ts'
 
@@ -35,6 +35,13 @@ export interface AlertRouter {
    * resolves with the receivers that took it.
    */
   digest(title: string, lines: string[]): Promise<string[]>
+  /**
+   * When an alert of the same tenant, type and scope as `alert` was last routed (notified or held
+   * back by the cooldown), by this router's clock.
+   */
+  lastSeen(alert: Alert): number | undefined
+  /** Forgets cooldowns and sightings older than `before` (they can no longer hold anything). */
+  forget(before: number): void
   /** Alerts notified before a restart and not resolved since, with the receivers told. */
   reopen(open: Array<{ alert: Alert; receivers: string[] }>): void
   /** Resolves when every queued delivery is done (delivered, or failed for good). */
@@ -83,6 +90,12 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
 
   /** Alerts notified and not resolved: by dedup key, with the receivers they went to. */
   const open = new Map<string, { alert: Alert; receivers: Set<string> }>()
+  /** Open loop and anomaly alerts by tenant, type and scope. */
+  const openStreams = new Map<string, { alert: Alert; receivers: Set<string> }>()
+
+  /** Tenant, type and scope -> when an alert of them was last routed. */
+  const seen = new Map<string, number>()
+  const sighted = (alert: Alert) => seen.set(alertStreamOf(alert), options.now())
 
   const enqueue = (name: string, job: () => Promise<void>) => {
     const previous = queues.get(name) ?? Promise.resolve()
@@ -150,19 +163,24 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
 
   return {
     route(alert, done) {
-      const evidence = alert.evidence as { tenant?: string }
+      const evidence = alert.evidence as {
+        tenant?: string
+        who?: { agent?: string; team?: string }
+      }
+      // Routes by team or agent match the alert's own scope, else the call that raised it.
       const names = receiversFor(routing, alert, {
         tenant: evidence.tenant,
-        team: alert.scope.kind === 'team' ? alert.scope.id : undefined,
-        agent: alert.scope.kind === 'agent' ? alert.scope.id : undefined,
+        team: alert.scope.kind === 'team' ? alert.scope.id : evidence.who?.team,
+        agent: alert.scope.kind === 'agent' ? alert.scope.id : evidence.who?.agent,
       }).filter((name) => !done?.has(name))
+      sighted(alert)
       if (names.length === 0 && !done) logger.info({ alert }, 'alert')
       const now = options.now()
       for (const name of names) {
         const receiver = byName.get(name)
         if (!receiver) continue
         // A more severe alert of the same type and scope is not held back by a milder one.
-        const key = `${name}|${evidence.tenant ?? ''}|${alert.type}|${alert.severity}|${alert.scope.kind}:${alert.scope.id}`
+        const key = `${name}|${alert.severity}|${alertStreamOf(alert)}`
         const cooldown = cooldowns.get(key)
         if (cooldown && now - cooldown.sentAt < routing.cooldown) {
           cooldown.held++
@@ -183,10 +201,15 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         }
         cooldowns.set(key, { sentAt: now, held: 0 })
         const suppressed = cooldown?.held ?? 0
-        const entry = open.get(alert.dedup_key) ?? { alert, receivers: new Set<string>() }
+        // A loop or anomaly still open: this repeat is told under the open one's dedup key
+        // (PagerDuty adds it to the incident), which the quiet period resolves once.
+        const ongoing = endsWhenQuiet(alert) ? openStreams.get(alertStreamOf(alert)) : undefined
+        const told = ongoing ? { ...alert, dedup_key: ongoing.alert.dedup_key } : alert
+        const entry = open.get(told.dedup_key) ?? { alert: told, receivers: new Set<string>() }
         entry.receivers.add(name)
-        open.set(alert.dedup_key, entry)
-        enqueue(name, () => deliver(receiver, alert, suppressed))
+        open.set(told.dedup_key, entry)
+        if (endsWhenQuiet(alert)) openStreams.set(alertStreamOf(alert), entry)
+        enqueue(name, () => deliver(receiver, told, suppressed))
       }
     },
     resolve(cleared, reason) {
@@ -194,6 +217,8 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
       for (const [key, { alert, receivers }] of open) {
         if (!cleared(alert)) continue
         open.delete(key)
+        if (openStreams.get(alertStreamOf(alert))?.alert === alert)
+          openStreams.delete(alertStreamOf(alert))
         count++
         for (const name of receivers) {
           const receiver = byName.get(name)
@@ -231,10 +256,20 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
       await Promise.all(sends)
       return taken
     },
+    lastSeen: (alert) => seen.get(alertStreamOf(alert)),
+    forget(before) {
+      for (const [key, at] of seen) if (at < before) seen.delete(key)
+      for (const [key, { sentAt }] of cooldowns) if (sentAt < before) cooldowns.delete(key)
+    },
     reopen(alerts) {
-      for (const { alert, receivers } of alerts)
-        if (!open.has(alert.dedup_key))
-          open.set(alert.dedup_key, { alert, receivers: new Set(receivers) })
+      for (const { alert, receivers } of alerts) {
+        if (open.has(alert.dedup_key)) continue
+        const entry = { alert, receivers: new Set(receivers) }
+        open.set(alert.dedup_key, entry)
+        if (endsWhenQuiet(alert)) openStreams.set(alertStreamOf(alert), entry)
+        // What was seen before the restart is not known: the quiet period starts again.
+        if (!seen.has(alertStreamOf(alert))) sighted(alert)
+      }
     },
     async drain() {
       for (;;) {

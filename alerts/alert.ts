@@ -18,3 +18,20 @@ export const alertSchema = z.object({
 })
 
 export type Alert = z.output<typeof alertSchema>
+
+/**
+ * Alerts of one tenant, type and scope: what a cooldown holds back and a quiet period resolves.
+ * On Kafka it keys the alerts topic, so one router sees all of them, in order.
+ */
+export function alertStreamOf(alert: Alert): string {
+  const tenant = (alert.evidence as { tenant?: string }).tenant ?? ''
+  return `${tenant}|${alert.type}|${alert.scope.kind}:${alert.scope.id}`
+}
+
+/**
+ * Loops and anomalies have no end the detectors see (the calls just stop): a repeat while one is
+ * open belongs to the same incident, and the quiet period resolves it.
+ */
+export function endsWhenQuiet(alert: Alert): boolean {
+  return alert.type.startsWith('loop.') || alert.type.startsWith('anomaly.')
+}

@@ -82,6 +82,7 @@ const evidenceOf = (alert: Alert) =>
     threshold?: string
     event_ids?: string[]
     command?: string
+    who?: Record<string, string>
   }
 
 /** The lines a person reads first: what, who, how much against what, the rule, when. */
@@ -98,6 +99,12 @@ export function summaryLines(notification: Notification, dashboardUrl?: string):
     `[${alert.severity}] ${alert.type}: ${alert.summary}`,
     `scope: ${alert.scope.kind} ${alert.scope.id}${evidence.tenant ? ` (tenant ${evidence.tenant})` : ''}`,
   ]
+  if (evidence.who !== undefined)
+    lines.push(
+      `who: ${Object.entries(evidence.who)
+        .map(([kind, id]) => `${kind} ${id}`)
+        .join(', ')}`,
+    )
   if (evidence.observed !== undefined)
     lines.push(
       `observed ${evidence.observed} against ${evidence.threshold ?? '-'} (${evidence.window ?? '-'})`,

@@ -25,6 +25,11 @@ export const alertRoutingSchema = z
   .strictObject({
     /** One notification per alert type and scope per receiver within this time. */
     cooldown: duration.default(15 * 60_000),
+    /**
+     * A loop or an anomaly has no end the detectors can see (the calls just stop): its alerts
+     * are resolved once no alert of the same type and scope was raised for this long.
+     */
+    resolve_after: duration.default(30 * 60_000),
     /** A page to link from messages (the dashboard), when there is one. */
     dashboard_url: z.url().optional(),
     slack: z.array(z.strictObject({ name, webhook_url: secret })).default([]),

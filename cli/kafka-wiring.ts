@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { allOf } from '../processors/detection/decision-store.ts'
 import { kafkaControlLog } from '../processors/control/control-log.ts'
-import { alertSchema } from '../alerts/alert.ts'
+import { alertSchema, alertStreamOf } from '../alerts/alert.ts'
 import type { DeadLetter } from '../processors/ingest/dead-letters.ts'
 import { Partitioners } from 'kafkajs'
 import { topicNames } from '../platform/config.ts'
@@ -116,7 +116,8 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
     decisions: allOf([
       deps.decisions,
       {
-        // Alerts also go to the alerts topic, keyed by dedup key (the alert router reads it).
+        // Alerts also go to the alerts topic (the alert router reads it), keyed by tenant, type
+        // and scope: one router holds the cooldown and the open incidents of each.
         async record(decisions) {
           if (decisions.alerts.length === 0) return
           try {
@@ -124,7 +125,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
               topic: topics.alerts,
               acks: -1,
               messages: decisions.alerts.map((alert) => ({
-                key: alert.dedup_key,
+                key: alertStreamOf(alert),
                 value: JSON.stringify(alert),
               })),
             })

@@ -1,6 +1,12 @@
 import { ConfigError } from '../platform/errors.ts'
 import { createAlertRouter, type AlertRouter } from '../alerts/alert-router.ts'
-import { digestJobs, retentionJob, rolloverJob } from '../alerts/alert-jobs.ts'
+import {
+  budgetsNearLimit,
+  digestJobs,
+  resolveSubsided,
+  retentionJob,
+  rolloverJob,
+} from '../alerts/alert-jobs.ts'
 import { startSchedules, type ScheduledJob, type ScheduleRuns } from '../alerts/schedules.ts'
 import { createReceivers } from '../alerts/receivers.ts'
 import { toClickHouseTime } from '../processors/audit/audit-row.ts'
@@ -287,7 +293,16 @@ export async function createPipeline(
             for (const { alert, done } of undelivered) router.route(alert, done)
             logger.info({ alerts: undelivered.length }, 'alert outbox read')
           }
-          jobs.push(rolloverJob(router), ...digestJobs(router, client, config.alerts.digests))
+          jobs.push(
+            rolloverJob(router),
+            ...digestJobs(router, client, config.alerts.digests, (now) =>
+              budgetsNearLimit(config.budgets, (query) => transport.spend(query), now),
+            ),
+          )
+          scheduler.every('subsided alerts', 60_000, () => {
+            const resolved = resolveSubsided(router, clock.now(), config.alerts.resolve_after)
+            if (resolved > 0) logger.info({ resolved }, 'loop and anomaly alerts resolved')
+          })
         }
         await startSchedules({
           scheduler,

@@ -211,7 +211,7 @@ export function createDetectionEngine(rules: Rules): DetectionEngine {
           for (const detection of found) {
             flags.add(detection.flag)
             if (detection.silent) continue
-            const alert: Alert = alertOf(detection, call.occurred_at)
+            const alert: Alert = alertOf(detection, call)
             judgement.alerts.push(alert)
             const command: CommandRequest | undefined = commandOf(
               detection,

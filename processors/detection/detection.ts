@@ -1,6 +1,7 @@
 import { describeAction } from '../../producers/guard/control-command.ts'
 import { createHash } from 'node:crypto'
 import type { Alert } from '../../alerts/alert.ts'
+import type { LlmCall } from '../../schemas/llm-call.ts'
 
 /** What a detector found on one call, before it is made an alert and a command request. */
 export interface Detection {
@@ -101,8 +102,27 @@ function alertType(detection: Detection): string {
   return 'budget.threshold'
 }
 
-/** The alert of a detection at the call's event time; its id follows from its dedup key. */
-export function alertOf(detection: Detection, occurredAt: number): Alert {
+/** Who made the call that raised an alert, for routes by team or agent and for the message. */
+export interface Attribution {
+  agent: string
+  feature?: string
+  user?: string
+  team?: string
+  session?: string
+}
+
+export function attributionOf(call: LlmCall): Attribution {
+  return {
+    agent: call.agent_id,
+    ...(call.feature_id === undefined ? {} : { feature: call.feature_id }),
+    ...(call.user_id === undefined ? {} : { user: call.user_id }),
+    ...(call.team_id === undefined ? {} : { team: call.team_id }),
+    ...(call.session_id === undefined ? {} : { session: call.session_id }),
+  }
+}
+
+/** The alert of a detection on a call; its id follows from its dedup key. */
+export function alertOf(detection: Detection, call: LlmCall): Alert {
   const dedupKey = `${detection.tenant}|${detection.rule}|${detection.scope.kind}:${detection.scope.id}|${detection.episode}`
   return {
     alert_id: digestId(`alert|${dedupKey}`),
@@ -111,10 +131,11 @@ export function alertOf(detection: Detection, occurredAt: number): Alert {
     severity: detection.severity,
     scope: detection.scope,
     summary: detection.summary,
-    occurred_at: new Date(occurredAt).toISOString(),
+    occurred_at: new Date(call.occurred_at).toISOString(),
     evidence: {
       tenant: detection.tenant,
       rule: detection.rule,
+      who: attributionOf(call),
       ...detection.evidence,
       ...(detection.command && detection.command.action !== 'cap'
         ? { command: commandText(detection.command, detection.tenant) }

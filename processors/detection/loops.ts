@@ -28,6 +28,8 @@ interface FingerprintState {
   times: number[]
   /** Event time until which a repeat of this burst is the same loop (no new alert). */
   quietUntil: number
+  /** Event time until which the command of the last alert holds. */
+  commandUntil: number
 }
 
 interface TraceState {
@@ -86,8 +88,9 @@ export function createLoopDetector(rules: LoopRules, cursor: StageCursor): Detec
     scope: { kind: string; id: string },
     summary: string,
     evidence: { window: string; observed: string; threshold: string } & Record<string, unknown>,
+    withCommand = true,
   ): Detection {
-    const spec = command(scope, call.occurred_at)
+    const spec = withCommand ? command(scope, call.occurred_at) : undefined
     return {
       type: 'loop',
       rule: `loop:${kind}`,
@@ -111,13 +114,19 @@ export function createLoopDetector(rules: LoopRules, cursor: StageCursor): Detec
     const times = (state?.times ?? []).filter((time) => time > t - windowMs)
     times.push(t)
     const quietUntil = state?.quietUntil ?? Number.NEGATIVE_INFINITY
-    const repeating = times.length > rules.fingerprint_repeats
+    const fires = times.length > rules.fingerprint_repeats && t > quietUntil
+    // A loop that goes on is raised again once per window (the alert router counts the repeats
+    // into its next notification and resolves the alert once they stop); its command again
+    // only once the last one has expired.
+    const commandUntil = state?.commandUntil ?? Number.NEGATIVE_INFINITY
+    const commands = fires && t >= commandUntil
     fingerprints.set(key, {
       // Only as many times as the rule needs to see.
       times: times.slice(-(rules.fingerprint_repeats + 1)),
-      quietUntil: repeating ? t + windowMs : quietUntil,
+      quietUntil: fires ? t + windowMs : quietUntil,
+      commandUntil: commands ? t + rules.command_minutes * 60_000 : commandUntil,
     })
-    if (!repeating || t <= quietUntil) return
+    if (!fires) return
     found.push(
       loop(
         call,
@@ -130,6 +139,7 @@ export function createLoopDetector(rules: LoopRules, cursor: StageCursor): Detec
           threshold: `more than ${rules.fingerprint_repeats}`,
           request_fingerprint: fingerprint,
         },
+        commands,
       ),
     )
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Alert } from '../../alerts/alert.ts'
-import { budgetPeriodEnded } from '../../alerts/alert-jobs.ts'
+import { budgetPeriodEnded, budgetsNearLimit, resolveSubsided } from '../../alerts/alert-jobs.ts'
 import { createAlertRouter, type Delivery } from '../../alerts/alert-router.ts'
 import { createReceivers, summaryLines } from '../../alerts/receivers.ts'
 import { alertRoutingSchema } from '../../alerts/routing.ts'
@@ -260,12 +260,142 @@ describe('alert routing and delivery', () => {
       /alerts\.pagerduty\.0\.routing_key: the secret file .*missing cannot be read \(ENOENT\)/,
     )
     rmSync(dir, { recursive: true, force: true })
-    expect(summaryLines({ alert: alert(1), suppressed: 0 })).toEqual([
+    const withWho = alert(1)
+    withWho.evidence.who = { agent: 'support-bot', user: 'u-7', team: 'care' }
+    expect(summaryLines({ alert: withWho, suppressed: 0 })).toEqual([
       '[critical] budget.threshold: user u-7 reached 100 % of budget user-day ($10 of $10, day 2026-03-02)',
       'scope: user u-7 (tenant acme)',
+      'who: agent support-bot, user u-7, team care',
       'observed $10 against $10 (day)',
       'rule: budget:user-day@100, at 2026-03-02T12:00:00.000Z',
       `see: spendguard sql "SELECT * FROM alerts FINAL WHERE alert_id = '00000000-0000-4000-8000-000000000001'"`,
+    ])
+  })
+
+  it('a loop alert is resolved once its repeats stop for the quiet period, not while they go on', async () => {
+    const pd = await receiver(() => ({ status: 202 }))
+    const { router, advance } = setup(
+      {
+        resolve_after: '30m',
+        pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }],
+        routes: [
+          { type: 'loop', to: ['oncall'] },
+          { type: 'anomaly', to: ['oncall'] },
+        ],
+      },
+      {},
+    )
+    const loop = (i: number) =>
+      alert(i, {
+        dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
+        type: 'loop.fingerprint',
+        severity: 'warning',
+        scope: { kind: 'agent', id: 'a' },
+      })
+    const anomaly = alert(900, {
+      dedup_key: 'acme|anomaly:window|agent:b|slot',
+      type: 'anomaly.window',
+      severity: 'warning',
+      scope: { kind: 'agent', id: 'b' },
+    })
+    router.route(loop(1))
+    router.route(anomaly)
+    // The loop goes on: raised again every minute for 45 minutes (held back by the cooldown).
+    for (let minute = 1; minute <= 45; minute++) {
+      advance(60_000)
+      router.route(loop(1 + minute))
+      expect(resolveSubsided(router, T0 + minute * 60_000, 30 * 60_000)).toBe(
+        minute === 30 ? 1 : 0, // the anomaly, quiet since the start
+      )
+    }
+    // It stops: 30 minutes later it is resolved, once.
+    advance(29 * 60_000)
+    expect(resolveSubsided(router, T0 + 74 * 60_000, 30 * 60_000)).toBe(0)
+    advance(60_000)
+    expect(resolveSubsided(router, T0 + 75 * 60_000, 30 * 60_000)).toBe(1)
+    expect(resolveSubsided(router, T0 + 76 * 60_000, 30 * 60_000)).toBe(0)
+    await router.drain()
+    const bodies = pd.received.map(
+      (r) => JSON.parse(r.body) as { event_action: string; dedup_key: string },
+    )
+    expect(bodies.map((b) => [b.event_action, b.dedup_key])).toEqual([
+      ['trigger', 'acme|loop:fingerprint|agent:a|e-1'],
+      ['trigger', 'acme|anomaly:window|agent:b|slot'],
+      // Repeats the cooldown let through (minutes 15, 30, 45) join the open incident.
+      ['trigger', 'acme|loop:fingerprint|agent:a|e-1'],
+      ['trigger', 'acme|loop:fingerprint|agent:a|e-1'],
+      ['resolve', 'acme|anomaly:window|agent:b|slot'],
+      ['trigger', 'acme|loop:fingerprint|agent:a|e-1'],
+      ['resolve', 'acme|loop:fingerprint|agent:a|e-1'],
+    ])
+  })
+
+  it("routes by team reach an agent's alerts through the team of the call that raised them", async () => {
+    const care = await receiver(() => ({ status: 200 }))
+    const finops = await receiver(() => ({ status: 200 }))
+    const { router } = setup(
+      {
+        slack: [
+          { name: 'care', webhook_url: care.url },
+          { name: 'finops', webhook_url: finops.url },
+        ],
+        routes: [
+          { team: 'care', to: ['care'] },
+          { severity: 'critical', to: ['finops'] },
+        ],
+      },
+      {},
+    )
+    const raised = alert(1, { severity: 'warning', scope: { kind: 'agent', id: 'support-bot' } })
+    raised.evidence.who = { agent: 'support-bot', team: 'care' }
+    router.route(raised)
+    router.route(alert(2, { severity: 'warning', scope: { kind: 'agent', id: 'other-bot' } }))
+    await router.drain()
+    expect(care.received).toHaveLength(1)
+    expect(care.received[0]!.body).toContain('who: agent support-bot, team care')
+    expect(finops.received).toHaveLength(0)
+  })
+})
+
+describe('budgets near their limit (digests)', () => {
+  it('lists day and month budgets at 80 % or more, most used first, exactly', () => {
+    const budgets = [
+      { id: 'user-day', scope: { kind: 'user', value: '*' }, period: 'day', limit_usd: '10' },
+      {
+        id: 'team-month',
+        scope: { kind: 'team', value: 'care' },
+        period: 'month',
+        limit_usd: '300',
+      },
+      { id: 'session', scope: { kind: 'session', value: '*' }, period: 'session', limit_usd: '1' },
+    ] as unknown as Parameters<typeof budgetsNearLimit>[0]
+    const items: Record<string, Array<{ key: string; cost_usd: string; tenant: string }>> = {
+      'user/day': [
+        { key: 'u-1', cost_usd: '9.5', tenant: 'default' },
+        { key: 'u-2', cost_usd: '7.999999999999999', tenant: 'default' },
+        { key: 'u-3', cost_usd: '8', tenant: 'acme' },
+      ],
+      'team/month': [{ key: 'care', cost_usd: '312.5', tenant: 'default' }],
+    }
+    const asked: string[] = []
+    const lines = budgetsNearLimit(
+      budgets,
+      (query) => {
+        asked.push(`${query.dimension}/${query.window}/${query.key ?? '*'}`)
+        return {
+          dimension: query.dimension,
+          window: query.window,
+          as_of: '',
+          items: (items[`${query.dimension}/${query.window}`] ?? []) as never,
+        }
+      },
+      T0,
+    )
+    expect(asked).toEqual(['user/day/*', 'team/month/care'])
+    expect(lines).toEqual([
+      'team-month: team care $312.50 of $300.00 (104.1 %) this month',
+      'user-day: user u-1 $9.50 of $10.00 (95 %) this day',
+      'user-day: user u-3 (tenant acme) $8.00 of $10.00 (80 %) this day',
     ])
   })
 })

@@ -187,6 +187,21 @@ describe('loops', () => {
       { action: 'throttle', calls_per_minute: 2, scope: { kind: 'session', id: 's' } },
     ])
   })
+  it('a retry loop that goes on is raised once per window, its command again once it expired', async () => {
+    // The same request every 5 s for 5 minutes: over 5 in 60 s from the 6th call on.
+    const report = await run(
+      { loops: { on_detect: 'throttle', throttle_calls_per_minute: 2, command_minutes: 2 } },
+      Array.from({ length: 60 }, (_, i) => ({
+        request_fingerprint: 'same',
+        occurred_at: new Date(T0 + i * 5000).toISOString(),
+      })),
+    )
+    const at = (iso: string) => (Date.parse(iso) - T0) / 1000
+    expect(report.alerts.map((a) => at(a.occurred_at))).toEqual([25, 90, 155, 220, 285])
+    expect(new Set(report.alerts.map((a) => a.dedup_key)).size).toBe(5)
+    // A throttle for 2 minutes at 25 s, again at 155 s and 285 s, not in between.
+    expect(report.commands.map((c) => at(c.issued_at))).toEqual([25, 155, 285])
+  })
 })
 
 describe('the field story (README)', () => {
