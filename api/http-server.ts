@@ -10,7 +10,7 @@ import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
 import { DEFAULT_EVENT_TIME_WINDOW, type EventTimeWindow } from '../schemas/event-time.ts'
 import { hasRole, type AccessTokens, type Principal, type Role } from './access-tokens.ts'
 import { HttpError } from './http-error.ts'
-import { markKnown, splitBody, validateItems } from './ingest-request.ts'
+import { markKnown, splitBody, validateItems, type BodyItem } from './ingest-request.ts'
 import {
   checkContentType,
   checkHost,
@@ -19,7 +19,11 @@ import {
   decodeUtf8,
   preflightHeaders,
 } from './request-policy.ts'
+import { answerReport, answerReportList, type ReportService } from './report-request.ts'
 import { answerSpend } from './spend-request.ts'
+import { spanItems } from './otlp-traces.ts'
+import { dashboardAsset, DASHBOARD_ASSETS } from './dashboard-assets.ts'
+import { createGunzip, createInflate } from 'node:zlib'
 import { runSqlRequest } from './sql-request.ts'
 import type { SpendView, ViewQuery } from '../processors/windows/spend-windows.ts'
 
@@ -54,6 +58,10 @@ export interface HttpServerOptions {
   recentAcceptedCapacity?: number
   /** Control commands behind /v1/controls (none: the routes answer 404). */
   control?: ControlPlane | undefined
+  /** Named reports behind GET /v1/reports and /v1/reports/<name> (none: 404). */
+  reports?: ReportService | undefined
+  /** Prometheus text exposition behind GET /metrics (none: 404). */
+  metrics?: (() => Promise<{ contentType: string; text: string }>) | undefined
 }
 
 export const EVENT_CONTENT_TYPES = [
@@ -78,7 +86,7 @@ interface Route {
   ) => void
 }
 
-interface Answer {
+export interface Answer {
   status: number
   body: unknown
   /** Text bodies (SQL output) go out as they are, with this content type. */
@@ -86,21 +94,58 @@ interface Answer {
   headers?: Record<string, string>
 }
 
-/** Reads the body; past `limit` bytes it keeps draining the socket but stores nothing. */
+/**
+ * Reads the body, inflating `Content-Encoding: gzip` or `deflate`; past `limit` bytes (as sent,
+ * and once inflated) it keeps draining the socket but stores nothing.
+ */
 function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
+  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate')
+    return Promise.reject(
+      new HttpError(
+        415,
+        `Content-Encoding ${encoding} is not supported: use gzip, deflate or none`,
+      ),
+    )
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
+    let sent = 0
     let size = 0
-    request.on('data', (chunk: Buffer) => {
+    let failure: HttpError | undefined
+    const fail = (error: HttpError) => {
+      failure ??= error
+    }
+    const inflate =
+      encoding === 'gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : undefined
+    const keep = (chunk: Buffer) => {
       size += chunk.length
       if (size <= limit) chunks.push(chunk)
+      else fail(new HttpError(413, `body exceeds ${limit} bytes${inflate ? ' once inflated' : ''}`))
+    }
+    const finish = () => (failure ? reject(failure) : resolve(Buffer.concat(chunks)))
+    if (inflate) {
+      inflate.on('data', keep)
+      inflate.on('error', () =>
+        fail(new HttpError(400, `the body is not valid ${encoding} data (Content-Encoding)`)),
+      )
+      inflate.on('close', finish)
+    }
+    request.on('data', (chunk: Buffer) => {
+      sent += chunk.length
+      if (sent > limit) fail(new HttpError(413, `body exceeds ${limit} bytes`))
+      else if (inflate && !failure) inflate.write(chunk)
+      else if (!inflate) keep(chunk)
     })
-    request.on('end', () => {
-      if (size > limit) reject(new HttpError(413, `body exceeds ${limit} bytes`))
-      else resolve(Buffer.concat(chunks))
-    })
+    request.on('end', () => (inflate ? inflate.end() : finish()))
     request.on('error', reject)
   })
+}
+
+/** The parameterised routes: DELETE /v1/controls/<command id>, GET /v1/reports/<name>. */
+function parameterised(method: string, path: string): string {
+  if (method === 'DELETE' && /^\/v1\/controls\/[^/]+$/.test(path)) return 'DELETE /v1/controls/:id'
+  if (method === 'GET' && /^\/v1\/reports\/[^/]+$/.test(path)) return 'GET /v1/reports/:name'
+  return ''
 }
 
 function send(
@@ -151,7 +196,12 @@ function authenticate(request: IncomingMessage, access: AccessTokens): Principal
  * - `GET /v1/controls` (read): commands in force; `POST /v1/controls` (admin): block, throttle or
  *   downgrade a scope; `DELETE /v1/controls/<id>`, `POST /v1/controls/resume` (admin): lift;
  *   `GET /v1/controls/stream` (read): every command as server-sent events, for guards.
+ * - `POST /v1/traces` (ingest): OTLP/HTTP JSON spans of LLM calls, each an event.
+ * - `GET /v1/reports`, `GET /v1/reports/<name>?param=value&format=csv` (read): named reports.
+ * - `GET /metrics` (read): Prometheus metrics.
+ * - `GET /`: the dashboard page, which reads the routes above.
  * - `GET /healthz`, `GET /readyz`: liveness and readiness, without details.
+ * Bodies may be sent with `Content-Encoding: gzip` or `deflate`.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
   const { bus, logger, access } = options
@@ -179,8 +229,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     return known
   }
 
-  async function ingest(body: string, principal: Principal): Promise<Answer> {
-    const items = splitBody(body)
+  async function ingest(items: BodyItem[], principal: Principal): Promise<Answer> {
     if (items.length === 0) throw new HttpError(400, 'no events in the body')
     if (items.length > options.maxEventsPerRequest) {
       throw new HttpError(413, `at most ${options.maxEventsPerRequest} events per request`)
@@ -224,8 +273,38 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'POST /v1/events': {
       role: 'ingest',
       contentTypes: EVENT_CONTENT_TYPES,
-      handle: (_request, body, principal) => ingest(body, principal),
+      handle: (_request, body, principal) => ingest(splitBody(body), principal),
     },
+    // OTLP/HTTP JSON traces: spans of LLM calls (OpenTelemetry GenAI conventions) as events.
+    'POST /v1/traces': {
+      role: 'ingest',
+      contentTypes: ['application/json'],
+      handle: (_request, body, principal) => ingest(spanItems(body), principal),
+    },
+    'GET /v1/reports': {
+      role: 'read',
+      handle: () => answerReportList(options.reports),
+    },
+    'GET /v1/reports/:name': {
+      role: 'read',
+      handle: (request, _body, principal) =>
+        answerReport(options.reports, request.url ?? '/', principal),
+    },
+    'GET /metrics': {
+      role: 'read',
+      handle: async () => {
+        if (!options.metrics) throw new HttpError(404, 'this process exposes no metrics')
+        const { contentType, text } = await options.metrics()
+        return { status: 200, body: text, contentType }
+      },
+    },
+    // The dashboard: a page and its assets, public (the data comes from the API, with a token).
+    ...Object.fromEntries(
+      DASHBOARD_ASSETS.map((path): [string, Route] => [
+        `GET ${path}`,
+        { handle: () => dashboardAsset(path) },
+      ]),
+    ),
     'POST /v1/sql': {
       role: 'read',
       contentTypes: ['application/json'],
@@ -298,12 +377,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       response.writeHead(204, preflightHeaders(origin)).end()
       return
     }
-    // One parameterised path: DELETE /v1/controls/<command id>.
-    const key =
-      method === 'DELETE' && path.startsWith('/v1/controls/') && path.length > 13
-        ? 'DELETE /v1/controls/:id'
-        : `${method} ${path}`
-    const found = routes[key]
+    const found = routes[`${method} ${path}`] ?? routes[parameterised(method, path)]
     if (!found) {
       const methods = Object.keys(routes)
         .filter((key) => key.endsWith(` ${path}`))

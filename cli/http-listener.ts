@@ -5,6 +5,7 @@ import { allowedHostNames, isLoopbackHost } from '../api/request-policy.ts'
 import type { Config } from '../platform/config.ts'
 import { ConfigError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
+import { createReportService } from '../processors/reports/report-service.ts'
 import type { Pipeline } from './runtime.ts'
 
 export interface HttpListener {
@@ -67,6 +68,8 @@ export async function listenHttp(
     readiness: () => pipeline.readiness(),
     control: pipeline.control,
     spend: (query) => pipeline.spend(query),
+    reports: createReportService(pipeline.queries),
+    metrics: pipeline.metrics ? () => pipeline.metrics!.render() : undefined,
     status: () => ({
       readiness: pipeline.readiness(),
       transport: pipeline.transport,
