@@ -3,9 +3,8 @@ import { toClickHouseTime } from '../processors/audit/audit-row.ts'
 import { endsWhenQuiet, type Alert } from './alert.ts'
 import type { AlertRouter } from './alert-router.ts'
 import type { ScheduledJob } from './schedules.ts'
-import { parseUsd } from '../platform/money.ts'
+import { budgetUsage, type SpendLookup } from '../processors/detection/budget-usage.ts'
 import type { Budget } from '../processors/detection/rules.ts'
-import type { SpendView, ViewQuery } from '../processors/windows/spend-windows.ts'
 
 const DAY = 24 * 60 * 60_000
 const dayStart = (t: number) => Math.floor(t / DAY) * DAY
@@ -140,9 +139,6 @@ export async function digestLines(
   return lines
 }
 
-/** Live spend of one dimension and window (the running pipeline's windows). */
-export type SpendLookup = (query: ViewQuery) => SpendView
-
 /**
  * Day and month USD budgets whose scope has spent at least `percent` of the limit in the
  * period running at `now`, most used first (at most 10), as digest lines.
@@ -153,29 +149,13 @@ export function budgetsNearLimit(
   now: number,
   percent = 80,
 ): string[] {
-  const near: Array<{ used: bigint; line: string }> = []
-  for (const budget of budgets) {
-    if ((budget.period !== 'day' && budget.period !== 'month') || !budget.limit_usd) continue
-    const limit = parseUsd(budget.limit_usd)
-    const view = spend({
-      dimension: budget.scope.kind,
-      window: budget.period,
-      asOf: now,
-      ...(budget.scope.value === '*' ? {} : { key: budget.scope.value }),
-    })
-    for (const item of view.items) {
-      const spent = parseUsd(item.cost_usd)
-      // Per mille, exact: spent / limit >= percent / 100.
-      if (spent * 100n < BigInt(percent) * limit) continue
-      const used = (spent * 1000n) / limit
-      near.push({
-        used,
-        line: `${budget.id}: ${budget.scope.kind} ${item.key}${item.tenant === 'default' ? '' : ` (tenant ${item.tenant})`} ${dollars(item.cost_usd)} of ${dollars(budget.limit_usd)} (${Number(used) / 10} %) this ${budget.period}`,
-      })
-    }
-  }
-  near.sort((a, b) => (a.used === b.used ? 0 : a.used > b.used ? -1 : 1))
-  return near.slice(0, 10).map((entry) => entry.line)
+  return budgetUsage(budgets, spend, now)
+    .filter((use) => use.used_permille >= percent * 10)
+    .slice(0, 10)
+    .map(
+      (use) =>
+        `${use.budget}: ${use.scope} ${use.key}${use.tenant === 'default' ? '' : ` (tenant ${use.tenant})`} ${dollars(use.spent_usd)} of ${dollars(use.limit_usd)} (${use.used_permille / 10} %) this ${use.period}`,
+    )
 }
 
 /** The daily (yesterday against the day before) and weekly (the last 7 days) spend digests. */

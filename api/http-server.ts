@@ -1,4 +1,6 @@
+import type { Alert } from '../alerts/alert.ts'
 import type { ControlPlane } from '../processors/control/control-plane.ts'
+import type { BudgetUsage } from '../processors/detection/budget-usage.ts'
 import { issueControl, resumeControl, streamControls } from './controls-request.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Clock } from '../platform/clock.ts'
@@ -60,6 +62,10 @@ export interface HttpServerOptions {
   control?: ControlPlane | undefined
   /** Named reports behind GET /v1/reports and /v1/reports/<name> (none: 404). */
   reports?: ReportService | undefined
+  /** The latest alerts behind GET /v1/alerts (none: 404). */
+  alerts?: ((limit: number) => Promise<Alert[]>) | undefined
+  /** Day and month budgets and how much of each is used, behind GET /v1/budgets (none: 404). */
+  budgets?: (() => BudgetUsage[]) | undefined
   /** Prometheus text exposition behind GET /metrics (none: 404). */
   metrics?: (() => Promise<{ contentType: string; text: string }>) | undefined
 }
@@ -141,6 +147,18 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   })
 }
 
+/** `?limit=N` of a URL: `fallback` when absent, 400 when not a whole number in 1..`max`. */
+function boundedLimit(url: string, fallback: number, max: number): number {
+  const text = new URL(url, 'http://localhost').searchParams.get('limit')
+  if (text === null) return fallback
+  const limit = Number(text)
+  if (!Number.isInteger(limit) || limit < 1 || limit > max)
+    throw new HttpError(400, `limit: must be a whole number from 1 to ${max}`)
+  return limit
+}
+
+const tenantOf = (alert: Alert) => (alert.evidence as { tenant?: string }).tenant
+
 /** The parameterised routes: DELETE /v1/controls/<command id>, GET /v1/reports/<name>. */
 function parameterised(method: string, path: string): string {
   if (method === 'DELETE' && /^\/v1\/controls\/[^/]+$/.test(path)) return 'DELETE /v1/controls/:id'
@@ -198,6 +216,8 @@ function authenticate(request: IncomingMessage, access: AccessTokens): Principal
  *   `GET /v1/controls/stream` (read): every command as server-sent events, for guards.
  * - `POST /v1/traces` (ingest): OTLP/HTTP JSON spans of LLM calls, each an event.
  * - `GET /v1/reports`, `GET /v1/reports/<name>?param=value&format=csv` (read): named reports.
+ * - `GET /v1/alerts?limit=N` (read): the latest alerts; `GET /v1/budgets` (read): day and month
+ *   budgets and how much of each is used.
  * - `GET /metrics` (read): Prometheus metrics.
  * - `GET /`: the dashboard page, which reads the routes above.
  * - `GET /healthz`, `GET /readyz`: liveness and readiness, without details.
@@ -289,6 +309,27 @@ export function createHttpServer(options: HttpServerOptions): Server {
       role: 'read',
       handle: (request, _body, principal) =>
         answerReport(options.reports, request.url ?? '/', principal),
+    },
+    'GET /v1/alerts': {
+      role: 'read',
+      handle: async (request, _body, principal) => {
+        if (!options.alerts) throw new HttpError(404, 'this process keeps no alerts')
+        const limit = boundedLimit(request.url ?? '/', 50, 500)
+        const alerts = (await options.alerts(limit)).filter(
+          (alert) => principal.tenant === undefined || tenantOf(alert) === principal.tenant,
+        )
+        return { status: 200, body: { alerts } }
+      },
+    },
+    'GET /v1/budgets': {
+      role: 'read',
+      handle: (_request, _body, principal) => {
+        if (!options.budgets) throw new HttpError(404, 'this process has no budgets')
+        const budgets = options
+          .budgets()
+          .filter((use) => principal.tenant === undefined || use.tenant === principal.tenant)
+        return { status: 200, body: { as_of: new Date(options.clock.now()).toISOString(), budgets } }
+      },
     },
     'GET /metrics': {
       role: 'read',

@@ -16,6 +16,8 @@ const ASSETS = [
   { dir: 'schemas/avro', match: /\.avsc$/ },
   { dir: 'schemas/avro/released', match: /\.avsc$/ },
   { dir: 'sql/migrations', match: /\.sql$/ },
+  { dir: 'sql/queries', match: /\.sql$/ },
+  { dir: 'api/dashboard', match: /\.(html|js|css)$/ },
 ]
 
 if (!existsSync(dist)) {

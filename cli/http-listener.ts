@@ -5,6 +5,8 @@ import { allowedHostNames, isLoopbackHost } from '../api/request-policy.ts'
 import type { Config } from '../platform/config.ts'
 import { ConfigError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
+import { budgetUsage } from '../processors/detection/budget-usage.ts'
+import { readLatestAlerts } from '../processors/detection/decision-store.ts'
 import { createReportService } from '../processors/reports/report-service.ts'
 import type { Pipeline } from './runtime.ts'
 
@@ -69,6 +71,8 @@ export async function listenHttp(
     control: pipeline.control,
     spend: (query) => pipeline.spend(query),
     reports: createReportService(pipeline.queries),
+    alerts: (limit) => readLatestAlerts(pipeline.client, limit),
+    budgets: () => budgetUsage(config.budgets, (query) => pipeline.spend(query), pipeline.clock.now()),
     metrics: pipeline.metrics ? () => pipeline.metrics!.render() : undefined,
     status: () => ({
       readiness: pipeline.readiness(),

@@ -181,6 +181,21 @@ export async function readRecentAlerts(
   }
 }
 
+/** The latest `limit` alerts, newest first (the dashboard). */
+export async function readLatestAlerts(client: ClickHouseClient, limit: number): Promise<Alert[]> {
+  try {
+    const result = await client.query({
+      query: `SELECT ${ALERT_COLUMNS}
+        FROM alerts FINAL ORDER BY occurred_at DESC, alert_id LIMIT {limit:UInt32}`,
+      query_params: { limit },
+      format: 'JSONEachRow',
+    })
+    return (await result.json<AlertRow>()).map(alertOf)
+  } catch (error) {
+    throw classifyStoreError(error, 'read alerts')
+  }
+}
+
 /**
  * Alerts notified at a receiver (a delivered trigger) and not resolved there since: what the
  * rollover and resumes may still resolve after a restart, with the receivers told.
