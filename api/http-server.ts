@@ -328,7 +328,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
         const budgets = options
           .budgets()
           .filter((use) => principal.tenant === undefined || use.tenant === principal.tenant)
-        return { status: 200, body: { as_of: new Date(options.clock.now()).toISOString(), budgets } }
+        return {
+          status: 200,
+          body: { as_of: new Date(options.clock.now()).toISOString(), budgets },
+        }
       },
     },
     'GET /metrics': {

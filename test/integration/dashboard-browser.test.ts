@@ -25,7 +25,7 @@ function shown(cost: string): string {
 }
 
 const textOf = (page: Page, selector: string) =>
-  page.$eval(selector, (node) => (node as HTMLElement).innerText)
+  page.$eval(selector, (node) => (node as unknown as { innerText: string }).innerText)
 
 describe.skipIf(!CHROMIUM)('the dashboard in a real browser', () => {
   it('shows posted spend by dimension, budgets, controls, alerts, violations and unpriced models; an admin resumes a block', async () => {
@@ -143,7 +143,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a real browser', () => {
       // An admin (the open loopback API) lifts the block from the page.
       await page.click('#controls button.resume')
       await page.waitForFunction(
-        () => !document.querySelector('#controls')!.textContent!.includes('blog-outline'),
+        "!document.querySelector('#controls').textContent.includes('blog-outline')",
         { timeout: 10_000 },
       )
       const controls = (await (await fetch(`${base}/v1/controls`)).json()) as {
