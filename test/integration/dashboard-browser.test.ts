@@ -128,7 +128,10 @@ describe.skipIf(!CHROMIUM)('the dashboard in a real browser', () => {
       expect(await textOf(page, '#alerts')).toContain('critical')
       const chartBars = await page.$$eval(
         '#chart rect',
-        (rects) => rects.filter((rect) => Number(rect.getAttribute('height')) > 0).length,
+        (rects) =>
+          (rects as unknown as Array<{ getAttribute(name: string): string | null }>).filter(
+            (rect) => Number(rect.getAttribute('height')) > 0,
+          ).length,
       )
       expect(chartBars).toBeGreaterThan(0)
       // The one block: the premium model outside the policy.
