@@ -29,8 +29,9 @@ function chain(error: unknown): SystemError[] {
   const found: SystemError[] = []
   let current = error
   while (current instanceof Error && found.length < 10) {
-    found.push(current as SystemError)
-    current = (current as SystemError).cause
+    const error: SystemError = current
+    found.push(error)
+    current = error.cause
   }
   return found
 }
