@@ -82,6 +82,8 @@ interface Route {
   role?: Role
   /** Media types of the body, for routes that take one. */
   contentTypes?: readonly string[]
+  /** What to change when the body's media type is refused, said with the 415. */
+  contentHint?: string
   handle(request: IncomingMessage, body: string, principal: Principal): Promise<Answer> | Answer
   /** A route that answers with a stream of its own (server-sent events) instead of `handle`. */
   stream?: (
@@ -299,7 +301,18 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'POST /v1/traces': {
       role: 'ingest',
       contentTypes: ['application/json'],
-      handle: (_request, body, principal) => ingest(spanItems(body), principal),
+      contentHint: 'OTLP protobuf is not read: set the exporter protocol to http/json',
+      handle: async (_request, body, principal) => {
+        const { items, skipped } = spanItems(body)
+        // An export without model calls (a quiet batch of other spans) is delivered, not bad.
+        if (items.length === 0)
+          return {
+            status: 200,
+            body: { accepted: 0, rejected: 0, duplicates: 0, skipped, results: [] },
+          }
+        const answer = await ingest(items, principal)
+        return { ...answer, body: { ...(answer.body as object), skipped } }
+      },
     },
     'GET /v1/reports': {
       role: 'read',
@@ -438,12 +451,15 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     let body = ''
     // A full queue turns events away before their body is read and parsed.
-    if (found === routes['POST /v1/events'] && bus.hasRoom?.() === false)
+    if (
+      (found === routes['POST /v1/events'] || found === routes['POST /v1/traces']) &&
+      bus.hasRoom?.() === false
+    )
       throw new HttpError(503, 'not accepted, retry later: the ingest queue is full', {
         'retry-after': '1',
       })
     if (found.contentTypes) {
-      checkContentType(request, found.contentTypes)
+      checkContentType(request, found.contentTypes, found.contentHint)
       body = decodeUtf8(await readBody(request, options.maxBodyBytes))
     }
     if (found.stream) {

@@ -99,7 +99,11 @@ export function preflightHeaders(origin: string): Record<string, string> {
  * Checks the media type against the endpoint's list; a charset other than UTF-8 is refused
  * with a clear error instead of being misread.
  */
-export function checkContentType(request: IncomingMessage, accepted: readonly string[]): string {
+export function checkContentType(
+  request: IncomingMessage,
+  accepted: readonly string[],
+  hint?: string,
+): string {
   const header = request.headers['content-type']
   if (!header) {
     throw new HttpError(415, `a Content-Type header is required: one of ${accepted.join(', ')}`)
@@ -109,7 +113,7 @@ export function checkContentType(request: IncomingMessage, accepted: readonly st
   if (!accepted.includes(mediaType)) {
     throw new HttpError(
       415,
-      `Content-Type ${mediaType} is not accepted here; send one of ${accepted.join(', ')}`,
+      `Content-Type ${mediaType} is not accepted here; send one of ${accepted.join(', ')}${hint ? ` (${hint})` : ''}`,
     )
   }
   for (const parameter of parameters) {
