@@ -156,6 +156,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
       if (!deps.alertRouter) hold(assigned, revoked)
     },
     onFatal: (error) => deps.onFatal(error),
+    onLag: deps.observers?.consumerLag,
   })
   const deltasConsumer = kafka.consumer({ groupId: `${config.kafka.groupId}.spend-deltas` })
   await deltasConsumer.connect()
@@ -171,6 +172,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
       instance.own(assigned)
     },
     onFatal: (error) => deps.onFatal(error),
+    onLag: deps.observers?.consumerLag,
     handle: (batch) =>
       instance.handleDeltas(
         batch.partition,
@@ -194,6 +196,7 @@ export async function wireKafka(deps: TransportDeps): Promise<Transport> {
           logger: logger.child({ component: 'alerts-topic' }),
           onAssignment: hold,
           onFatal: (error) => deps.onFatal(error),
+          onLag: deps.observers?.consumerLag,
           async handle(batch) {
             const letters: DeadLetter[] = []
             for (const record of batch.records) {

@@ -13,7 +13,7 @@ import { toClickHouseTime } from '../processors/audit/audit-row.ts'
 import { hostname, userInfo } from 'node:os'
 import { join, resolve } from 'node:path'
 import { recordConfigChanges } from '../processors/audit/config-changes.ts'
-import type { Metrics } from '../platform/metrics.ts'
+import { createMetrics, type Metrics } from '../platform/metrics.ts'
 import type { Config } from '../platform/config.ts'
 import {
   createAuditStoreClient,
@@ -192,12 +192,14 @@ export async function createPipeline(
       limits: config.query,
     })
     const auditStore = createClickHouseAuditStore(client, rawInsert)
+    const metrics = createMetrics(config.metrics)
     const sink = createAuditSink({
       store: auditStore,
       logger: logger.child({ component: 'audit-sink' }),
       batchSize: config.audit.batchSize,
       flushIntervalMs: config.audit.flushIntervalMs,
       recentIdsCapacity: config.audit.recentIdsCapacity,
+      onBatchWritten: (rows, seconds) => metrics.auditBatch(rows, seconds),
     })
     closers.unshift(() => sink.close())
 
@@ -244,6 +246,7 @@ export async function createPipeline(
       decisions,
       onFatal,
       alertRouter: router,
+      observers: metrics,
     }
     const transport = config.kafka.brokers.length > 0 ? await wireKafka(deps) : wireEmbedded(deps)
     closers.unshift(...transport.closers)
@@ -251,6 +254,14 @@ export async function createPipeline(
     const scheduler = createScheduler({ logger: logger.child({ component: 'scheduler' }) })
     closers.unshift(() => scheduler.stop())
     const { bus, processor } = transport
+    metrics.read({
+      pipeline: () => processor.metrics,
+      audit: () => sink.stats(),
+      queued: () => transport.queued(),
+      ready: () => transport.readiness().ready,
+      spend: (query) => transport.spend(query),
+      now: () => clock.now(),
+    })
 
     let stopping: Promise<void> | undefined
     return {
@@ -270,6 +281,7 @@ export async function createPipeline(
       spend: (query) => transport.spend(query),
       windowsStatus: () => transport.status(),
       fatal,
+      metrics,
       async start() {
         const changed = await recordConfigChanges(
           client,
@@ -317,6 +329,8 @@ export async function createPipeline(
         })
         const commands = await control.load()
         logger.info({ ...commands, keyId: control.publicKey.id }, 'control commands loaded')
+        // Counted from here on: the log read back at start is not counted again.
+        control.subscribe(({ command }) => metrics.command(command))
         // What the detectors had fired before a restart (a month back covers every period
         // whose thresholds a detector still holds): not alerted again.
         const fired = await readRecentAlerts(client, clock.now() - 33 * 24 * 60 * 60_000)

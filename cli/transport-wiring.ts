@@ -4,6 +4,7 @@ import type { ClickHouseClient } from '../platform/clickhouse.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Config } from '../platform/config.ts'
 import type { Logger } from '../platform/logger.ts'
+import type { MetricObservers } from '../platform/metrics.ts'
 import type { AuditSink } from '../processors/audit/audit-sink.ts'
 import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
 import type { EventProcessor } from '../processors/ingest/event-processor.ts'
@@ -29,6 +30,8 @@ export interface TransportDeps {
   alertRouter?: AlertRouter | undefined
   /** Called once when the input can no longer be consumed. */
   onFatal(error: unknown): void
+  /** Where detection delays and consumer lags are reported (the metrics). */
+  observers?: MetricObservers | undefined
 }
 
 /** The transport-specific half of a pipeline: Kafka (scaled out) or in-process (embedded). */
@@ -70,5 +73,6 @@ export function processorOptions(deps: TransportDeps) {
     allowedLatenessMs: deps.config.pipeline.allowedLatenessMs,
     rules: deps.config,
     decisions: deps.decisions,
+    observer: deps.observers,
   }
 }

@@ -3,6 +3,8 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { alertRoutingSchema } from '../alerts/routing.ts'
 import { rulesShape } from '../processors/detection/rules.ts'
+import { DIMENSIONS } from '../processors/windows/spend-windows.ts'
+import { WINDOWS } from '../processors/windows/window-spans.ts'
 import { ConfigError } from './errors.ts'
 
 /**
@@ -189,6 +191,25 @@ export const configSchema = z.strictObject({
       signingKeyFile: z.string().min(1).optional(),
       /** The id guards know the key by (rotate by giving a new key a new id). */
       keyId: z.string().min(1).default('spendguard-1'),
+    })
+    .prefault({}),
+  /** Prometheus metrics at GET /metrics (docs/metrics.md). */
+  metrics: z
+    .strictObject({
+      /** Node.js process metrics (CPU, memory, event loop, GC) beside SpendGuard's own. */
+      process: z.boolean().default(true),
+      /** The live spend gauge, `spendguard_spend_usd`: one series per window, dimension and key. */
+      spend: z
+        .strictObject({
+          windows: z.array(z.enum(WINDOWS)).default(['day', 'month']),
+          dimensions: z.array(z.enum(DIMENSIONS)).default(['tenant', 'agent', 'model']),
+          /**
+           * The cardinality bound: keys per window and dimension with a series of their own,
+           * most expensive first; the others are summed into one series keyed `__other__`.
+           */
+          maxKeys: z.int().nonnegative().default(200),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Where alerts go: Slack, PagerDuty, webhooks, routes, cooldown (docs/alerts.md). */

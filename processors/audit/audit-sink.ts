@@ -68,6 +68,13 @@ export interface AuditSinkOptions {
   retryMaxMs?: number
   /** Injected for tests: how the sink waits between retries. */
   sleep?: (ms: number) => Promise<void>
+  /**
+   * Told of each batch written: its rows and how long it took, retries included (metrics).
+   * A batch that fails for good is not reported here.
+   */
+  onBatchWritten?: (rows: number, seconds: number) => void
+  /** Where batch durations are read from (milliseconds); `performance.now` by default. */
+  now?: () => number
 }
 
 interface Pending {
@@ -133,6 +140,7 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
     buffered: 0,
   }
   const sleep = options.sleep ?? defaultSleep
+  const now = options.now ?? (() => performance.now())
   const recent = new RecentIds(options.recentIdsCapacity ?? 200_000)
   const writeBatch = createBatchWriter({
     store: options.store,
@@ -170,7 +178,11 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
     writing = true
     flushing = (async () => {
       try {
-        const results = settle(batch, await writeBatch(batch.flatMap((pending) => pending.rows)))
+        const rows = batch.flatMap((pending) => pending.rows)
+        const began = now()
+        const outcome = await writeBatch(rows)
+        options.onBatchWritten?.(rows.length, (now() - began) / 1000)
+        const results = settle(batch, outcome)
         results.forEach((result, i) => {
           stats.rowsWritten += result.written
           stats.duplicatesDropped += result.duplicates

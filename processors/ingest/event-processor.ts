@@ -19,7 +19,12 @@ import type { Decisions } from '../detection/detection.ts'
 import type { DetectionEngine, Judgement } from '../detection/detection-engine.ts'
 import type { MeasureSource } from '../detection/detector.ts'
 import type { Rules } from '../detection/rules.ts'
-import { createPipelineMetrics, type PipelineMetrics } from './pipeline-metrics.ts'
+import {
+  countInto,
+  createPipelineMetrics,
+  type PipelineMetrics,
+  type ProcessorObserver,
+} from './pipeline-metrics.ts'
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
 export type InputRecord =
@@ -62,6 +67,8 @@ export interface EventProcessorOptions {
   allowedLatenessMs: number
   eventTimeWindow?: EventTimeWindow
   metrics?: PipelineMetrics
+  /** Told of each settled batch's alerts, with their detection delay (metrics histograms). */
+  observer?: ProcessorObserver | undefined
   /**
    * Write each batch at once instead of waiting for the sink's size or timer: for a transport
    * that waits for a batch before it hands over the next (in-process, and Kafka, whose consumer
@@ -91,6 +98,8 @@ interface Prepared {
   row: AuditRow
   record: InputRecord
   evaluated: EvaluatedCall
+  /** Types of the alerts this call raised. */
+  alertTypes: string[]
 }
 
 /** The watermark key of a record: its Kafka partition, or the in-process queue. */
@@ -181,6 +190,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
             }),
             record,
             evaluated,
+            alertTypes: judgement.alerts.map((alert) => alert.type),
           })
         }
         // Decisions first: a batch that fails after them comes again and makes the same ids.
@@ -207,6 +217,11 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       }
       judging.commit()
       metrics.alerts += decisions.alerts.length
+      for (const { evaluated, alertTypes } of prepared)
+        for (const type of alertTypes) {
+          countInto(metrics.alertsByType, type)
+          options.observer?.alertRaised?.(Math.max(0, now - evaluated.call.occurred_at))
+        }
 
       // Counted once the batch is settled: a batch that fails and comes again counts once.
       marks.commit()
@@ -214,6 +229,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       metrics.audited += written.written
       metrics.duplicates += written.duplicates
       metrics.deadLettered += letters.length
+      for (const dead of letters) countInto(metrics.deadLetteredByCode, dead.code)
       // Windows, late and unpriced count the rows this batch wrote, each once.
       const uncounted = new Set(written.writtenIds)
       for (const { row, evaluated, record } of prepared) {
@@ -223,6 +239,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
         const price = evaluated.price
         if (price.status === 'unpriced') {
           metrics.unpriced++
+          countInto(metrics.unpricedByReason, price.code)
           if (!unpricedLogged.has(price.pricedModelId)) {
             unpricedLogged.add(price.pricedModelId)
             logger.warn({ model: price.pricedModelId, reason: price.reason }, 'unpriced model')

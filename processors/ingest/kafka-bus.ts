@@ -4,7 +4,7 @@ import type { RetryPolicy } from '../../platform/retry-policy.ts'
 import type { LlmCall } from '../../schemas/llm-call.ts'
 import type { EventBus } from './event-bus.ts'
 import type { InputRecord } from './event-processor.ts'
-import { createKafkaSource, type KafkaSource } from './kafka-source.ts'
+import { createKafkaSource, type ConsumerLagListener, type KafkaSource } from './kafka-source.ts'
 
 export interface KafkaBusOptions {
   /** Sends validated events to the input topic (the SDK's Kafka transport). */
@@ -21,6 +21,8 @@ export interface KafkaBusOptions {
   onFatal?: (error: unknown) => void
   retry?: RetryPolicy
   sleep?: (ms: number) => Promise<void>
+  /** Consumer lag per input partition (see KafkaSource). */
+  onLag?: ConsumerLagListener
 }
 
 /**
@@ -44,6 +46,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
         ...(options.onFatal ? { onFatal: options.onFatal } : {}),
         ...(options.retry ? { retry: options.retry } : {}),
         ...(options.sleep ? { sleep: options.sleep } : {}),
+        ...(options.onLag ? { onLag: options.onLag } : {}),
         handle: async (batch) => {
           await handler(
             batch.records.map((record): InputRecord => ({

@@ -31,7 +31,20 @@ export interface KafkaSourceOptions {
   partitionsConsumedConcurrently?: number
   retry?: RetryPolicy
   sleep?: (ms: number) => Promise<void>
+  /** Told of each partition's lag after a commit, and of partitions no longer held (metrics). */
+  onLag?: ConsumerLagListener
 }
+
+/**
+ * A partition's consumer lag: records between its committed offset and its end as the last
+ * batch was fetched (so a lower bound while records keep arriving); `undefined` once the
+ * partition is no longer held.
+ */
+export type ConsumerLagListener = (
+  topic: string,
+  partition: number,
+  lag: number | undefined,
+) => void
 
 export interface KafkaSource {
   start(): Promise<void>
@@ -68,6 +81,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     const revoked = partitions
     partitions = []
     paused.clear()
+    for (const partition of revoked) options.onLag?.(topic, partition, undefined)
     if (revoked.length > 0) options.onAssignment?.([], revoked)
   }
 
@@ -91,7 +105,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     const assigned = next.filter((p) => !partitions.includes(p))
     const revoked = partitions.filter((p) => !next.includes(p))
     partitions = next
-    for (const partition of revoked) paused.delete(partition)
+    for (const partition of revoked) {
+      paused.delete(partition)
+      options.onLag?.(topic, partition, undefined)
+    }
     logger.info({ topic, partitions, assigned, revoked }, 'partitions assigned')
     if (assigned.length > 0 || revoked.length > 0) options.onAssignment?.(assigned, revoked)
   })
@@ -140,6 +157,11 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       { topic: batch.topic, partition: batch.partition, offset: nextOffset },
     ])
     payload.resolveOffset(batch.lastOffset())
+    options.onLag?.(
+      batch.topic,
+      batch.partition,
+      Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(nextOffset))),
+    )
     await payload.heartbeat()
   }
 

@@ -30,10 +30,20 @@ export type PriceResult =
     }
   | {
       status: 'unpriced'
+      /** Why, in a few stable words (a metrics label); `reason` says it in full. */
+      code: UnpricedCode
       /** Why: no entry, a provider the entry does not serve, no price in effect, a tier with no price. */
       reason: string
       pricedModelId: string
     }
+
+/**
+ * The kinds of unpriced call: no usage reported, a model no price source knows (or serves for
+ * the call's provider), no price in effect at the event time, 1-hour cache writes without a
+ * rate, a batch or service tier without a price (or whose multiplier gives no exact amount).
+ */
+export type UnpricedCode =
+  'no_usage' | 'unknown_model' | 'no_price_at_time' | 'no_cache_write_1h_price' | 'no_tier_price'
 
 /** The exact cost of a priced call; undefined for an unpriced one (never $0). */
 export function pricedCost(price: PriceResult): Femtos | undefined {
@@ -116,6 +126,7 @@ export function createPricer(resolver: PriceResolver, catalogVersion: string): P
       if (!call.usage_reported) {
         return {
           status: 'unpriced',
+          code: 'no_usage',
           pricedModelId: call.response_model ?? call.model,
           reason:
             'the provider reported no usage for this call: its token counts and cost are unknown, not zero',
@@ -134,6 +145,7 @@ export function createPricer(resolver: PriceResolver, catalogVersion: string): P
         if (!period) {
           return {
             status: 'unpriced',
+            code: 'no_price_at_time',
             pricedModelId: id,
             reason: `no price of ${entry.id} in effect at ${new Date(call.occurred_at).toISOString()}`,
           }
@@ -143,6 +155,7 @@ export function createPricer(resolver: PriceResolver, catalogVersion: string): P
         if ((call.cache_write_1h_tokens ?? 0) > 0 && !(modeRates ?? period.rates).cacheWrite1h) {
           return {
             status: 'unpriced',
+            code: 'no_cache_write_1h_price',
             pricedModelId: id,
             reason: `${entry.id} (${entry.sourceVersion}) has no price for 1-hour cache writes, and this call made ${call.cache_write_1h_tokens}`,
           }
@@ -154,6 +167,7 @@ export function createPricer(resolver: PriceResolver, catalogVersion: string): P
           if (!adjusted) {
             return {
               status: 'unpriced',
+              code: 'no_tier_price',
               pricedModelId: id,
               reason:
                 fraction === undefined
@@ -175,6 +189,7 @@ export function createPricer(resolver: PriceResolver, catalogVersion: string): P
       }
       return {
         status: 'unpriced',
+        code: 'unknown_model',
         pricedModelId: call.model,
         reason: [...new Set(reasons)].join('; '),
       }
