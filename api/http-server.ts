@@ -66,6 +66,11 @@ export interface HttpServerOptions {
   alerts?: ((limit: number) => Promise<Alert[]>) | undefined
   /** Day and month budgets and how much of each is used, behind GET /v1/budgets (none: 404). */
   budgets?: (() => BudgetUsage[]) | undefined
+  /** Told the answer to each ingest request's items (the metrics count them). */
+  onIngested?: (
+    route: string,
+    counts: { accepted: number; duplicates: number; rejected: number },
+  ) => void
   /** Prometheus text exposition behind GET /metrics (none: 404). */
   metrics?: (() => Promise<{ contentType: string; text: string }>) | undefined
 }
@@ -251,7 +256,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     return known
   }
 
-  async function ingest(items: BodyItem[], principal: Principal): Promise<Answer> {
+  async function ingest(items: BodyItem[], principal: Principal, route: string): Promise<Answer> {
     if (items.length === 0) throw new HttpError(400, 'no events in the body')
     if (items.length > options.maxEventsPerRequest) {
       throw new HttpError(413, `at most ${options.maxEventsPerRequest} events per request`)
@@ -287,6 +292,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const accepted = results.filter((r) => r.status === 'accepted').length
     const rejected = results.filter((r) => r.status === 'rejected').length
     const duplicates = results.length - accepted - rejected
+    options.onIngested?.(route, { accepted, duplicates, rejected })
     const status = rejected === 0 ? 200 : accepted + duplicates > 0 ? 207 : 400
     return { status, body: { accepted, rejected, duplicates, results } }
   }
@@ -295,7 +301,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'POST /v1/events': {
       role: 'ingest',
       contentTypes: EVENT_CONTENT_TYPES,
-      handle: (_request, body, principal) => ingest(splitBody(body), principal),
+      handle: (_request, body, principal) => ingest(splitBody(body), principal, '/v1/events'),
     },
     // OTLP/HTTP JSON traces: spans of LLM calls (OpenTelemetry GenAI conventions) as events.
     'POST /v1/traces': {
@@ -310,7 +316,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
             status: 200,
             body: { accepted: 0, rejected: 0, duplicates: 0, skipped, results: [] },
           }
-        const answer = await ingest(items, principal)
+        const answer = await ingest(items, principal, '/v1/traces')
         return { ...answer, body: { ...(answer.body as object), skipped } }
       },
     },

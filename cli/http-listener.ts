@@ -72,8 +72,10 @@ export async function listenHttp(
     spend: (query) => pipeline.spend(query),
     reports: createReportService(pipeline.queries),
     alerts: (limit) => readLatestAlerts(pipeline.client, limit),
-    budgets: () => budgetUsage(config.budgets, (query) => pipeline.spend(query), pipeline.clock.now()),
+    budgets: () =>
+      budgetUsage(config.budgets, (query) => pipeline.spend(query), pipeline.clock.now()),
     metrics: pipeline.metrics ? () => pipeline.metrics!.render() : undefined,
+    onIngested: (route, counts) => pipeline.metrics?.ingested(route, counts),
     status: () => ({
       readiness: pipeline.readiness(),
       transport: pipeline.transport,

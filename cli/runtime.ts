@@ -13,7 +13,7 @@ import { toClickHouseTime } from '../processors/audit/audit-row.ts'
 import { hostname, userInfo } from 'node:os'
 import { join, resolve } from 'node:path'
 import { recordConfigChanges } from '../processors/audit/config-changes.ts'
-import { createMetrics, type Metrics } from '../platform/metrics.ts'
+import { createMetrics, type PipelineMetricsExporter } from '../platform/metrics.ts'
 import type { Config } from '../platform/config.ts'
 import {
   createAuditStoreClient,
@@ -77,7 +77,7 @@ export interface Pipeline {
   /** Settles with the error when the input can no longer be consumed (a consumer crash). */
   readonly fatal: Promise<unknown>
   /** Prometheus metrics (GET /metrics). */
-  readonly metrics?: Metrics
+  readonly metrics?: PipelineMetricsExporter
   start(): Promise<void>
   /** Drains the bus, flushes the sink, closes every client. Idempotent. */
   stop(): Promise<void>

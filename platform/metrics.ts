@@ -44,6 +44,8 @@ export interface MetricObservers extends Required<ProcessorObserver> {
   consumerLag: ConsumerLagListener
   /** A command appended to the control log. */
   command(command: { action: string; rule?: string | undefined }): void
+  /** The answer to the items of one HTTP ingest request (`/v1/events`, `/v1/traces`). */
+  ingested(route: string, counts: { accepted: number; duplicates: number; rejected: number }): void
 }
 
 export interface PipelineMetricsExporter extends Metrics, MetricObservers {
@@ -202,6 +204,12 @@ export function createMetrics(options: MetricsOptions): PipelineMetricsExporter 
     labelNames: ['action', 'issued_by'],
     registers,
   })
+  const httpItems = new Counter({
+    name: 'spendguard_http_ingest_items_total',
+    help: 'Items of HTTP ingest requests by route and answer (rejected items never reach the pipeline).',
+    labelNames: ['route', 'status'],
+    registers,
+  })
   const auditRows = new Histogram({
     name: 'spendguard_audit_batch_rows',
     help: 'Rows per audit batch, before ids already audited are dropped from it.',
@@ -227,6 +235,14 @@ export function createMetrics(options: MetricsOptions): PipelineMetricsExporter 
     },
     async render() {
       return { contentType: registry.contentType, text: await registry.metrics() }
+    },
+    ingested(route, counts) {
+      for (const status of ['accepted', 'duplicates', 'rejected'] as const)
+        if (counts[status] > 0)
+          httpItems.inc(
+            { route, status: status === 'duplicates' ? 'duplicate' : status },
+            counts[status],
+          )
     },
     auditBatch(rows, seconds) {
       auditRows.observe(rows)

@@ -112,7 +112,12 @@ describe('GET /metrics of a running embedded pipeline', () => {
         ]),
       )
 
-    // The rejected item never reached the pipeline: HTTP answered it.
+    // The rejected item never reached the pipeline: HTTP answered it, and counts it.
+    expect(values('spendguard_http_ingest_items_total')).toEqual({
+      'route=/v1/events,status=accepted': 5,
+      'route=/v1/events,status=duplicate': 1,
+      'route=/v1/events,status=rejected': 1,
+    })
     expect(values('spendguard_events_received_total')).toEqual({ '': 6 })
     expect(values('spendguard_events_audited_total')).toEqual({ '': 5 })
     expect(values('spendguard_events_duplicates_total')).toEqual({ '': 1 })
