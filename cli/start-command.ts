@@ -3,7 +3,7 @@ import type { Config } from '../platform/config.ts'
 import { SpendGuardError } from '../platform/errors.ts'
 import { systemClock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
-import { createHttpAccess, listenHttp } from './http-listener.ts'
+import { createHttpAccess, listenHttp, type HttpListener } from './http-listener.ts'
 import { createPipeline } from './runtime.ts'
 import { writeRunFile } from './running-pipeline.ts'
 
@@ -57,8 +57,19 @@ export function nextStopSignal(
 export async function runStart(config: Config, logger: Logger): Promise<void> {
   const access = createHttpAccess(config, logger)
   const pipeline = await createPipeline(config, logger, systemClock)
-  await pipeline.start()
-  const http = await listenHttp(pipeline, config, logger, access)
+  let http: HttpListener
+  try {
+    await pipeline.start()
+    http = await listenHttp(pipeline, config, logger, access)
+  } catch (error) {
+    // A start that fails half-way (the port in use) stops what it started, so the process
+    // exits with the error instead of hanging on open clients and timers.
+    access.close()
+    await pipeline.stop().catch((stopError: unknown) =>
+      logger.warn({ err: stopError }, 'stopping after a failed start failed'),
+    )
+    throw error
+  }
   // SIGHUP re-reads token files at once (they are also watched).
   const reload = () => http.reloadTokens()
   process.on('SIGHUP', reload)
