@@ -355,8 +355,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
     },
     'GET /metrics': {
       role: 'read',
-      handle: async () => {
+      handle: async (_request, _body, principal) => {
         if (!options.metrics) throw new HttpError(404, 'this process exposes no metrics')
+        if (principal.tenant !== undefined)
+          throw new HttpError(
+            403,
+            `metrics cover every tenant; this token is bound to tenant "${principal.tenant}"`,
+          )
         const { contentType, text } = await options.metrics()
         return { status: 200, body: text, contentType }
       },

@@ -70,7 +70,7 @@ export async function listenHttp(
     readiness: () => pipeline.readiness(),
     control: pipeline.control,
     spend: (query) => pipeline.spend(query),
-    reports: createReportService(pipeline.queries),
+    reports: createReportService(pipeline.queries, { clock: pipeline.clock }),
     alerts: (limit) => readLatestAlerts(pipeline.client, limit),
     budgets: () =>
       budgetUsage(config.budgets, (query) => pipeline.spend(query), pipeline.clock.now()),

@@ -24,6 +24,7 @@ import {
   runPricingCheck,
 } from './pricing-command.ts'
 import { formatRepriceSummary, runReprice } from './reprice-command.ts'
+import { REPORT_USAGE, reportCommand } from './report-command.ts'
 import { parseParams, runSql } from './sql-command.ts'
 import { fetchStatus, formatStatus } from './status-command.ts'
 import { formatReconcile, runReconcile } from './reconcile-command.ts'
@@ -41,6 +42,8 @@ usage:
   spendguard demo   [--host 127.0.0.1] [--port 8787] [--data-dir ./data] [--rate 20] [--duration 0] [--config FILE]
   spendguard replay FILE|- [--format json|table] [--config FILE]
   spendguard sql "<query>" [--param name=value ...] [--format table|json|tsv|csv] [--data-dir ./data] [--config FILE]
+  spendguard report NAME [--param name=value ...] [--format table|json|csv|tsv] [--data-dir ./data] [--config FILE]
+  spendguard report --list [NAME] [--format table|json]
   spendguard status [--dimension agent] [--window 15m] [--limit 20] [--tenant T] [--watch] [--format table|json] [--data-dir ./data]
   spendguard reconcile [--since DATE] [--format table|json] [--data-dir ./data]
   spendguard pricing MODEL [--provider P] [--at DATE] [--format table|json] [--config FILE]
@@ -53,8 +56,8 @@ usage:
 
 Without Kafka brokers configured (SPENDGUARD_KAFKA_BROKERS or kafka.brokers in the config
 file) the pipeline runs embedded: an in-process transport and chDB under --data-dir.
-While \`spendguard start\` runs, sql, status, reconcile, kill, resume and controls with the same --data-dir go
-through its HTTP API.
+While \`spendguard start\` runs, sql, report, status, reconcile, kill, resume and controls with the same
+--data-dir go through its HTTP API.
 
 dimensions: ${DIMENSIONS.join(', ')}
 windows:    ${WINDOWS.join(', ')}
@@ -75,6 +78,7 @@ const OPTIONS = {
   duration: { type: 'string' },
   seed: { type: 'string' },
   param: { type: 'string', multiple: true },
+  list: { type: 'boolean' },
   dimension: { type: 'string' },
   window: { type: 'string' },
   limit: { type: 'string' },
@@ -134,6 +138,7 @@ async function main(argv: string[]): Promise<number> {
     kill: KILL_USAGE,
     resume: RESUME_USAGE,
     controls: CONTROLS_USAGE,
+    report: REPORT_USAGE,
   }
   if (values.help && command !== undefined && ownUsage[command] !== undefined) {
     process.stdout.write(ownUsage[command])
@@ -194,6 +199,19 @@ async function main(argv: string[]): Promise<number> {
       )
       return 0
     }
+    case 'report':
+      return reportCommand(
+        config,
+        {
+          name: rest[0],
+          list: values.list === true,
+          params: values.param ?? [],
+          format: values.format,
+          now: Date.now(),
+          terminal: process.stdout.isTTY === true,
+        },
+        { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
+      )
     case 'status': {
       const format = oneOf('format', values.format, ['json', 'table'] as const, 'table')
       const options = {

@@ -65,9 +65,11 @@ export async function runStart(config: Config, logger: Logger): Promise<void> {
     // A start that fails half-way (the port in use) stops what it started, so the process
     // exits with the error instead of hanging on open clients and timers.
     access.close()
-    await pipeline.stop().catch((stopError: unknown) =>
-      logger.warn({ err: stopError }, 'stopping after a failed start failed'),
-    )
+    await pipeline
+      .stop()
+      .catch((stopError: unknown) =>
+        logger.warn({ err: stopError }, 'stopping after a failed start failed'),
+      )
     throw error
   }
   // SIGHUP re-reads token files at once (they are also watched).

@@ -14,6 +14,7 @@ const COMMANDS = [
   'resume',
   'controls',
   'policy',
+  'report',
 ]
 
 describe('spendguard <command> --help', () => {
