@@ -51,7 +51,7 @@ export function actionableMessage(error: unknown): string | undefined {
       const where =
         e.address !== undefined
           ? `${e.address}${e.port === undefined ? '' : `:${e.port}`}`
-          : (e.hostname ?? 'the server')
+          : (e.hostname ?? (kafka ? 'the Kafka brokers' : 'the server'))
       const why = REACH[e.code as keyof typeof REACH]
       const setting = kafka
         ? 'the Kafka brokers (kafka.brokers in the configuration, or SPENDGUARD_KAFKA_BROKERS)'

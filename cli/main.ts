@@ -25,6 +25,7 @@ import {
 } from './pricing-command.ts'
 import { formatRepriceSummary, runReprice } from './reprice-command.ts'
 import { REPORT_USAGE, reportCommand } from './report-command.ts'
+import { actionableMessage } from './cli-errors.ts'
 import { parseParams, runSql } from './sql-command.ts'
 import { fetchStatus, formatStatus } from './status-command.ts'
 import { formatReconcile, runReconcile } from './reconcile-command.ts'
@@ -394,6 +395,8 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`spendguard: ${error.message}\n\n${USAGE}`)
     } else if (error instanceof Error && (error as { code?: string }).code === 'ENOENT') {
       process.stderr.write(`spendguard: ${error.message}\n`)
+    } else if (actionableMessage(error) !== undefined) {
+      process.stderr.write(`spendguard: ${actionableMessage(error)}\n`)
     } else {
       process.stderr.write(
         `spendguard: unexpected error\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -21,6 +21,7 @@ One line per violation, then a summary; --format json prints the violations as a
 exit codes: 0 all comply (or the policy checks nothing), 1 violations,
             2 DIR missing or a file unreadable or malformed (the rest is still checked)
 See docs/policy-check.md for the file shapes recognized.
+example: spendguard policy check ./agents --config spendguard.yaml
 `
 
 export interface PolicyViolation {

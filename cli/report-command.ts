@@ -27,6 +27,7 @@ Periods are --param month=YYYY-MM, or from/to (default: the current month). Amou
 repricing adjustments; unpriced calls are counted apart, never as $0 (docs/reports.md). While
 \`spendguard start\` runs on the data directory the query goes through its API, as \`sql\` does.
 exit codes: 0 done; 1 the query failed; 2 an unknown report, parameter, value or format.
+example: spendguard report spend-by-team --param month=2026-09 --format csv
 `
 
 const CLI_FORMATS = ['table', 'json', 'csv', 'tsv'] as const

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import {
+  ClickHouseLogLevel,
   createClient,
   type ClickHouseClient,
   type ClickHouseClientConfigOptions as ClientOptions,
@@ -79,6 +80,9 @@ export function createAuditStoreClient(
         password: user.password,
         database: config.database,
         clickhouse_settings: CLICKHOUSE_SETTINGS,
+        // Every failed request is thrown to its caller, which says what failed and why: the
+        // client's own console log would print it a second time, with its settings.
+        log: { level: ClickHouseLogLevel.OFF },
       }),
       target: { kind: 'server', location: config.url },
     }

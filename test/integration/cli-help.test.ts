@@ -28,6 +28,8 @@ describe('spendguard <command> --help', () => {
       expect(result.code).toBe(0)
       expect(result.stderr).toBe('')
       expect(result.stdout.startsWith(`usage: spendguard ${command}`)).toBe(true)
+      // With an example of its own.
+      expect(result.stdout).toMatch(new RegExp(`\\nexample: spendguard ${command} `))
       // Its own text, not the general one.
       expect(result.stdout).not.toContain('cost governance for LLM agents')
     })
