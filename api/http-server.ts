@@ -149,7 +149,15 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
       else if (inflate && !failure) inflate.write(chunk)
       else if (!inflate) keep(chunk)
     })
-    request.on('end', () => (inflate ? inflate.end() : finish()))
+    request.on('end', () => {
+      if (inflate) return inflate.end()
+      // gzip's magic bytes on a body sent as plain: say what is missing, not that it is bad text.
+      if (chunks[0]?.[0] === 0x1f && chunks[0][1] === 0x8b)
+        fail(
+          new HttpError(400, 'the body looks gzip-compressed: send it with Content-Encoding: gzip'),
+        )
+      finish()
+    })
     request.on('error', reject)
   })
 }
