@@ -2,21 +2,27 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { SpendGuardError } from '../../platform/errors.ts'
 import { checkerOf } from './param-types.ts'
+import { withFragments, type ReportFragment } from './report-fragment.ts'
 
 /**
  * A named report is one read-only statement in `sql/queries/NAME.sql`. The file opens with a
- * block comment holding YAML: `description`, an optional `period` and `params`, each parameter
- * with its ClickHouse `type`, an optional `default` (none: required), optional `values` and a
- * `help` line (docs/reports.md shows one). The statement binds them as `{name:Type}`.
+ * block comment holding YAML: `description`, an optional `period`, optional `reads` and
+ * `params`, each parameter with its ClickHouse `type`, an optional `default` (none: required),
+ * optional `values` and a `help` line (docs/reports.md shows one). The statement binds them as
+ * `{name:Type}`.
  *
  * `period: range` adds `from`, `to` and `month`; `period: month` adds a required `month`. Both
  * bind `{from:DateTime64(3, 'UTC')}` and `{to:DateTime64(3, 'UTC')}` (see report-params.ts).
+ *
+ * `reads: calls` puts the fragment `sql/queries/_calls.sql` in front of the statement (see
+ * report-fragment.ts): the subqueries several reports share are written once. The checks of the
+ * placeholders see the whole statement, the fragments' placeholders included.
  */
 
 /** The type of the `from` and `to` placeholders a period binds. */
 export const PERIOD_TYPE = "DateTime64(3, 'UTC')"
 
-/** A report file that cannot be used: its header, or a placeholder the header does not declare. */
+/** A report or fragment file that cannot be used: its header, its statement or its placeholders. */
 export class ReportDefinitionError extends SpendGuardError {
   constructor(file: string, message: string) {
     super(`report ${file}: ${message}`, { code: 'REPORT_INVALID', retriable: false })
@@ -52,7 +58,9 @@ export interface ReportDefinition {
   period?: 'range' | 'month'
   /** The declared parameters, the period's first. */
   params: readonly ReportParam[]
-  /** The statement, without its header. */
+  /** The fragments it reads, in the order they open its statement. */
+  reads: readonly string[]
+  /** The statement as it runs: the fragments it reads, then the file's own text after its header. */
   sql: string
   /** The placeholders of the statement with their types. */
   placeholders: ReadonlyMap<string, string>
@@ -72,6 +80,11 @@ const RESERVED = new Set(['from', 'to', 'month', 'format'])
 const headerSchema = z.strictObject({
   description: z.string().min(1),
   period: z.enum(['range', 'month']).optional(),
+  // `reads: calls` or `reads: [calls, other]`.
+  reads: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .optional()
+    .transform((reads) => (reads === undefined ? [] : typeof reads === 'string' ? [reads] : reads)),
   // `params:` with nothing under it reads as null in YAML: no parameters.
   params: z
     .record(z.string(), paramSchema)
@@ -133,8 +146,15 @@ function periodParams(period: 'range' | 'month'): ReportParam[] {
   ]
 }
 
-/** Reads a report file (`file` is its name, e.g. `spend-by-team.sql`). */
-export function parseReport(file: string, text: string): ReportDefinition {
+/**
+ * Reads a report file (`file` is its name, e.g. `spend-by-team.sql`); `fragments` are the ones
+ * its header may read, by name.
+ */
+export function parseReport(
+  file: string,
+  text: string,
+  fragments: ReadonlyMap<string, ReportFragment> = new Map(),
+): ReportDefinition {
   const header = HEADER.exec(text)
   if (!header) throw new ReportDefinitionError(file, 'it must start with a /* ... */ block of YAML')
   let document: unknown
@@ -150,7 +170,7 @@ export function parseReport(file: string, text: string): ReportDefinition {
       .join('; ')
     throw new ReportDefinitionError(file, `its header is invalid: ${detail}`)
   }
-  const { description, period, params } = parsed.data
+  const { description, period, reads, params } = parsed.data
   for (const name of Object.keys(params)) {
     if (!PARAM_NAME.test(name))
       throw new ReportDefinitionError(
@@ -163,7 +183,10 @@ export function parseReport(file: string, text: string): ReportDefinition {
         `params.${name}: is reserved (from, to and month come with a period; format picks the output)`,
       )
   }
-  const sql = text.slice(header[0].length).trim()
+  const own = text.slice(header[0].length).trim()
+  const composed = withFragments(own, reads, fragments)
+  if ('issue' in composed) throw new ReportDefinitionError(file, composed.issue)
+  const { sql } = composed
   const declared: ReportParam[] = Object.entries(params).map(([name, param]) => ({
     name,
     type: normalType(param.type),
@@ -174,6 +197,14 @@ export function parseReport(file: string, text: string): ReportDefinition {
   }))
   const all = [...(period ? periodParams(period) : []), ...declared]
   const placeholders = placeholdersOf(file, sql)
+  /** Which fragment holds a placeholder the file's own text does not, for the messages. */
+  const origin = (name: string): string => {
+    if (placeholdersOf(file, own).has(name)) return ''
+    const fragment = reads
+      .map((read) => fragments.get(read)!)
+      .find((f) => placeholdersOf(f.file, f.subqueries).has(name))
+    return fragment ? ` (${fragment.file}, which it reads, uses it)` : ''
+  }
   // What the statement binds must be what the header declares, type for type.
   const expected = new Map(declared.map((param) => [param.name, param.type]))
   if (period) {
@@ -183,11 +214,14 @@ export function parseReport(file: string, text: string): ReportDefinition {
   for (const [name, type] of placeholders) {
     const declaredType = expected.get(name)
     if (declaredType === undefined)
-      throw new ReportDefinitionError(file, `{${name}:${type}} is not declared in its header`)
+      throw new ReportDefinitionError(
+        file,
+        `{${name}:${type}} is not declared in its header${origin(name)}`,
+      )
     if (declaredType !== type)
       throw new ReportDefinitionError(
         file,
-        `{${name}} is declared as ${declaredType} but used as ${type}`,
+        `{${name}} is declared as ${declaredType} but used as ${type}${origin(name)}`,
       )
   }
   for (const name of expected.keys())
@@ -211,6 +245,7 @@ export function parseReport(file: string, text: string): ReportDefinition {
     description: description.trim().replace(/\s+/g, ' '),
     ...(period ? { period } : {}),
     params: all,
+    reads,
     sql,
     placeholders,
   }

@@ -4,6 +4,7 @@ description: >-
   session): how many alerts, the first and last, and what that scope spent in the period (all
   its calls; unpriced ones counted in scope_unpriced_calls, never as $0).
 period: range
+reads: calls
 params:
   tenant:
     type: String
@@ -11,27 +12,6 @@ params:
     help: Only this tenant's calls (empty, the default, is every tenant).
 */
 WITH
-    repriced AS (
-        SELECT event_id, toNullable(argMax(cost_usd, adjusted_at)) AS cost_usd
-        FROM llm_call_adjustments
-        WHERE occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
-            AND ({tenant:String} = '' OR tenant_id = {tenant:String})
-        GROUP BY event_id
-    ),
-    calls AS (
-        SELECT c.event_id AS event_id, c.occurred_at AS occurred_at, c.tenant_id AS tenant_id,
-            c.agent_id AS agent_id, c.feature_id AS feature_id, c.user_id AS user_id,
-            c.session_id AS session_id, c.team_id AS team_id, c.tags AS tags,
-            c.task_category AS task_category, c.provider AS provider, c.model AS model,
-            c.status AS status, c.input_tokens AS input_tokens, c.output_tokens AS output_tokens,
-            c.detection_flags AS detection_flags, c.unpriced_reason AS unpriced_reason,
-            c.cost_usd AS audited_call_usd, r.cost_usd IS NOT NULL AS repriced,
-            coalesce(r.cost_usd, c.cost_usd) AS call_usd
-        FROM llm_calls AS c
-        LEFT JOIN repriced AS r ON r.event_id = c.event_id
-        WHERE c.occurred_at >= {from:DateTime64(3, 'UTC')} AND c.occurred_at < {to:DateTime64(3, 'UTC')}
-            AND ({tenant:String} = '' OR c.tenant_id = {tenant:String})
-    ),
     loop_alerts AS (
         -- The alerts table may hold a repeat of an alert until it merges: one row per id.
         SELECT alert_id, tenant_id, type, severity, scope_kind, scope_id,
