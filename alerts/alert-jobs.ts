@@ -11,11 +11,11 @@ const dayStart = (t: number) => Math.floor(t / DAY) * DAY
 const dayLabel = (t: number) => new Date(t).toISOString().slice(0, 10)
 
 /**
- * True when a budget alert's period is over at `now`: a day or month budget whose period label
+ * True when a budget alert's (or a user-budget anomaly's) period is over at `now`: a day or month budget whose period label
  * (`2026-03-02`, `2026-03`) is before the current one.
  */
 export function budgetPeriodEnded(alert: Alert, now: number): boolean {
-  if (!alert.type.startsWith('budget.')) return false
+  if (!alert.type.startsWith('budget.') && alert.type !== 'anomaly.user_budget') return false
   const { window, period } = alert.evidence as { window?: string; period?: string }
   if (typeof period !== 'string') return false
   const today = dayLabel(now)
@@ -176,7 +176,13 @@ export function digestJobs(
             async run(dueAt: number) {
               const until = dayStart(dueAt)
               const lines = await digestLines(client, until, lengthMs)
-              const near = budgets(dueAt)
+              // The digest goes out even when the budgets cannot be read.
+              let near: string[]
+              try {
+                near = budgets(dueAt)
+              } catch (error) {
+                near = [`(not read: ${error instanceof Error ? error.message : String(error)})`]
+              }
               lines.push(
                 near.length === 0
                   ? 'budgets near their limit: none'

@@ -89,9 +89,18 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
   }
 
   /** Alerts notified and not resolved: by dedup key, with the receivers they went to. */
-  const open = new Map<string, { alert: Alert; receivers: Set<string> }>()
+  /**
+   * `joined`: the ids of repeats told under this entry's dedup key (an ongoing loop or anomaly),
+   * closed with it so that a restart does not take them back as incidents of their own.
+   */
+  interface OpenEntry {
+    alert: Alert
+    receivers: Set<string>
+    joined: Set<string>
+  }
+  const open = new Map<string, OpenEntry>()
   /** Open loop and anomaly alerts by tenant, type and scope. */
-  const openStreams = new Map<string, { alert: Alert; receivers: Set<string> }>()
+  const openStreams = new Map<string, OpenEntry>()
 
   /** Tenant, type and scope -> when an alert of them was last routed. */
   const seen = new Map<string, number>()
@@ -107,6 +116,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
     alert: Alert,
     suppressed: number,
     resolved?: string,
+    joined: ReadonlySet<string> = new Set(),
   ): Promise<void> {
     let attempts = 0
     const action = resolved === undefined ? 'trigger' : 'resolve'
@@ -141,6 +151,20 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         reason: resolved ?? '',
         at: options.now(),
       })
+      // The repeats told under this incident are resolved with it.
+      for (const id of joined)
+        if (id !== alert.alert_id)
+          await record({
+            alert_id: id,
+            receiver: receiver.name,
+            kind: receiver.kind,
+            status: 'delivered',
+            action,
+            attempts: 0,
+            suppressed: 0,
+            reason: `resolved with ${alert.alert_id}: ${resolved ?? ''}`,
+            at: options.now(),
+          })
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error)
       logger.error(
@@ -205,8 +229,13 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         // (PagerDuty adds it to the incident), which the quiet period resolves once.
         const ongoing = endsWhenQuiet(alert) ? openStreams.get(alertStreamOf(alert)) : undefined
         const told = ongoing ? { ...alert, dedup_key: ongoing.alert.dedup_key } : alert
-        const entry = open.get(told.dedup_key) ?? { alert: told, receivers: new Set<string>() }
+        const entry = open.get(told.dedup_key) ?? {
+          alert: told,
+          receivers: new Set<string>(),
+          joined: new Set<string>(),
+        }
         entry.receivers.add(name)
+        entry.joined.add(alert.alert_id)
         open.set(told.dedup_key, entry)
         if (endsWhenQuiet(alert)) openStreams.set(alertStreamOf(alert), entry)
         enqueue(name, () => deliver(receiver, told, suppressed))
@@ -214,7 +243,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
     },
     resolve(cleared, reason) {
       let count = 0
-      for (const [key, { alert, receivers }] of open) {
+      for (const [key, { alert, receivers, joined }] of open) {
         if (!cleared(alert)) continue
         open.delete(key)
         if (openStreams.get(alertStreamOf(alert))?.alert === alert)
@@ -222,7 +251,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         count++
         for (const name of receivers) {
           const receiver = byName.get(name)
-          if (receiver) enqueue(name, () => deliver(receiver, alert, 0, reason))
+          if (receiver) enqueue(name, () => deliver(receiver, alert, 0, reason, joined))
         }
       }
       return count
@@ -259,12 +288,26 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
     lastSeen: (alert) => seen.get(alertStreamOf(alert)),
     forget(before) {
       for (const [key, at] of seen) if (at < before) seen.delete(key)
-      for (const [key, { sentAt }] of cooldowns) if (sentAt < before) cooldowns.delete(key)
+      // A cooldown still running holds, however long it was configured.
+      const running = options.now() - routing.cooldown
+      for (const [key, { sentAt }] of cooldowns)
+        if (sentAt < before && sentAt < running) cooldowns.delete(key)
     },
     reopen(alerts) {
-      for (const { alert, receivers } of alerts) {
+      // Oldest first: an ongoing loop's first alert is the incident its later ones joined.
+      const ordered = [...alerts].sort((a, b) =>
+        a.alert.occurred_at.localeCompare(b.alert.occurred_at),
+      )
+      for (const { alert, receivers } of ordered) {
         if (open.has(alert.dedup_key)) continue
-        const entry = { alert, receivers: new Set(receivers) }
+        const ongoing = endsWhenQuiet(alert) ? openStreams.get(alertStreamOf(alert)) : undefined
+        if (ongoing) {
+          // Open before the restart as a repeat of an incident still open: it stays one.
+          ongoing.joined.add(alert.alert_id)
+          for (const name of receivers) ongoing.receivers.add(name)
+          continue
+        }
+        const entry = { alert, receivers: new Set(receivers), joined: new Set([alert.alert_id]) }
         open.set(alert.dedup_key, entry)
         if (endsWhenQuiet(alert)) openStreams.set(alertStreamOf(alert), entry)
         // What was seen before the restart is not known: the quiet period starts again.

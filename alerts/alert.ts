@@ -33,5 +33,7 @@ export function alertStreamOf(alert: Alert): string {
  * open belongs to the same incident, and the quiet period resolves it.
  */
 export function endsWhenQuiet(alert: Alert): boolean {
+  // A user above most of a daily budget stays so until the day ends: the rollover resolves it.
+  if (alert.type === 'anomaly.user_budget') return false
   return alert.type.startsWith('loop.') || alert.type.startsWith('anomaly.')
 }

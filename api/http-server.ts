@@ -63,9 +63,9 @@ export interface HttpServerOptions {
   /** Named reports behind GET /v1/reports and /v1/reports/<name> (none: 404). */
   reports?: ReportService | undefined
   /** The latest alerts behind GET /v1/alerts (none: 404). */
-  alerts?: ((limit: number) => Promise<Alert[]>) | undefined
+  alerts?: ((limit: number, tenant?: string) => Promise<Alert[]>) | undefined
   /** Day and month budgets and how much of each is used, behind GET /v1/budgets (none: 404). */
-  budgets?: (() => BudgetUsage[]) | undefined
+  budgets?: ((tenant?: string) => BudgetUsage[]) | undefined
   /** Told the answer to each ingest request's items (the metrics count them). */
   onIngested?: (
     route: string,
@@ -130,27 +130,39 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const inflate =
       encoding === 'gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : undefined
+    const finish = () => (failure ? reject(failure) : resolve(Buffer.concat(chunks)))
+    // Inflating stops at the first byte past the limit (or the first bad byte) and the answer
+    // goes at once: a small body that inflates to gigabytes costs nothing more. The rest of
+    // the body is drained unread.
+    const stopInflating = (error: HttpError) => {
+      fail(error)
+      inflate?.destroy()
+      reject(error)
+    }
     const keep = (chunk: Buffer) => {
       size += chunk.length
       if (size <= limit) chunks.push(chunk)
-      else fail(new HttpError(413, `body exceeds ${limit} bytes${inflate ? ' once inflated' : ''}`))
+      else if (inflate)
+        stopInflating(new HttpError(413, `body exceeds ${limit} bytes once inflated`))
+      else fail(new HttpError(413, `body exceeds ${limit} bytes`))
     }
-    const finish = () => (failure ? reject(failure) : resolve(Buffer.concat(chunks)))
     if (inflate) {
       inflate.on('data', keep)
       inflate.on('error', () =>
-        fail(new HttpError(400, `the body is not valid ${encoding} data (Content-Encoding)`)),
+        stopInflating(
+          new HttpError(400, `the body is not valid ${encoding} data (Content-Encoding)`),
+        ),
       )
       inflate.on('close', finish)
     }
     request.on('data', (chunk: Buffer) => {
       sent += chunk.length
       if (sent > limit) fail(new HttpError(413, `body exceeds ${limit} bytes`))
-      else if (inflate && !failure) inflate.write(chunk)
+      else if (inflate && !failure && !inflate.destroyed) inflate.write(chunk)
       else if (!inflate) keep(chunk)
     })
     request.on('end', () => {
-      if (inflate) return inflate.end()
+      if (inflate) return inflate.destroyed ? finish() : inflate.end()
       // gzip's magic bytes on a body sent as plain: say what is missing, not that it is bad text.
       if (chunks[0]?.[0] === 0x1f && chunks[0][1] === 0x8b)
         fail(
@@ -342,7 +354,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
       handle: async (request, _body, principal) => {
         if (!options.alerts) throw new HttpError(404, 'this process keeps no alerts')
         const limit = boundedLimit(request.url ?? '/', 50, 500)
-        const alerts = (await options.alerts(limit)).filter(
+        // A token bound to a tenant reads that tenant's latest alerts (filtered by the query,
+        // so its own are not crowded out by others').
+        const alerts = (await options.alerts(limit, principal.tenant)).filter(
           (alert) => principal.tenant === undefined || tenantOf(alert) === principal.tenant,
         )
         return { status: 200, body: { alerts } }
@@ -353,7 +367,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       handle: (_request, _body, principal) => {
         if (!options.budgets) throw new HttpError(404, 'this process has no budgets')
         const budgets = options
-          .budgets()
+          .budgets(principal.tenant)
           .filter((use) => principal.tenant === undefined || use.tenant === principal.tenant)
         return {
           status: 200,

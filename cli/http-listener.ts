@@ -71,9 +71,15 @@ export async function listenHttp(
     control: pipeline.control,
     spend: (query) => pipeline.spend(query),
     reports: createReportService(pipeline.queries, { clock: pipeline.clock }),
-    alerts: (limit) => readLatestAlerts(pipeline.client, limit),
-    budgets: () =>
-      budgetUsage(config.budgets, (query) => pipeline.spend(query), pipeline.clock.now()),
+    alerts: (limit, tenant) => readLatestAlerts(pipeline.client, limit, tenant),
+    budgets: (tenant) =>
+      budgetUsage(
+        config.budgets,
+        (query) => pipeline.spend(query),
+        pipeline.clock.now(),
+        20,
+        tenant,
+      ),
     metrics: pipeline.metrics ? () => pipeline.metrics!.render() : undefined,
     onIngested: (route, counts) => pipeline.metrics?.ingested(route, counts),
     status: () => ({

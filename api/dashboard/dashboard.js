@@ -210,7 +210,12 @@ async function drawChart() {
   const first = Math.floor(from / 1000 / step) * step
   const buckets = []
   for (let t = first; t <= to / 1000; t += step) buckets.push([t, byTime.get(t) ?? '0'])
-  const top = Math.max(...buckets.map(([, cost]) => amount(cost)), 0)
+  // The peak as the exact decimal the API gave (a float would print tiny sums as 3e-7).
+  const peakCost = buckets.reduce(
+    (best, [, cost]) => (amount(cost) > amount(best) ? cost : best),
+    '0',
+  )
+  const top = amount(peakCost)
   const width = 1000
   const height = 180
   const plot = height - 24
@@ -246,7 +251,7 @@ async function drawChart() {
   const peak = document.createElementNS(svg.namespaceURI, 'text')
   peak.setAttribute('x', '2')
   peak.setAttribute('y', '12')
-  peak.textContent = top === 0 ? 'no spend' : `peak ${dollars(String(top))} ${label}`
+  peak.textContent = top === 0 ? 'no spend' : `peak ${dollars(peakCost)} ${label}`
   svg.append(peak)
   replace('chart', svg)
 }

@@ -21,7 +21,7 @@ export type SpendLookup = (query: ViewQuery) => SpendView
 
 /**
  * The use of each day and month USD budget by the keys of its scope (the most spent first, at
- * most `perBudget` keys each), read from the live windows at `now`. Budgets of other periods
+ * most `perBudget` keys each, of one tenant when given), read from the live windows at `now`. Budgets of other periods
  * (per call, session, token rate, total) have no window to read and are left out.
  */
 export function budgetUsage(
@@ -29,6 +29,7 @@ export function budgetUsage(
   spend: SpendLookup,
   now: number,
   perBudget = 20,
+  tenant?: string,
 ): BudgetUsage[] {
   const usage: BudgetUsage[] = []
   for (const budget of budgets) {
@@ -39,6 +40,7 @@ export function budgetUsage(
       window: budget.period,
       asOf: now,
       limit: perBudget,
+      ...(tenant === undefined ? {} : { tenant }),
       ...(budget.scope.value === '*' ? {} : { key: budget.scope.value }),
     })
     for (const item of view.items) {

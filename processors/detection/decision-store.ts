@@ -181,13 +181,18 @@ export async function readRecentAlerts(
   }
 }
 
-/** The latest `limit` alerts, newest first (the dashboard). */
-export async function readLatestAlerts(client: ClickHouseClient, limit: number): Promise<Alert[]> {
+/** The latest `limit` alerts (of one tenant when given), newest first (the dashboard). */
+export async function readLatestAlerts(
+  client: ClickHouseClient,
+  limit: number,
+  tenant?: string,
+): Promise<Alert[]> {
   try {
     const result = await client.query({
       query: `SELECT ${ALERT_COLUMNS}
-        FROM alerts FINAL ORDER BY occurred_at DESC, alert_id LIMIT {limit:UInt32}`,
-      query_params: { limit },
+        FROM alerts FINAL WHERE {tenant:String} = '' OR tenant_id = {tenant:String}
+        ORDER BY occurred_at DESC, alert_id LIMIT {limit:UInt32}`,
+      query_params: { limit, tenant: tenant ?? '' },
       format: 'JSONEachRow',
     })
     return (await result.json<AlertRow>()).map(alertOf)

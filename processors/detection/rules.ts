@@ -75,6 +75,14 @@ export const budgetSchema = z
         path: ['limit_usd'],
         message: `is required for period ${budget.period}`,
       })
+    } else if (/^0+(\.0+)?$/.test(budget.limit_usd)) {
+      // Every call would be over it: a model or agent that may not run at all is the policy's
+      // or a kill's to say, and percentages of nothing mean nothing.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limit_usd'],
+        message: 'must be more than 0 (to stop spend altogether, use policy or spendguard kill)',
+      })
     }
   })
   .transform((budget) => ({

@@ -38,7 +38,19 @@ describe('GET /metrics of a pipeline on Kafka', () => {
         .poll(() => pipeline.processor.metrics.audited, { timeout: 60_000, interval: 200 })
         .toBe(20)
 
-      const families = parsePrometheusTextFormat((await pipeline.metrics!.render()).text)
+      // The lag is set once a batch's offsets are committed, a moment after it is audited.
+      const scrape = async () => parsePrometheusTextFormat((await pipeline.metrics!.render()).text)
+      const inputLags = (found: Awaited<ReturnType<typeof scrape>>) =>
+        (found.find((f) => f.name === 'spendguard_kafka_consumer_lag')?.metrics ?? []).filter(
+          (sample) => sample.labels?.topic === `${prefix}llm-calls`,
+        )
+      await expect
+        .poll(async () => inputLags(await scrape()).map((sample) => sample.value), {
+          timeout: 30_000,
+          interval: 200,
+        })
+        .toSatisfy((values: unknown[]) => values.length > 0 && values.every((v) => v === '0'))
+      const families = await scrape()
       const value = (name: string) => families.find((f) => f.name === name)?.metrics[0]?.value
       expect(value('spendguard_events_received_total')).toBe('20')
       expect(value('spendguard_events_audited_total')).toBe('20')

@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { Alert } from '../../alerts/alert.ts'
+import { endsWhenQuiet, type Alert } from '../../alerts/alert.ts'
 import { budgetPeriodEnded, budgetsNearLimit, resolveSubsided } from '../../alerts/alert-jobs.ts'
 import { createAlertRouter, type Delivery } from '../../alerts/alert-router.ts'
 import { createReceivers, summaryLines } from '../../alerts/receivers.ts'
 import { alertRoutingSchema } from '../../alerts/routing.ts'
+import { parseConfig } from '../../platform/config.ts'
 import { silentLogger } from '../../platform/logger.ts'
 import { recordingReceiver } from '../support/recording-receiver.ts'
 
@@ -274,7 +275,7 @@ describe('alert routing and delivery', () => {
 
   it('a loop alert is resolved once its repeats stop for the quiet period, not while they go on', async () => {
     const pd = await receiver(() => ({ status: 202 }))
-    const { router, advance } = setup(
+    const { router, advance, deliveries } = setup(
       {
         resolve_after: '30m',
         pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }],
@@ -328,6 +329,37 @@ describe('alert routing and delivery', () => {
       ['trigger', 'acme|loop:fingerprint|agent:a|e-1'],
       ['resolve', 'acme|loop:fingerprint|agent:a|e-1'],
     ])
+    // Every alert told under the incident is recorded resolved with it (a restart does not
+    // take the repeats back as incidents of their own).
+    const resolvedIds = deliveries
+      .filter((d) => d.action === 'resolve' && d.status === 'delivered')
+      .map((d) => d.alert_id.slice(-3))
+    expect(resolvedIds.sort()).toEqual(['001', '016', '031', '046', '900'])
+  })
+
+  it('after a restart, the repeats of an open loop stay one incident', async () => {
+    const pd = await receiver(() => ({ status: 202 }))
+    const { router } = setup(
+      { pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }] },
+      {},
+    )
+    const loop = (i: number, minute: number) =>
+      alert(i, {
+        dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
+        type: 'loop.fingerprint',
+        severity: 'critical',
+        scope: { kind: 'agent', id: 'a' },
+        occurred_at: new Date(T0 - (60 - minute) * 60_000).toISOString(),
+      })
+    // Open before the restart: the first alert, and a repeat told under its key.
+    router.reopen([
+      { alert: loop(2, 20), receivers: ['oncall'] },
+      { alert: loop(1, 0), receivers: ['oncall'] },
+    ])
+    router.route(loop(3, 60))
+    await router.drain()
+    const bodies = pd.received.map((r) => JSON.parse(r.body) as { dedup_key: string })
+    expect(bodies.map((b) => b.dedup_key)).toEqual(['acme|loop:fingerprint|agent:a|e-1'])
   })
 
   it("routes by team reach an agent's alerts through the team of the call that raised them", async () => {
@@ -397,5 +429,20 @@ describe('budgets near their limit (digests)', () => {
       'user-day: user u-1 $9.50 of $10.00 (95 %) this day',
       'user-day: user u-3 (tenant acme) $8.00 of $10.00 (80 %) this day',
     ])
+  })
+
+  it('a budget of $0 is refused at start, naming the field (nothing to take a share of)', () => {
+    expect(() =>
+      parseConfig({ budgets: [{ scope: { user: '*' }, period: 'day', limit_usd: '0.00' }] }),
+    ).toThrow(/budgets\.0\.limit_usd: must be more than 0/)
+  })
+
+  it('a user above most of a daily budget is resolved by the rollover, not by a quiet spell', () => {
+    const userBudget = alert(7, { type: 'anomaly.user_budget', severity: 'warning' })
+    userBudget.evidence.period = '2026-03-02'
+    expect(endsWhenQuiet(userBudget)).toBe(false)
+    expect(endsWhenQuiet(alert(8, { type: 'anomaly.window' }))).toBe(true)
+    expect(budgetPeriodEnded(userBudget, Date.parse('2026-03-02T23:59:00Z'))).toBe(false)
+    expect(budgetPeriodEnded(userBudget, Date.parse('2026-03-03T00:00:00Z'))).toBe(true)
   })
 })
