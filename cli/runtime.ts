@@ -329,8 +329,8 @@ export async function createPipeline(
         })
         const commands = await control.load()
         logger.info({ ...commands, keyId: control.publicKey.id }, 'control commands loaded')
-        // Counted from here on: the log read back at start is not counted again.
-        control.subscribe(({ command }) => metrics.command(command))
+        // Counted by the process that issued each command (on Kafka every instance reads all).
+        control.onAppended((command) => metrics.command(command))
         // What the detectors had fired before a restart (a month back covers every period
         // whose thresholds a detector still holds): not alerted again.
         const fired = await readRecentAlerts(client, clock.now() - 33 * 24 * 60 * 60_000)

@@ -352,6 +352,19 @@ function showProblem(message) {
   problem.textContent = message
 }
 
+/**
+ * A panel whose data spans every tenant (the chart reads SQL, controls concern all) tells a
+ * token bound to one tenant so, instead of failing the page.
+ */
+async function unlessForbidden(drawing, id) {
+  try {
+    await drawing
+  } catch (error) {
+    if (error.status !== 403) throw error
+    replace(id, el('p', { class: 'empty' }, 'not shown to a token bound to one tenant'))
+  }
+}
+
 let refreshing = false
 async function refresh() {
   if (refreshing) return
@@ -360,9 +373,9 @@ async function refresh() {
     const parts = [
       drawTotals(),
       drawDimensions(),
-      drawChart(),
+      unlessForbidden(drawChart(), 'chart'),
       drawBudgets(),
-      drawControls(),
+      unlessForbidden(drawControls(), 'controls'),
       drawAlerts(),
       drawUnpriced(),
     ]

@@ -35,6 +35,8 @@ export class ControlPlane implements DecisionSink {
   readonly #log: LoggedCommand[] = []
   readonly #ids = new Set<string>()
   readonly #listeners = new Set<(entry: LoggedCommand) => void>()
+  /** Told of each command this process appends (not of those other processes append). */
+  readonly #appendListeners = new Set<(command: ControlCommand) => void>()
   readonly #streamEnds = new Set<() => void>()
   readonly #liftListeners = new Set<(lifted: Lifted) => void>()
   #closing = false
@@ -235,6 +237,15 @@ export class ControlPlane implements DecisionSink {
     return this.#log.filter((entry) => entry.seq > seq)
   }
 
+  /**
+   * Calls `listener` with each command this process appends to the log (what it issued; on
+   * Kafka, not what other instances issued, which `subscribe` also sees).
+   */
+  onAppended(listener: (command: ControlCommand) => void): () => void {
+    this.#appendListeners.add(listener)
+    return () => this.#appendListeners.delete(listener)
+  }
+
   subscribe(listener: (entry: LoggedCommand) => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
@@ -273,6 +284,7 @@ export class ControlPlane implements DecisionSink {
         // does not wait for the topic to come back round.
         if (waitForReadBack) await this.#deliveredBack(seq)
       }
+      for (const listener of this.#appendListeners) listener(command)
       return command
     })
     this.#writing = next.catch(() => {})
