@@ -7,8 +7,7 @@ import { formatUsd } from '../../platform/money.ts'
 import { pricedCost } from '../../processors/pricing/pricer.ts'
 import type { LlmCallInput } from '../../schemas/llm-call.ts'
 import { parseLlmCall } from '../../schemas/validate.ts'
-import { startCli } from '../support/cli-process.ts'
-import { freePort } from '../support/free-port.ts'
+import { startPipeline } from '../support/cli-process.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import { testPricing } from '../support/pricing.ts'
 
@@ -55,16 +54,7 @@ describe('GET /metrics of a running embedded pipeline', () => {
         ],
       }),
     )
-    const port = await freePort()
-    const running = await startCli([
-      'start',
-      '--port',
-      String(port),
-      '--data-dir',
-      dataDir,
-      '--config',
-      configFile,
-    ])
+    const { port, running } = await startPipeline(dataDir, configFile)
 
     const planner = makeLlmCallInput({
       occurred_at: recentTime(5),

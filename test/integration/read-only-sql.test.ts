@@ -6,8 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createAuditStoreClient } from '../../platform/clickhouse.ts'
 import { parseConfig } from '../../platform/config.ts'
 import { createReadOnlyQueries, QueryRefusedError } from '../../platform/sql/read-only-queries.ts'
-import { runCli, startCli } from '../support/cli-process.ts'
-import { freePort } from '../support/free-port.ts'
+import { runCli, startPipeline } from '../support/cli-process.ts'
 import { hostileStatements } from '../support/hostile-sql.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
 import { servicesMode } from '../support/test-services.ts'
@@ -75,16 +74,7 @@ describe('read-only SQL: hostile statements through the CLI, the HTTP API and th
       }),
     )
     const start = async () => {
-      const port = await freePort()
-      const running = await startCli([
-        'start',
-        '--port',
-        String(port),
-        '--data-dir',
-        dataDir,
-        '--config',
-        configFile,
-      ])
+      const { port, running } = await startPipeline(dataDir, configFile)
       return { port, running }
     }
 

@@ -12,8 +12,7 @@ import {
   type ReportDocument,
 } from '../../processors/reports/report-output.ts'
 import type { LlmCallInput } from '../../schemas/llm-call.ts'
-import { runCli, startCli } from '../support/cli-process.ts'
-import { freePort } from '../support/free-port.ts'
+import { runCli, startPipeline } from '../support/cli-process.ts'
 import { postEvents } from '../support/live-checks.ts'
 import { makeLlmCallInput } from '../support/make-llm-call.ts'
 
@@ -547,16 +546,7 @@ describe('spendguard report and GET /v1/reports/NAME', () => {
     writeFileSync(catalogFile, JSON.stringify(CATALOG))
     writeFileSync(configFile, JSON.stringify({ pricing: { catalogFile }, policy: POLICY }))
     await seedAdjustments(dataDir)
-    const port = await freePort()
-    const running = await startCli([
-      'start',
-      '--port',
-      String(port),
-      '--data-dir',
-      dataDir,
-      '--config',
-      configFile,
-    ])
+    const { port, running } = await startPipeline(dataDir, configFile)
     await postEvents(
       port,
       CALLS.map((c) => c.event),

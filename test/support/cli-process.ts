@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { onTestFinished } from 'vitest'
+import { freePort } from './free-port.ts'
 
 export const BIN = fileURLToPath(new URL('../../bin/spendguard.js', import.meta.url))
 
@@ -50,4 +51,12 @@ export async function startCli(
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   return { child, logs: () => logs, exited }
+}
+
+/** `spendguard start` on a free port with a data directory (and a config file when given). */
+export async function startPipeline(dataDir: string, configFile?: string) {
+  const port = await freePort()
+  const args = ['start', '--port', String(port), '--data-dir', dataDir]
+  const running = await startCli(configFile ? [...args, '--config', configFile] : args)
+  return { port, running }
 }
