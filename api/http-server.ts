@@ -89,6 +89,11 @@ interface Route {
   contentTypes?: readonly string[]
   /** What to change when the body's media type is refused, said with the 415. */
   contentHint?: string
+  /**
+   * What the route reads or does that spans every tenant: a token bound to one tenant is
+   * answered 403 with this said first.
+   */
+  everyTenant?: string
   handle(request: IncomingMessage, body: string, principal: Principal): Promise<Answer> | Answer
   /** A route that answers with a stream of its own (server-sent events) instead of `handle`. */
   stream?: (
@@ -253,16 +258,12 @@ function authenticate(request: IncomingMessage, access: AccessTokens): Principal
 export function createHttpServer(options: HttpServerOptions): Server {
   const { bus, logger, access } = options
   const recentlyAccepted = new RecentIds(options.recentAcceptedCapacity ?? 200_000)
-  const controlPlane = (principal?: Principal): ControlPlane => {
+  const controlPlane = (): ControlPlane => {
     if (!options.control) throw new HttpError(404, 'this process has no control plane')
-    // Commands and their evidence span tenants, and a block can reach any of them.
-    if (principal?.tenant !== undefined)
-      throw new HttpError(
-        403,
-        `control commands concern every tenant; this token is bound to tenant "${principal.tenant}"`,
-      )
     return options.control
   }
+  // Commands and their evidence span tenants, and a block can reach any of them.
+  const CONTROLS = 'control commands concern every tenant'
 
   async function knownIds(ids: string[]): Promise<Set<string>> {
     const known = new Set(ids.filter((id) => recentlyAccepted.has(id)))
@@ -346,8 +347,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
     },
     'GET /v1/reports/:name': {
       role: 'read',
-      handle: (request, _body, principal) =>
-        answerReport(options.reports, request.url ?? '/', principal),
+      everyTenant: "reports read every tenant's rows",
+      handle: (request) => answerReport(options.reports, request.url ?? '/'),
     },
     'GET /v1/alerts': {
       role: 'read',
@@ -377,13 +378,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
     },
     'GET /metrics': {
       role: 'read',
-      handle: async (_request, _body, principal) => {
+      everyTenant: 'metrics cover every tenant',
+      handle: async () => {
         if (!options.metrics) throw new HttpError(404, 'this process exposes no metrics')
-        if (principal.tenant !== undefined)
-          throw new HttpError(
-            403,
-            `metrics cover every tenant; this token is bound to tenant "${principal.tenant}"`,
-          )
         const { contentType, text } = await options.metrics()
         return { status: 200, body: text, contentType }
       },
@@ -398,14 +395,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'POST /v1/sql': {
       role: 'read',
       contentTypes: ['application/json'],
-      handle: (_request, body, principal) => {
-        if (principal.tenant !== undefined)
-          throw new HttpError(
-            403,
-            `SQL reads every tenant's rows; this token is bound to tenant "${principal.tenant}"`,
-          )
-        return runSqlRequest(options.queries, body)
-      },
+      everyTenant: "SQL reads every tenant's rows",
+      handle: (_request, body) => runSqlRequest(options.queries, body),
     },
     'GET /v1/spend': {
       role: 'read',
@@ -415,36 +406,39 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'GET /v1/status': { role: 'read', handle: () => ({ status: 200, body: options.status() }) },
     'GET /v1/controls': {
       role: 'read',
-      handle: (_request, _body, principal) => ({
+      everyTenant: CONTROLS,
+      handle: () => ({
         status: 200,
-        body: { commands: controlPlane(principal).active(), key: controlPlane().publicKey },
+        body: { commands: controlPlane().active(), key: controlPlane().publicKey },
       }),
     },
     'POST /v1/controls': {
       role: 'admin',
       contentTypes: ['application/json'],
-      handle: (_request, body, principal) => issueControl(controlPlane(principal), body, principal),
+      everyTenant: CONTROLS,
+      handle: (_request, body, principal) => issueControl(controlPlane(), body, principal),
     },
     'POST /v1/controls/resume': {
       role: 'admin',
       contentTypes: ['application/json'],
-      handle: (_request, body, principal) =>
-        resumeControl(controlPlane(principal), { body }, principal),
+      everyTenant: CONTROLS,
+      handle: (_request, body, principal) => resumeControl(controlPlane(), { body }, principal),
     },
     'DELETE /v1/controls/:id': {
       role: 'admin',
+      everyTenant: CONTROLS,
       handle: (request, _body, principal) =>
         resumeControl(
-          controlPlane(principal),
+          controlPlane(),
           { commandId: decodeURIComponent((request.url ?? '').split('?')[0]!.slice(13)) },
           principal,
         ),
     },
     'GET /v1/controls/stream': {
       role: 'read',
+      everyTenant: CONTROLS,
       handle: () => ({ status: 500, body: {} }),
-      stream: (request, response, cors, principal) =>
-        streamControls(controlPlane(principal), request, response, cors),
+      stream: (request, response, cors) => streamControls(controlPlane(), request, response, cors),
     },
     'GET /healthz': { handle: () => ({ status: 200, body: { status: 'ok' } }) },
     'GET /readyz': {
@@ -481,13 +475,15 @@ export function createHttpServer(options: HttpServerOptions): Server {
       principal = authenticate(request, access)
       if (!hasRole(principal, found.role))
         throw new HttpError(403, `this token (${principal.role}) may not ${method} ${path}`)
+      if (found.everyTenant !== undefined && principal.tenant !== undefined)
+        throw new HttpError(
+          403,
+          `${found.everyTenant}; this token is bound to tenant "${principal.tenant}"`,
+        )
     }
     let body = ''
     // A full queue turns events away before their body is read and parsed.
-    if (
-      (found === routes['POST /v1/events'] || found === routes['POST /v1/traces']) &&
-      bus.hasRoom?.() === false
-    )
+    if (found.role === 'ingest' && bus.hasRoom?.() === false)
       throw new HttpError(503, 'not accepted, retry later: the ingest queue is full', {
         'retry-after': '1',
       })

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { onTestFinished } from 'vitest'
+import type { ReportService } from '../../api/report-request.ts'
 import { createAccessTokens } from '../../api/access-tokens.ts'
 import { createHttpServer } from '../../api/http-server.ts'
 import { allowedHostNames } from '../../api/request-policy.ts'
@@ -26,6 +27,8 @@ export interface ServeApiOptions {
   holdBatches?: boolean
   /** Live windows behind GET /v1/spend (empty ones by default). */
   windows?: SpendWindows
+  /** Named reports behind GET /v1/reports (none by default). */
+  reports?: ReportService
 }
 
 /**
@@ -72,6 +75,7 @@ export async function serveApi(options: ServeApiOptions = {}) {
     auditedEventIds: (ids) => Promise.resolve(new Set(ids.filter((id) => audited.has(id)))),
     spend: (query) => windows.view(query),
     ...(options.readiness ? { readiness: options.readiness } : {}),
+    ...(options.reports ? { reports: options.reports } : {}),
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port

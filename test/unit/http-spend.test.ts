@@ -125,5 +125,13 @@ describe('POST /v1/sql with a tenant-bound token', () => {
     })
     expect(response.status).toBe(403)
     expect(((await response.json()) as { error: string }).error).toMatch(/bound to tenant "acme"/)
+    // So are the other routes whose data spans every tenant.
+    for (const path of ['/metrics', '/v1/controls', '/v1/reports/spend-by-team']) {
+      const refused = await fetch(`${url}${path}`, { headers: auth(READ_ACME) })
+      expect([path, refused.status]).toEqual([path, 403])
+      expect(((await refused.json()) as { error: string }).error).toMatch(
+        /every tenant.*; this token is bound to tenant "acme"$/,
+      )
+    }
   })
 })

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import type { Principal } from '../../api/access-tokens.ts'
 import { HttpError } from '../../api/http-error.ts'
 import { answerReport, answerReportList } from '../../api/report-request.ts'
 import { ManualClock } from '../../platform/clock.ts'
@@ -10,8 +9,9 @@ import {
 } from '../../platform/sql/read-only-queries.ts'
 import { loadReportCatalog, type ReportSummary } from '../../processors/reports/report-catalog.ts'
 import { createReportService } from '../../processors/reports/report-service.ts'
+import { serveApi } from '../support/serve-api.ts'
 
-const READER: Principal = { name: 'reader', role: 'read' }
+const ACME_TOKEN = 'read-acme-0123456789abcdef0123456789abcdef'
 const catalog = loadReportCatalog()
 
 interface Sent {
@@ -67,7 +67,6 @@ describe('named reports over HTTP', () => {
     const answer = await answerReport(
       service,
       `/v1/reports/spend-by-team?month=2026-09&tenant=${encodeURIComponent(hostile)}&format=csv`,
-      READER,
     )
     expect(answer).toEqual({
       status: 200,
@@ -91,7 +90,7 @@ describe('named reports over HTTP', () => {
     const queries = recordingQueries()
     const clock = new ManualClock(Date.parse('2026-11-24T12:00:00Z'))
     const service = createReportService(queries, { catalog, clock })
-    const answer = await answerReport(service, '/v1/reports/spend-by-team', READER)
+    const answer = await answerReport(service, '/v1/reports/spend-by-team')
     expect(answer.contentType).toBe('application/json; charset=utf-8')
     expect(JSON.parse(answer.body as string)).toEqual({
       report: 'spend-by-team',
@@ -123,7 +122,7 @@ describe('named reports over HTTP', () => {
       ['/v1/reports/spend-by-tag?month=2026-09', /tag: is required/],
     ]
     for (const [url, message] of cases) {
-      const error = await httpError(answerReport(service, url, READER))
+      const error = await httpError(answerReport(service, url))
       expect([url, error.status]).toEqual([url, 400])
       expect(error.message).toMatch(message)
     }
@@ -132,20 +131,27 @@ describe('named reports over HTTP', () => {
 
   it('answer 404 for an unknown report, 403 to a tenant-bound token, 400 when the engine refuses', async () => {
     const service = createReportService(recordingQueries(), { catalog })
-    const missing = await httpError(answerReport(service, '/v1/reports/spend-by-planet', READER))
+    const missing = await httpError(answerReport(service, '/v1/reports/spend-by-planet'))
     expect(missing.status).toBe(404)
     expect(missing.message).toMatch(
       /no report named "spend-by-planet"; the reports are adjustments/,
     )
-    const bound = await httpError(
-      answerReport(service, '/v1/reports/spend-by-team', { ...READER, tenant: 'acme' }),
-    )
+    // Through the server: a token bound to one tenant may not read every tenant's rows.
+    const { url } = await serveApi({
+      reports: service,
+      config: {
+        auth: { tokens: [{ name: 'acme', role: 'read', token: ACME_TOKEN, tenant: 'acme' }] },
+      },
+    })
+    const bound = await fetch(`${url}/v1/reports/spend-by-team`, {
+      headers: { authorization: `Bearer ${ACME_TOKEN}` },
+    })
     expect(bound.status).toBe(403)
     const failing = createReportService(
       recordingQueries(new QueryFailedError('Memory limit exceeded', '241', undefined)),
       { catalog },
     )
-    const failed = await httpError(answerReport(failing, '/v1/reports/spend-by-team', READER))
+    const failed = await httpError(answerReport(failing, '/v1/reports/spend-by-team'))
     expect([failed.status, failed.message]).toEqual([400, 'query failed: Memory limit exceeded'])
   })
 
