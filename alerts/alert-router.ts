@@ -106,6 +106,24 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
   const seen = new Map<string, number>()
   const sighted = (alert: Alert) => seen.set(alertStreamOf(alert), options.now())
 
+  /**
+   * The open incident an alert belongs to, made open if it was not: for a loop or anomaly the
+   * one still open for its tenant, type and scope (its repeats join it), else its dedup key's.
+   */
+  const incidentOf = (alert: Alert): OpenEntry => {
+    const stream = endsWhenQuiet(alert) ? alertStreamOf(alert) : undefined
+    const entry = (stream === undefined ? undefined : openStreams.get(stream)) ??
+      open.get(alert.dedup_key) ?? {
+        alert,
+        receivers: new Set<string>(),
+        joined: new Set<string>(),
+      }
+    entry.joined.add(alert.alert_id)
+    open.set(entry.alert.dedup_key, entry)
+    if (stream !== undefined) openStreams.set(stream, entry)
+    return entry
+  }
+
   const enqueue = (name: string, job: () => Promise<void>) => {
     const previous = queues.get(name) ?? Promise.resolve()
     queues.set(name, previous.then(job))
@@ -227,17 +245,12 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         const suppressed = cooldown?.held ?? 0
         // A loop or anomaly still open: this repeat is told under the open one's dedup key
         // (PagerDuty adds it to the incident), which the quiet period resolves once.
-        const ongoing = endsWhenQuiet(alert) ? openStreams.get(alertStreamOf(alert)) : undefined
-        const told = ongoing ? { ...alert, dedup_key: ongoing.alert.dedup_key } : alert
-        const entry = open.get(told.dedup_key) ?? {
-          alert: told,
-          receivers: new Set<string>(),
-          joined: new Set<string>(),
-        }
-        entry.receivers.add(name)
-        entry.joined.add(alert.alert_id)
-        open.set(told.dedup_key, entry)
-        if (endsWhenQuiet(alert)) openStreams.set(alertStreamOf(alert), entry)
+        const incident = incidentOf(alert)
+        incident.receivers.add(name)
+        const told =
+          incident.alert.dedup_key === alert.dedup_key
+            ? alert
+            : { ...alert, dedup_key: incident.alert.dedup_key }
         enqueue(name, () => deliver(receiver, told, suppressed))
       }
     },
@@ -300,16 +313,9 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
       )
       for (const { alert, receivers } of ordered) {
         if (open.has(alert.dedup_key)) continue
-        const ongoing = endsWhenQuiet(alert) ? openStreams.get(alertStreamOf(alert)) : undefined
-        if (ongoing) {
-          // Open before the restart as a repeat of an incident still open: it stays one.
-          ongoing.joined.add(alert.alert_id)
-          for (const name of receivers) ongoing.receivers.add(name)
-          continue
-        }
-        const entry = { alert, receivers: new Set(receivers), joined: new Set([alert.alert_id]) }
-        open.set(alert.dedup_key, entry)
-        if (endsWhenQuiet(alert)) openStreams.set(alertStreamOf(alert), entry)
+        // A repeat of a loop still open before the restart joins its incident: it stays one.
+        const incident = incidentOf(alert)
+        for (const name of receivers) incident.receivers.add(name)
         // What was seen before the restart is not known: the quiet period starts again.
         if (!seen.has(alertStreamOf(alert))) sighted(alert)
       }
