@@ -1,3 +1,4 @@
+import type { Alert } from '../../alerts/alert.ts'
 import type { Clock } from '../../platform/clock.ts'
 import { SpendGuardError, type FieldIssue } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
@@ -98,8 +99,8 @@ interface Prepared {
   row: AuditRow
   record: InputRecord
   evaluated: EvaluatedCall
-  /** Types of the alerts this call raised. */
-  alertTypes: string[]
+  /** The alerts this call raised (the judgement's own list: nothing is copied per call). */
+  alerts: readonly Alert[]
 }
 
 /** The watermark key of a record: its Kafka partition, or the in-process queue. */
@@ -190,7 +191,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
             }),
             record,
             evaluated,
-            alertTypes: judgement.alerts.map((alert) => alert.type),
+            alerts: judgement.alerts,
           })
         }
         // Decisions first: a batch that fails after them comes again and makes the same ids.
@@ -217,9 +218,9 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       }
       judging.commit()
       metrics.alerts += decisions.alerts.length
-      for (const { evaluated, alertTypes } of prepared)
-        for (const type of alertTypes) {
-          countInto(metrics.alertsByType, type)
+      for (const { evaluated, alerts } of prepared)
+        for (const alert of alerts) {
+          countInto(metrics.alertsByType, alert.type)
           options.observer?.alertRaised?.(Math.max(0, now - evaluated.call.occurred_at))
         }
 
