@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -26,9 +26,24 @@ export interface IngestResult {
   segments: IngestSegment[]
   clients: number
   batch: number
+  /** CPU time of this process (the clients) during the run. */
+  clientCpuSeconds: number
+  /** CPU time of the server process during the run, every thread (NaN where /proc is absent). */
+  serverCpuSeconds: number
 }
 
 const BIN = fileURLToPath(new URL('../bin/spendguard.js', import.meta.url))
+
+/** CPU seconds (user + system, every thread) a process has used, read from /proc. */
+function cpuSecondsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
 
 export async function waitReady(url: string): Promise<void> {
   const deadline = Date.now() + 120_000
@@ -53,7 +68,15 @@ export async function runEmbeddedIngest(options: {
   const dataDir = mkdtempSync(join(tmpdir(), 'spendguard-bench-'))
   const child = spawn(
     process.execPath,
-    [BIN, 'start', '--port', String(options.port), '--data-dir', dataDir],
+    [
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []),
+      BIN,
+      'start',
+      '--port',
+      String(options.port),
+      '--data-dir',
+      dataDir,
+    ],
     {
       env: { ...process.env, SPENDGUARD_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -67,14 +90,22 @@ export async function runEmbeddedIngest(options: {
       now: () => Date.now() - 60_000,
       newId: randomUUID,
     })
-    // The events of a body are made ahead, without their ids: a request only adds fresh ids,
-    // so the clients (on the same machine) spend their time sending, not generating.
-    const tails = Array.from({ length: options.batch }, () => {
-      const { event_id: _id, ...rest } = next()
-      return `,${JSON.stringify(rest).slice(1)}`
-    })
-    const body = () => tails.map((tail) => `{"event_id":"${randomUUID()}"${tail}`).join('\n')
-    // Bodies are made ahead so the clients measure the server, not the generator.
+    // One body is made ahead; each request copies it and writes fresh event ids over the old
+    // ones in place, so the clients (on the same machine) spend their time sending, not
+    // generating, and the CPU they take from the server stays small.
+    const lines = Array.from({ length: options.batch }, () => JSON.stringify(next()))
+    const template = Buffer.from(lines.join('\n'))
+    const idAt: number[] = []
+    let offset = 0
+    for (const line of lines) {
+      idAt.push(offset + line.indexOf('"event_id":"') + '"event_id":"'.length)
+      offset += Buffer.byteLength(line) + 1
+    }
+    const body = () => {
+      const copy = Buffer.from(template)
+      for (const at of idAt) copy.write(randomUUID(), at, 'latin1')
+      return copy
+    }
     const bodyCount = Math.ceil(options.rows / options.batch)
     let sent = 0
     const segmentSize = Math.ceil(options.rows / options.segments)
@@ -82,6 +113,8 @@ export async function runEmbeddedIngest(options: {
     let segmentStart = performance.now()
     let segmentFrom = 0
     const started = performance.now()
+    const clientCpu = process.cpuUsage()
+    const serverCpu = cpuSecondsOf(child.pid)
     const client = async () => {
       for (;;) {
         if (sent >= bodyCount * options.batch) return
@@ -109,6 +142,8 @@ export async function runEmbeddedIngest(options: {
     }
     await Promise.all(Array.from({ length: options.clients }, client))
     const seconds = (performance.now() - started) / 1000
+    const clientUsage = process.cpuUsage(clientCpu)
+    const serverSeconds = cpuSecondsOf(child.pid) - serverCpu
     // "accepted" is said after the write: every answered event is a row already.
     const counted = await fetch(`${url}/v1/sql`, {
       method: 'POST',
@@ -123,6 +158,8 @@ export async function runEmbeddedIngest(options: {
       segments,
       clients: options.clients,
       batch: options.batch,
+      clientCpuSeconds: (clientUsage.user + clientUsage.system) / 1e6,
+      serverCpuSeconds: serverSeconds,
     }
   } finally {
     child.kill('SIGTERM')

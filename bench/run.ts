@@ -231,8 +231,19 @@ const ingest = await runEmbeddedIngest({
   batch: 1000,
   port: Number(process.env.BENCH_INGEST_PORT ?? 18_899),
 })
+/**
+ * CPU per event, server and clients, read over the same run: at a given CPU cost per event, two
+ * cores cannot take more than 2 s / cost events a second, however well the stages overlap.
+ */
+function cpuReport(result: typeof ingest): string {
+  if (!Number.isFinite(result.serverCpuSeconds)) return ''
+  const perEvent = (seconds: number) => (seconds / result.rows) * 1e6
+  const server = perEvent(result.serverCpuSeconds)
+  const client = perEvent(result.clientCpuSeconds)
+  return ` CPU per event over the run: ${server.toFixed(0)} us in the server (every thread: HTTP, processor, chDB's inserts and merges), ${client.toFixed(1)} us in the clients; at ${(server + client).toFixed(0)} us, two cores take at most ${Math.round(2e6 / (server + client)).toLocaleString('en-US')} events/s.`
+}
 const segmentRates = ingest.segments.map((segment) => segment.eventsPerSecond)
-const ingestReport = `\`spendguard start\` on a fresh data directory, ${ingest.clients} concurrent HTTP clients on the same machine posting NDJSON bodies of ${ingest.batch.toLocaleString('en-US')} demo events, each answered after its events are audited (BENCH_INGEST_ROWS, BENCH_INGEST_CLIENTS). ${ingest.rows.toLocaleString('en-US')} rows in ${ingest.seconds.toFixed(1)} s: **${Math.round(ingest.eventsPerSecond).toLocaleString('en-US')} events/s** from the first request to the last row. Per segment of the table's growth (slowest ${Math.round(Math.min(...segmentRates)).toLocaleString('en-US')}, fastest ${Math.round(Math.max(...segmentRates)).toLocaleString('en-US')} events/s):
+const ingestReport = `\`spendguard start\` on a fresh data directory, ${ingest.clients} concurrent HTTP clients on the same machine posting NDJSON bodies of ${ingest.batch.toLocaleString('en-US')} demo events, each answered after its events are audited (BENCH_INGEST_ROWS, BENCH_INGEST_CLIENTS). ${ingest.rows.toLocaleString('en-US')} rows in ${ingest.seconds.toFixed(1)} s: **${Math.round(ingest.eventsPerSecond).toLocaleString('en-US')} events/s** from the first request to the last row. Per segment of the table's growth (slowest ${Math.round(Math.min(...segmentRates)).toLocaleString('en-US')}, fastest ${Math.round(Math.max(...segmentRates)).toLocaleString('en-US')} events/s).${cpuReport(ingest)}
 
 | rows in the table | events/s |
 | --- | ---: |
