@@ -30,6 +30,11 @@ export interface IngestResult {
   clientCpuSeconds: number
   /** CPU time of the server process during the run, every thread (NaN where /proc is absent). */
   serverCpuSeconds: number
+  /** Audit inserts made (id lookup and insert), from the server's /metrics. */
+  inserts: number
+  rowsPerInsert: number
+  /** Mean time to write one insert, its id lookup included. */
+  secondsPerInsert: number
 }
 
 const BIN = fileURLToPath(new URL('../bin/spendguard.js', import.meta.url))
@@ -151,6 +156,10 @@ export async function runEmbeddedIngest(options: {
       body: JSON.stringify({ query: 'SELECT count() AS n FROM llm_calls', format: 'ndjson' }),
     })
     const rows = Number((JSON.parse(await counted.text()) as { n: string }).n)
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    const metric = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN)
+    const inserts = metric('spendguard_audit_batch_rows_count')
     return {
       rows,
       seconds,
@@ -160,6 +169,9 @@ export async function runEmbeddedIngest(options: {
       batch: options.batch,
       clientCpuSeconds: (clientUsage.user + clientUsage.system) / 1e6,
       serverCpuSeconds: serverSeconds,
+      inserts,
+      rowsPerInsert: metric('spendguard_audit_batch_rows_sum') / inserts,
+      secondsPerInsert: metric('spendguard_audit_batch_seconds_sum') / inserts,
     }
   } finally {
     child.kill('SIGTERM')
