@@ -16,6 +16,12 @@ import { runCli, startPipeline } from '../support/cli-process.ts'
 import { postEvents } from '../support/live-checks.ts'
 import { makeLlmCallInput } from '../support/make-llm-call.ts'
 
+/**
+ * The calls happen from August to October of last year: whole months in the past that the
+ * ingest's event-time window (729 days back) always accepts, whatever year the test runs in.
+ */
+const YEAR = new Date().getUTCFullYear() - 1
+
 const work = mkdtempSync(join(tmpdir(), 'spendguard-reports-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
@@ -94,22 +100,22 @@ const dashless = (value: string) => (value === '-' ? undefined : value)
 // prettier-ignore
 const TABLE: Array<[string, string, string, string, string, string, string, string, string, number, number, string, string]> = [
   // occurred_at               tenant    agent          feature   user  session team        category          model          input  output tags                      policy rule broken
-  ['2026-08-31T23:59:59.999Z', 'acme',   'support-bot', 'triage', 'u1', 's0',   'platform', 'classification', 'acme-small',    300,    30, '',                       '-'],
-  ['2026-09-02T09:00:00.000Z', 'acme',   'support-bot', 'triage', 'u1', 's1',   'platform', 'classification', 'acme-small',   1200,   300, 'project=alpha',          '-'],
-  ['2026-09-02T09:05:00.000Z', 'acme',   'support-bot', 'triage', 'u1', 's1',   'platform', 'classification', 'acme-small',    800,   200, 'project=alpha,env=prod', '-'],
-  ['2026-09-03T10:00:00.000Z', 'acme',   'summarizer',  'digest', 'u2', 's2',   'research', 'classification', 'acme-large',   5000,  1000, 'project=beta',           'policy:model'],
-  ['2026-09-03T10:10:00.000Z', 'acme',   'summarizer',  'digest', 'u2', 's2',   'research', 'classification', 'acme-large',   3000,   800, '',                       'policy:model'],
-  ['2026-09-05T14:00:00.000Z', 'acme',   'support-bot', 'triage', 'u3', 's3',   'platform', 'classification', 'in-house-7b',  2000,   500, '',                       '-'],
-  ['2026-09-05T14:02:00.000Z', 'acme',   'support-bot', 'triage', 'u3', 's3',   'platform', 'classification', 'in-house-7b',  1000,   100, '',                       '-'],
-  ['2026-09-08T08:00:00.000Z', 'acme',   'summarizer',  'digest', 'u2', 's4',   '-',        'translation',    'acme-small',    400,   100, '',                       'policy:unregistered_category'],
-  ['2026-09-08T08:30:00.000Z', 'acme',   'summarizer',  '-',      'u4', '-',    '-',        '-',              'in-house-7b',   700,    70, '',                       'policy:no_category'],
-  ['2026-09-12T16:00:00.000Z', 'acme',   'support-bot', 'triage', 'u1', 's5',   'research', 'classification', 'acme-large',  10000,  2000, '',                       'policy:model'],
-  ['2026-09-15T12:00:00.000Z', 'globex', 'support-bot', 'triage', 'g1', 'g1',   'platform', 'classification', 'acme-small',   1000,   100, '',                       '-'],
-  ['2026-09-15T12:01:00.000Z', 'globex', 'support-bot', 'triage', 'g1', 'g1',   'platform', 'classification', 'in-house-7b',   300,    30, '',                       '-'],
-  ['2026-09-20T11:00:00.000Z', 'acme',   'support-bot', 'chat',   'u5', 's6',   'platform', 'classification', 'acme-small',   1500,   500, 'project=alpha',          '-'],
-  ['2026-09-30T23:59:59.999Z', 'acme',   'support-bot', 'chat',   'u5', 's6',   'platform', 'classification', 'acme-small',    100,    10, '',                       '-'],
-  ['2026-10-01T00:00:00.000Z', 'acme',   'support-bot', 'triage', 'u1', 's1',   'platform', 'classification', 'acme-small',    900,    90, '',                       '-'],
-  ['2026-10-07T09:00:00.000Z', 'acme',   'summarizer',  'digest', 'u2', 's9',   'research', 'classification', 'acme-large',   2000,   200, '',                       'policy:model'],
+  [`${YEAR}-08-31T23:59:59.999Z`, 'acme',   'support-bot', 'triage', 'u1', 's0',   'platform', 'classification', 'acme-small',    300,    30, '',                       '-'],
+  [`${YEAR}-09-02T09:00:00.000Z`, 'acme',   'support-bot', 'triage', 'u1', 's1',   'platform', 'classification', 'acme-small',   1200,   300, 'project=alpha',          '-'],
+  [`${YEAR}-09-02T09:05:00.000Z`, 'acme',   'support-bot', 'triage', 'u1', 's1',   'platform', 'classification', 'acme-small',    800,   200, 'project=alpha,env=prod', '-'],
+  [`${YEAR}-09-03T10:00:00.000Z`, 'acme',   'summarizer',  'digest', 'u2', 's2',   'research', 'classification', 'acme-large',   5000,  1000, 'project=beta',           'policy:model'],
+  [`${YEAR}-09-03T10:10:00.000Z`, 'acme',   'summarizer',  'digest', 'u2', 's2',   'research', 'classification', 'acme-large',   3000,   800, '',                       'policy:model'],
+  [`${YEAR}-09-05T14:00:00.000Z`, 'acme',   'support-bot', 'triage', 'u3', 's3',   'platform', 'classification', 'in-house-7b',  2000,   500, '',                       '-'],
+  [`${YEAR}-09-05T14:02:00.000Z`, 'acme',   'support-bot', 'triage', 'u3', 's3',   'platform', 'classification', 'in-house-7b',  1000,   100, '',                       '-'],
+  [`${YEAR}-09-08T08:00:00.000Z`, 'acme',   'summarizer',  'digest', 'u2', 's4',   '-',        'translation',    'acme-small',    400,   100, '',                       'policy:unregistered_category'],
+  [`${YEAR}-09-08T08:30:00.000Z`, 'acme',   'summarizer',  '-',      'u4', '-',    '-',        '-',              'in-house-7b',   700,    70, '',                       'policy:no_category'],
+  [`${YEAR}-09-12T16:00:00.000Z`, 'acme',   'support-bot', 'triage', 'u1', 's5',   'research', 'classification', 'acme-large',  10000,  2000, '',                       'policy:model'],
+  [`${YEAR}-09-15T12:00:00.000Z`, 'globex', 'support-bot', 'triage', 'g1', 'g1',   'platform', 'classification', 'acme-small',   1000,   100, '',                       '-'],
+  [`${YEAR}-09-15T12:01:00.000Z`, 'globex', 'support-bot', 'triage', 'g1', 'g1',   'platform', 'classification', 'in-house-7b',   300,    30, '',                       '-'],
+  [`${YEAR}-09-20T11:00:00.000Z`, 'acme',   'support-bot', 'chat',   'u5', 's6',   'platform', 'classification', 'acme-small',   1500,   500, 'project=alpha',          '-'],
+  [`${YEAR}-09-30T23:59:59.999Z`, 'acme',   'support-bot', 'chat',   'u5', 's6',   'platform', 'classification', 'acme-small',    100,    10, '',                       '-'],
+  [`${YEAR}-10-01T00:00:00.000Z`, 'acme',   'support-bot', 'triage', 'u1', 's1',   'platform', 'classification', 'acme-small',    900,    90, '',                       '-'],
+  [`${YEAR}-10-07T09:00:00.000Z`, 'acme',   'summarizer',  'digest', 'u2', 's9',   'research', 'classification', 'acme-large',   2000,   200, '',                       'policy:model'],
 ]
 
 const CALLS: Call[] = [
@@ -149,7 +155,7 @@ const CALLS: Call[] = [
   // A retry loop: the same request seven times in 30 s; the loop rule fires on the sixth.
   ...Array.from({ length: 7 }, (_, i) =>
     call({
-      at: `2026-09-10T12:00:${String(i * 5).padStart(2, '0')}.000Z`,
+      at: `${YEAR}-09-10T12:00:${String(i * 5).padStart(2, '0')}.000Z`,
       tenant: 'acme',
       agent: 'retry-bot',
       feature: 'sync',
@@ -172,10 +178,10 @@ const byAt = (at: string) => CALLS.find((c) => c.spec.at === at)!
  */
 // prettier-ignore
 const ADJUSTMENTS = [
-  { of: byAt('2026-09-05T14:00:00.000Z'), previous: null,              version: 'report-prices-2', cost: 500_000_000_000_000n, at: '2026-10-02 00:00:00.000' },
-  { of: byAt('2026-09-12T16:00:00.000Z'), previous: 'report-prices',   version: 'report-prices-2', cost: 200_000_000_000_000n, at: '2026-10-02 00:00:00.000' },
-  { of: byAt('2026-09-12T16:00:00.000Z'), previous: 'report-prices-2', version: 'report-prices-3', cost: 135_000_000_000_000n, at: '2026-10-03 00:00:00.000' },
-  { of: byAt('2026-10-07T09:00:00.000Z'), previous: 'report-prices',   version: 'report-prices-2', cost:  60_000_000_000_000n, at: '2026-10-08 00:00:00.000' },
+  { of: byAt(`${YEAR}-09-05T14:00:00.000Z`), previous: null,              version: 'report-prices-2', cost: 500_000_000_000_000n, at: `${YEAR}-10-02 00:00:00.000` },
+  { of: byAt(`${YEAR}-09-12T16:00:00.000Z`), previous: 'report-prices',   version: 'report-prices-2', cost: 200_000_000_000_000n, at: `${YEAR}-10-02 00:00:00.000` },
+  { of: byAt(`${YEAR}-09-12T16:00:00.000Z`), previous: 'report-prices-2', version: 'report-prices-3', cost: 135_000_000_000_000n, at: `${YEAR}-10-03 00:00:00.000` },
+  { of: byAt(`${YEAR}-10-07T09:00:00.000Z`), previous: 'report-prices',   version: 'report-prices-2', cost:  60_000_000_000_000n, at: `${YEAR}-10-08 00:00:00.000` },
 ].map((a, i, all) => {
   // Each row's delta is its cost less what the call cost before it.
   const before = all.slice(0, i).filter((b) => b.of === a.of).at(-1)?.cost ?? a.of.audited ?? 0n
@@ -186,7 +192,7 @@ const ADJUSTMENTS = [
 const costOf = (c: Call): bigint | undefined =>
   ADJUSTMENTS.filter((a) => a.of === c).at(-1)?.cost ?? c.audited
 
-const SEPTEMBER = CALLS.filter((c) => c.spec.at.startsWith('2026-09'))
+const SEPTEMBER = CALLS.filter((c) => c.spec.at.startsWith(`${YEAR}-09`))
 const usd = (femtos: bigint | undefined) => (femtos === undefined ? null : formatUsd(femtos))
 const sumOf = (values: Array<bigint | undefined>): bigint | undefined =>
   values.some((v) => v !== undefined)
@@ -265,15 +271,21 @@ function quantile(sorted: bigint[], level: number): string | null {
 
 /** What each report should say about the calls above. */
 const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
-  'spend-by-agent': { params: ['month=2026-09'], rows: spendBy('agent', (c) => c.spec.agent) },
+  'spend-by-agent': { params: [`month=${YEAR}-09`], rows: spendBy('agent', (c) => c.spec.agent) },
   'spend-by-feature': {
-    params: ['month=2026-09'],
+    params: [`month=${YEAR}-09`],
     rows: spendBy('feature', (c) => c.spec.feature ?? null),
   },
-  'spend-by-user': { params: ['month=2026-09'], rows: spendBy('user', (c) => c.spec.user ?? null) },
-  'spend-by-team': { params: ['month=2026-09'], rows: spendBy('team', (c) => c.spec.team ?? null) },
+  'spend-by-user': {
+    params: [`month=${YEAR}-09`],
+    rows: spendBy('user', (c) => c.spec.user ?? null),
+  },
+  'spend-by-team': {
+    params: [`month=${YEAR}-09`],
+    rows: spendBy('team', (c) => c.spec.team ?? null),
+  },
   'spend-by-model': {
-    params: ['from=2026-09-01', 'to=2026-10-01T00:00:00Z'],
+    params: [`from=${YEAR}-09-01`, `to=${YEAR}-10-01T00:00:00Z`],
     rows: groups(SEPTEMBER, (c) => [c.spec.tenant, 'acme', c.spec.model] as const)
       .sort(byCostThenKeys)
       .map(({ key: [tenant, provider, model], calls }) => ({
@@ -284,7 +296,7 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
       })),
   },
   'spend-by-tag': {
-    params: ['month=2026-09', 'tag=project', 'tenant=acme'],
+    params: [`month=${YEAR}-09`, 'tag=project', 'tenant=acme'],
     rows: spendBy(
       'value',
       (c) => c.spec.tags?.project ?? null,
@@ -292,7 +304,7 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
     ).map(({ tenant_id, value, ...rest }) => ({ tenant_id, tag: 'project', value, ...rest })),
   },
   'top-sessions': {
-    params: ['month=2026-09', 'limit=3'],
+    params: [`month=${YEAR}-09`, 'limit=3'],
     rows: groups(
       SEPTEMBER.filter((c) => c.spec.session),
       (c) => [c.spec.tenant, c.spec.session!] as const,
@@ -310,7 +322,7 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
       })),
   },
   'cost-quantiles-by-model': {
-    params: ['month=2026-09'],
+    params: [`month=${YEAR}-09`],
     rows: groups(SEPTEMBER, (c) => ['acme', c.spec.model] as const)
       .sort(byCostThenKeys)
       .map(({ key: [provider, model], calls }) => {
@@ -333,13 +345,13 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
       }),
   },
   'chargeback-by-team': {
-    params: ['month=2026-09'],
+    params: [`month=${YEAR}-09`],
     rows: groups(SEPTEMBER, (c) => [c.spec.tenant, c.spec.team ?? null] as const)
       .sort(byCostThenKeys)
       .map(({ key: [tenant, team], calls }) => {
         const repriced = calls.filter((c) => ADJUSTMENTS.some((a) => a.of === c))
         return {
-          month: '2026-09',
+          month: `${YEAR}-09`,
           tenant_id: tenant,
           team,
           calls: String(calls.length),
@@ -354,7 +366,7 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
       }),
   },
   violations: {
-    params: ['month=2026-09'],
+    params: [`month=${YEAR}-09`],
     rows: groups(
       SEPTEMBER.filter((c) => c.spec.violation),
       (c) =>
@@ -381,7 +393,7 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
       })),
   },
   loops: {
-    params: ['month=2026-09'],
+    params: [`month=${YEAR}-09`],
     rows: [
       {
         tenant_id: 'acme',
@@ -390,8 +402,8 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
         scope_id: 'retry-bot',
         severity: 'warning',
         alerts: '1',
-        first_alert: '2026-09-10T12:00:25.000Z',
-        last_alert: '2026-09-10T12:00:25.000Z',
+        first_alert: `${YEAR}-09-10T12:00:25.000Z`,
+        last_alert: `${YEAR}-09-10T12:00:25.000Z`,
         scope_calls: '7',
         scope_unpriced_calls: '0',
         scope_cost_usd: usd(
@@ -401,7 +413,7 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
     ],
   },
   'unpriced-models': {
-    params: ['month=2026-09'],
+    params: [`month=${YEAR}-09`],
     rows: (() => {
       const unpriced = SEPTEMBER.filter((c) => c.audited === undefined)
       const still = unpriced.filter((c) => costOf(c) === undefined)
@@ -415,21 +427,21 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
           repriced_usd: usd(sumOf(unpriced.map(costOf))),
           still_unpriced_input_tokens: String(still.reduce((n, c) => n + c.spec.tokens[0], 0)),
           still_unpriced_output_tokens: String(still.reduce((n, c) => n + c.spec.tokens[1], 0)),
-          first_call: '2026-09-05T14:00:00.000Z',
-          last_call: '2026-09-15T12:01:00.000Z',
+          first_call: `${YEAR}-09-05T14:00:00.000Z`,
+          last_call: `${YEAR}-09-15T12:01:00.000Z`,
           reasons: expect.stringMatching(/\S/) as unknown,
         },
       ]
     })(),
   },
   'budget-burn-down': {
-    params: ['month=2026-09', 'scope=team', 'key=platform', 'budget_usd=1', 'tenant=acme'],
+    params: [`month=${YEAR}-09`, 'scope=team', 'key=platform', 'budget_usd=1', 'tenant=acme'],
     rows: (() => {
       const budget = 1_000_000_000_000_000n
       let spent = 0n
       let unpricedSoFar = 0
       return Array.from({ length: 30 }, (_, i) => {
-        const day = `2026-09-${String(i + 1).padStart(2, '0')}`
+        const day = `${YEAR}-09-${String(i + 1).padStart(2, '0')}`
         const calls = SEPTEMBER.filter(
           (c) =>
             c.spec.tenant === 'acme' && c.spec.team === 'platform' && c.spec.at.startsWith(day),
@@ -453,8 +465,8 @@ const EXPECTED: Record<string, { params: string[]; rows: unknown[] }> = {
     })(),
   },
   adjustments: {
-    params: ['month=2026-09'],
-    rows: ADJUSTMENTS.filter((a) => a.of.spec.at.startsWith('2026-09'))
+    params: [`month=${YEAR}-09`],
+    rows: ADJUSTMENTS.filter((a) => a.of.spec.at.startsWith(`${YEAR}-09`))
       .sort((a, b) =>
         a.of.spec.model < b.of.spec.model
           ? -1
@@ -601,12 +613,14 @@ describe('spendguard report and GET /v1/reports/NAME', () => {
       'report',
       'spend-by-user',
       '--param',
-      'month=2026-09',
+      `month=${YEAR}-09`,
       '--data-dir',
       dataDir,
     ])
     expect(table.stdout).toMatch(
-      /^spend-by-user {2}month=2026-09 {2}from=2026-09-01 00:00:00.000 {2}to=2026-10-01 00:00:00.000 {2}tenant=''\n\ntenant_id +user +calls/,
+      new RegExp(
+        `^spend-by-user {2}month=${YEAR}-09 {2}from=${YEAR}-09-01 00:00:00\\.000 {2}to=${YEAR}-10-01 00:00:00\\.000 {2}tenant=''\\n\\ntenant_id +user +calls`,
+      ),
     )
     const u3 = (EXPECTED['spend-by-user']!.rows as Array<Record<string, string>>).find(
       (row) => row.user === 'u3',
@@ -619,10 +633,10 @@ describe('spendguard report and GET /v1/reports/NAME', () => {
     const missing = await runCli(['report', 'chargeback-by-team', '--data-dir', dataDir])
     expect([missing.code, missing.stderr]).toEqual([
       2,
-      'spendguard: report chargeback-by-team: month: is required (YYYY-MM, e.g. 2026-09)\n',
+      `spendguard: report chargeback-by-team: month: is required (YYYY-MM, e.g. 2026-09)\n`,
     ])
     const refused = await api(
-      '/v1/reports/budget-burn-down?month=2026-09&scope=team&key=platform&budget_usd=lots',
+      `/v1/reports/budget-burn-down?month=${YEAR}-09&scope=team&key=platform&budget_usd=lots`,
     )
     expect(refused.status).toBe(400)
     expect(await refused.json()).toEqual({
