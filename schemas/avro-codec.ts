@@ -64,6 +64,12 @@ export interface EventCodec {
    * the absent ones (the processor's hot path validates it as it is, see fast-validate.ts).
    */
   decodeRecord(bytes: Buffer): Promise<Record<string, unknown>>
+  /**
+   * `decodeRecord` without waiting, for the hot path: the record when its writer schema is at
+   * hand (single-object framing, or a registry id read before), undefined when the schema must
+   * first be fetched from the registry. Throws DecodeError as `decodeRecord` does.
+   */
+  readRecord(bytes: Buffer): Record<string, unknown> | undefined
 }
 
 export interface CodecOptions {
@@ -234,7 +240,7 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
     return writer
   }
 
-  async function decodeRecord(bytes: Buffer): Promise<Record<string, unknown>> {
+  function readRecord(bytes: Buffer): Record<string, unknown> | undefined {
     if (bytes.length >= 10 && bytes[0] === 0xc3 && bytes[1] === 0x01) {
       const writer = writerOf(bytes)
       if (writer === undefined)
@@ -242,11 +248,19 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
       return decodeBody(bytes.subarray(10), writer.resolver ?? null, writer.type)
     }
     if (bytes.length >= 5 && bytes[0] === CONFLUENT_MAGIC) {
-      return decodeBody(bytes.subarray(5), await resolverForRegistryId(bytes.readInt32BE(1)))
+      const resolver = byRegistryId.get(bytes.readInt32BE(1))
+      return resolver === undefined ? undefined : decodeBody(bytes.subarray(5), resolver)
     }
     throw new DecodeError(
       'unknown framing: expected Avro single-object (C3 01) or schema registry (00) header',
     )
+  }
+
+  async function decodeRecord(bytes: Buffer): Promise<Record<string, unknown>> {
+    const record = readRecord(bytes)
+    if (record !== undefined) return record
+    // Only registry framing of an id not read before gets here: fetch its schema first.
+    return decodeBody(bytes.subarray(5), await resolverForRegistryId(bytes.readInt32BE(1)))
   }
 
   return {
@@ -264,6 +278,7 @@ export async function createEventCodec(options: CodecOptions = {}): Promise<Even
       return fromAvroRecord(await decodeRecord(bytes))
     },
     decodeRecord,
+    readRecord,
   }
 }
 

@@ -130,16 +130,34 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
     return deadLetterOf(record, { code, reason, issues, eventId }, clock.now())
   }
 
-  async function decode(record: InputRecord): Promise<Candidate | { dead: DeadLetter }> {
+  /** A decode failure that belongs to the message (not the moment): its dead letter. */
+  function undecodable(record: InputRecord, error: unknown): { dead: DeadLetter } {
+    if (error instanceof SpendGuardError && !error.retriable)
+      return { dead: letter(record, error.code, error.message, []) }
+    throw error
+  }
+
+  /**
+   * A record's candidate, read without waiting; undefined when its writer schema must first be
+   * fetched from the registry (then `decode`). The hot path takes no promise per record.
+   */
+  function read(record: InputRecord): Candidate | { dead: DeadLetter } | undefined {
     if ('event' in record) return { event: record.event }
     if (!codec)
       return { dead: letter(record, 'NO_CODEC', 'byte record but no codec configured', []) }
     try {
-      return { record: await codec.decodeRecord(record.bytes) }
+      const decoded = codec.readRecord(record.bytes)
+      return decoded === undefined ? undefined : { record: decoded }
     } catch (error) {
-      if (error instanceof SpendGuardError && !error.retriable)
-        return { dead: letter(record, error.code, error.message, []) }
-      throw error
+      return undecodable(record, error)
+    }
+  }
+
+  async function decode(record: InputRecord): Promise<Candidate | { dead: DeadLetter }> {
+    try {
+      return { record: await codec!.decodeRecord((record as { bytes: Buffer }).bytes) }
+    } catch (error) {
+      return undecodable(record, error)
     }
   }
 
@@ -161,7 +179,7 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       try {
         const judged = new Set<string>()
         for (const record of records) {
-          const decoded = await decode(record)
+          const decoded = read(record) ?? (await decode(record))
           if ('dead' in decoded) {
             letters.push(decoded.dead)
             continue

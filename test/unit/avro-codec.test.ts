@@ -212,7 +212,8 @@ describe('single-object encoding', () => {
 
   it('refuses garbage: unknown framing, a truncated body, random bytes after the header', async () => {
     const codec = await createEventCodec()
-    const bytes = codec.encode(fullEvent())
+    const event = fullEvent()
+    const bytes = codec.encode(event)
     await expectDecodeError(codec.decode(Buffer.from('{"event_id":"not avro"}')))
     await expectDecodeError(codec.decode(Buffer.alloc(0)))
     await expectDecodeError(codec.decode(bytes.subarray(0, bytes.length - 5)))
@@ -221,6 +222,10 @@ describe('single-object encoding', () => {
     )
     // Confluent framing without a registry configured
     await expectDecodeError(codec.decode(Buffer.from([0, 0, 0, 0, 1, 2, 3])))
+    // Read without waiting, the same bytes fail the same way.
+    expect(() => codec.readRecord(Buffer.from('{"event_id":"not avro"}'))).toThrow(DecodeError)
+    expect(() => codec.readRecord(bytes.subarray(0, bytes.length - 5))).toThrow(DecodeError)
+    expect(codec.readRecord(bytes)?.event_id).toBe(event.event_id)
   })
 })
 
@@ -330,7 +335,11 @@ describe('Confluent framing with a schema registry', () => {
     const reader = await createEventCodec({
       registry: createSchemaRegistry({ url: registry.url }),
     })
+    // Read at once only when the id was fetched before; the first time needs the registry.
+    expect(reader.readRecord(bytes)).toBeUndefined()
     expect(parseLlmCall(await reader.decode(bytes))).toEqual(event)
+    expect(reader.readRecord(bytes)).toEqual(await reader.decodeRecord(bytes))
+    expect(reader.readRecord(bytes)?.event_id).toBe(event.event_id)
   })
 
   it('decodes an older writer registered under another id', async () => {
