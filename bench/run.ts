@@ -240,7 +240,10 @@ function cpuReport(result: typeof ingest): string {
   const perEvent = (seconds: number) => (seconds / result.rows) * 1e6
   const server = perEvent(result.serverCpuSeconds)
   const client = perEvent(result.clientCpuSeconds)
-  return ` CPU per event over the run: ${server.toFixed(0)} us in the server (every thread: HTTP, processor, chDB's inserts and merges), ${client.toFixed(1)} us in the clients; at ${(server + client).toFixed(0)} us, two cores take at most ${Math.round(2e6 / (server + client)).toLocaleString('en-US')} events/s.`
+  const inserts = Number.isFinite(result.rowsPerInsert)
+    ? ` The audit took ${result.inserts.toLocaleString('en-US')} inserts of ${Math.round(result.rowsPerInsert).toLocaleString('en-US')} rows on average, ${Math.round(result.secondsPerInsert * 1000).toLocaleString('en-US')} ms each with its id lookup (the server's \`spendguard_audit_batch_*\` metrics).`
+    : ''
+  return `${inserts} CPU per event over the run: ${server.toFixed(0)} us in the server (every thread: HTTP, processor, chDB's inserts and merges), ${client.toFixed(1)} us in the clients; at ${(server + client).toFixed(0)} us, two cores take at most ${Math.round(2e6 / (server + client)).toLocaleString('en-US')} events/s.`
 }
 const segmentRates = ingest.segments.map((segment) => segment.eventsPerSecond)
 const ingestReport = `\`spendguard start\` on a fresh data directory, ${ingest.clients} concurrent HTTP clients on the same machine posting NDJSON bodies of ${ingest.batch.toLocaleString('en-US')} demo events, each answered after its events are audited (BENCH_INGEST_ROWS, BENCH_INGEST_CLIENTS). ${ingest.rows.toLocaleString('en-US')} rows in ${ingest.seconds.toFixed(1)} s: **${Math.round(ingest.eventsPerSecond).toLocaleString('en-US')} events/s** from the first request to the last row. Per segment of the table's growth (slowest ${Math.round(Math.min(...segmentRates)).toLocaleString('en-US')}, fastest ${Math.round(Math.max(...segmentRates)).toLocaleString('en-US')} events/s).${cpuReport(ingest)}
