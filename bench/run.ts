@@ -21,7 +21,7 @@ import { createDemoTraffic, seededRandom } from '../cli/demo-traffic.ts'
 import { createEvaluationCore } from '../processors/evaluation/evaluation-core.ts'
 import { runDetectionDelay } from './detection-delay.ts'
 import { measureBlockDelay, measureChecks, measureOvershoot, type Overshoot } from './guard.ts'
-import { runEmbeddedIngest } from './embedded-ingest.ts'
+import { runEmbeddedIngestApart } from './embedded-ingest.ts'
 import { measureWindowMemory } from './window-memory.ts'
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000)
@@ -224,7 +224,7 @@ const memory = measureWindowMemory(SESSIONS)
 const memoryReport = `${memory.sessions.toLocaleString('en-US')} active sessions (each with a call in the last 15 minutes; 10,000 users, 50 agents, 5 features, 2 models), every dimension's windows: ${mib(memory.heapBytes)} of heap after a full collection, ${Math.round(memory.bytesPerSession)} bytes per session, ${memory.keys.toLocaleString('en-US')} keys in all, ${Math.round(memory.bytesPerKey)} bytes per key (BENCH_SESSIONS).`
 process.stdout.write(`${memoryReport}\n`)
 
-const ingest = await runEmbeddedIngest({
+const ingest = await runEmbeddedIngestApart({
   rows: INGEST_ROWS,
   segments: 10,
   clients: INGEST_CLIENTS,
