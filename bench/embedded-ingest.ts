@@ -19,6 +19,15 @@ export interface IngestSegment {
   eventsPerSecond: number
 }
 
+export interface IngestOptions {
+  rows: number
+  segments: number
+  clients: number
+  /** Events per request body. */
+  batch: number
+  port: number
+}
+
 export interface IngestResult {
   rows: number
   seconds: number
@@ -63,13 +72,7 @@ export async function waitReady(url: string): Promise<void> {
   }
 }
 
-export async function runEmbeddedIngest(options: {
-  rows: number
-  segments: number
-  clients: number
-  batch: number
-  port: number
-}): Promise<IngestResult> {
+export async function runEmbeddedIngest(options: IngestOptions): Promise<IngestResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'spendguard-bench-'))
   const child = spawn(
     process.execPath,
@@ -185,13 +188,7 @@ export async function runEmbeddedIngest(options: {
  * the process of the other benchmarks (hundreds of MiB of inputs and windows), their
  * collections took over 3 times the CPU per event, CPU taken from the server on the same cores.
  */
-export async function runEmbeddedIngestApart(options: {
-  rows: number
-  segments: number
-  clients: number
-  batch: number
-  port: number
-}): Promise<IngestResult> {
+export async function runEmbeddedIngestApart(options: IngestOptions): Promise<IngestResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
     env: {
       ...process.env,
