@@ -51,7 +51,9 @@ const BIN = fileURLToPath(new URL('../bin/spendguard.js', import.meta.url))
 /** CPU seconds (user + system, every thread) a process has used, read from /proc. */
 function cpuSecondsOf(pid: number | undefined): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name, in parentheses, may hold spaces and parentheses: read after the last.
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
     // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
     return (Number(fields[11]) + Number(fields[12])) / 100
   } catch {
@@ -106,7 +108,8 @@ export async function runEmbeddedIngest(options: IngestOptions): Promise<IngestR
     const idAt: number[] = []
     let offset = 0
     for (const line of lines) {
-      idAt.push(offset + line.indexOf('"event_id":"') + '"event_id":"'.length)
+      const at = line.indexOf('"event_id":"') + '"event_id":"'.length
+      idAt.push(offset + Buffer.byteLength(line.slice(0, at)))
       offset += Buffer.byteLength(line) + 1
     }
     const body = () => {
@@ -189,22 +192,27 @@ export async function runEmbeddedIngest(options: IngestOptions): Promise<IngestR
  * collections took over 3 times the CPU per event, CPU taken from the server on the same cores.
  */
 export async function runEmbeddedIngestApart(options: IngestOptions): Promise<IngestResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-    env: {
-      ...process.env,
-      BENCH_INGEST_ROWS: String(options.rows),
-      BENCH_INGEST_SEGMENTS: String(options.segments),
-      BENCH_INGEST_CLIENTS: String(options.clients),
-      BENCH_INGEST_BATCH: String(options.batch),
-      BENCH_INGEST_PORT: String(options.port),
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url)],
+    {
+      env: {
+        ...process.env,
+        BENCH_INGEST_ROWS: String(options.rows),
+        BENCH_INGEST_SEGMENTS: String(options.segments),
+        BENCH_INGEST_CLIENTS: String(options.clients),
+        BENCH_INGEST_BATCH: String(options.batch),
+        BENCH_INGEST_PORT: String(options.port),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  )
   let output = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   if (code !== 0) throw new Error(`the ingest benchmark exited with ${code}`)
-  return JSON.parse(output) as IngestResult
+  // JSON writes NaN (a figure that could not be read) as null: read it back as NaN.
+  return JSON.parse(output, (_key, value: unknown) => value ?? Number.NaN) as IngestResult
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
