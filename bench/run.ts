@@ -232,21 +232,23 @@ const ingest = await runEmbeddedIngestApart({
   port: Number(process.env.BENCH_INGEST_PORT ?? 18_899),
 })
 /**
- * CPU per event, server and clients, read over the same run: at a given CPU cost per event, two
- * cores cannot take more than 2 s / cost events a second, however well the stages overlap.
+ * How the audit was written (from the server's metrics) and the CPU per event of server and
+ * clients over the same run: at a given CPU cost per event, two cores cannot take more than
+ * 2 s / cost events a second, however well the stages overlap. A figure that could not be read
+ * is left out.
  */
-function cpuReport(result: typeof ingest): string {
-  if (!Number.isFinite(result.serverCpuSeconds)) return ''
-  const perEvent = (seconds: number) => (seconds / result.rows) * 1e6
-  const server = perEvent(result.serverCpuSeconds)
-  const client = perEvent(result.clientCpuSeconds)
+function ingestDetail(result: typeof ingest): string {
   const inserts = Number.isFinite(result.rowsPerInsert)
     ? ` The audit took ${result.inserts.toLocaleString('en-US')} inserts of ${Math.round(result.rowsPerInsert).toLocaleString('en-US')} rows on average, ${Math.round(result.secondsPerInsert * 1000).toLocaleString('en-US')} ms each with its id lookup (the server's \`spendguard_audit_batch_*\` metrics).`
     : ''
+  if (!Number.isFinite(result.serverCpuSeconds)) return inserts
+  const perEvent = (seconds: number) => (seconds / result.rows) * 1e6
+  const server = perEvent(result.serverCpuSeconds)
+  const client = perEvent(result.clientCpuSeconds)
   return `${inserts} CPU per event over the run: ${server.toFixed(0)} us in the server (every thread: HTTP, processor, chDB's inserts and merges), ${client.toFixed(1)} us in the clients; at ${(server + client).toFixed(0)} us, two cores take at most ${Math.round(2e6 / (server + client)).toLocaleString('en-US')} events/s.`
 }
 const segmentRates = ingest.segments.map((segment) => segment.eventsPerSecond)
-const ingestReport = `\`spendguard start\` on a fresh data directory, ${ingest.clients} concurrent HTTP clients on the same machine posting NDJSON bodies of ${ingest.batch.toLocaleString('en-US')} demo events, each answered after its events are audited (BENCH_INGEST_ROWS, BENCH_INGEST_CLIENTS). ${ingest.rows.toLocaleString('en-US')} rows in ${ingest.seconds.toFixed(1)} s: **${Math.round(ingest.eventsPerSecond).toLocaleString('en-US')} events/s** from the first request to the last row. Per segment of the table's growth (slowest ${Math.round(Math.min(...segmentRates)).toLocaleString('en-US')}, fastest ${Math.round(Math.max(...segmentRates)).toLocaleString('en-US')} events/s).${cpuReport(ingest)}
+const ingestReport = `\`spendguard start\` on a fresh data directory, ${ingest.clients} concurrent HTTP clients on the same machine posting NDJSON bodies of ${ingest.batch.toLocaleString('en-US')} demo events, each answered after its events are audited (BENCH_INGEST_ROWS, BENCH_INGEST_CLIENTS). ${ingest.rows.toLocaleString('en-US')} rows in ${ingest.seconds.toFixed(1)} s: **${Math.round(ingest.eventsPerSecond).toLocaleString('en-US')} events/s** from the first request to the last row. Per segment of the table's growth (slowest ${Math.round(Math.min(...segmentRates)).toLocaleString('en-US')}, fastest ${Math.round(Math.max(...segmentRates)).toLocaleString('en-US')} events/s).${ingestDetail(ingest)}
 
 | rows in the table | events/s |
 | --- | ---: |
