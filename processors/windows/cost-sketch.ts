@@ -123,8 +123,7 @@ export class CostSketch {
 
 /** Adds `weight` to a bin of an ascending pair list, or inserts the bin (an exact-size copy). */
 function insertPair(pairs: number[], bin: number, weight: number): number[] {
-  let at = pairs.length
-  while (at > 0 && pairs[at - 2]! > bin) at -= 2
+  const at = pairsAfter(pairs, bin)
   if (at > 0 && pairs[at - 2] === bin) {
     pairs[at - 1]! += weight
     return pairs
@@ -135,4 +134,27 @@ function insertPair(pairs: number[], bin: number, weight: number): number[] {
   next[at + 1] = weight
   for (let i = at; i < pairs.length; i++) next[i + 2] = pairs[i]!
   return next
+}
+
+/**
+ * The position just past the last pair whose bin is at most `bin`. A short list is scanned
+ * from its end (new costs of a key tend to fall in its newest bins); a long one, the minute
+ * bucket of a busy key with a wide spread of costs, is searched by halves.
+ */
+function pairsAfter(pairs: number[], bin: number): number {
+  const length = pairs.length
+  if (length <= 16) {
+    let at = length
+    while (at > 0 && pairs[at - 2]! > bin) at -= 2
+    return at
+  }
+  // Pairs [0, low) have bins <= bin, pairs [high, count) bins > bin (in pairs, not slots).
+  let low = 0
+  let high = length >> 1
+  while (low < high) {
+    const middle = (low + high) >> 1
+    if (pairs[middle * 2]! <= bin) low = middle + 1
+    else high = middle
+  }
+  return low * 2
 }
