@@ -87,11 +87,12 @@ function tagsOf(value: unknown): Record<string, string> {
     failed = true
     return {}
   }
-  const entries = Object.entries(value)
-  if (entries.length > LIMITS.tagCount) failed = true
+  const keys = Object.keys(value)
+  if (keys.length > LIMITS.tagCount) failed = true
   // No prototype: a `__proto__` key is an ordinary key here.
   const tags = Object.create(null) as Record<string, string>
-  for (const [key, raw] of entries) {
+  for (const key of keys) {
+    const raw = (value as Record<string, unknown>)[key]
     if (!isText(key, 0, LIMITS.tagKeyLength) || !isText(raw, 0, LIMITS.tagValueLength))
       failed = true
     tags[key] = raw as string

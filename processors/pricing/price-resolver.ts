@@ -108,7 +108,9 @@ function findModel(data: CuratedData, provider: CuratedProvider, model: string):
 }
 
 export function createPriceResolver(options: ResolverOptions): PriceResolver {
-  const cache = new Map<string, Resolution>()
+  // Provider, then model id: no key string is built per call. An absent provider is ''.
+  const cache = new Map<string, Map<string, Resolution>>()
+  let cached = 0
   const cacheSize = options.cacheSize ?? 50_000
   const selfHosted = new Set(options.selfHostedProviders.map((p) => p.toLowerCase()))
 
@@ -211,12 +213,21 @@ export function createPriceResolver(options: ResolverOptions): PriceResolver {
 
   return {
     resolve(providerName, modelId) {
-      const key = `${providerName ?? ''}\u0000${modelId}`
-      const cached = cache.get(key)
-      if (cached) return cached
+      let byModel = cache.get(providerName ?? '')
+      const known = byModel?.get(modelId)
+      if (known) return known
       const resolution = resolveUncached(providerName, modelId)
-      if (cache.size >= cacheSize) cache.clear()
-      cache.set(key, resolution)
+      if (cached >= cacheSize) {
+        cache.clear()
+        cached = 0
+        byModel = undefined
+      }
+      if (!byModel) {
+        byModel = new Map()
+        cache.set(providerName ?? '', byModel)
+      }
+      byModel.set(modelId, resolution)
+      cached++
       return resolution
     },
   }
