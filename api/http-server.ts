@@ -307,7 +307,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
         }
         throw error
       }
-      for (const event of events) recentlyAccepted.add(event.event_id)
+      // Remembered only where a resend is answered from them (the bus does not say).
+      if (!options.busReportsDuplicates)
+        for (const event of events) recentlyAccepted.add(event.event_id)
     }
     if (reported.size > 0) results = markKnown({ events, results }, reported).results
     const accepted = results.filter((r) => r.status === 'accepted').length

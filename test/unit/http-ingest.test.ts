@@ -36,6 +36,22 @@ describe('POST /v1/events', () => {
     await expect.poll(() => received.length).toBe(2)
   })
 
+  it('answers a resend in a later request duplicate and does not publish it again', async () => {
+    // The bus here does not report duplicates itself (as with Kafka): the server remembers
+    // what it accepted, and asks the audit about the rest.
+    const { url, received } = await serve({ audited: ['00000000-0000-4000-8000-00000000a0d1'] })
+    const event = makeLlmCallInput()
+    const audited = makeLlmCallInput({ event_id: '00000000-0000-4000-8000-00000000a0d1' })
+    const first = (await (await post(url, JSON.stringify([event]))).json()) as IngestResponse
+    expect(first).toMatchObject({ accepted: 1, duplicates: 0 })
+    const again = (await (
+      await post(url, JSON.stringify([event, audited]))
+    ).json()) as IngestResponse
+    expect(again).toMatchObject({ accepted: 0, duplicates: 2 })
+    expect(again.results.map((r) => r.status)).toEqual(['duplicate', 'duplicate'])
+    await expect.poll(() => received.length).toBe(1)
+  })
+
   it('rejects bad NDJSON items with field-level errors and accepts the good ones of the same request', async () => {
     const { url, received } = await serve()
     const good = makeLlmCallInput()
