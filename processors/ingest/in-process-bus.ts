@@ -86,11 +86,17 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       try {
         const outcome = await handler(records)
         failing = undefined
+        const duplicateIds = outcome?.duplicateIds ?? []
+        if (duplicateIds.length === 0) {
+          // The usual case: every record was audited (or dead-lettered), none is a duplicate.
+          for (const { ticket } of batch)
+            if (--ticket.remaining === 0) ticket.resolve({ duplicates: ticket.duplicates })
+          return
+        }
         // The audit keeps the first copy of an id in the batch; the later ones are duplicates
         // (and so is every copy when the id was audited before).
         const duplicateCopies = new Map<string, number>()
-        for (const id of outcome?.duplicateIds ?? [])
-          duplicateCopies.set(id, (duplicateCopies.get(id) ?? 0) + 1)
+        for (const id of duplicateIds) duplicateCopies.set(id, (duplicateCopies.get(id) ?? 0) + 1)
         const copies = new Map<string, number>()
         for (const { record } of batch) {
           const id = eventIdOf(record)
