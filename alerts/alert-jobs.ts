@@ -3,8 +3,7 @@ import { toClickHouseTime } from '../processors/audit/audit-row.ts'
 import { endsWhenQuiet, type Alert } from './alert.ts'
 import type { AlertRouter } from './alert-router.ts'
 import type { ScheduledJob } from './schedules.ts'
-import { budgetUsage, type SpendLookup } from '../processors/detection/budget-usage.ts'
-import type { Budget } from '../processors/detection/rules.ts'
+import type { BudgetUsage, KeySpendLookup } from '../processors/detection/budget-usage.ts'
 
 const DAY = 24 * 60 * 60_000
 const dayStart = (t: number) => Math.floor(t / DAY) * DAY
@@ -140,16 +139,11 @@ export async function digestLines(
 }
 
 /**
- * Day and month USD budgets whose scope has spent at least `percent` of the limit in the
- * period running at `now`, most used first (at most 10), as digest lines.
+ * The budgets of `usage` whose scope has spent at least `percent` of the limit, most used
+ * first (at most 10), as digest lines.
  */
-export function budgetsNearLimit(
-  budgets: readonly Budget[],
-  spend: SpendLookup,
-  now: number,
-  percent = 80,
-): string[] {
-  return budgetUsage(budgets, spend, now)
+export function budgetsNearLimit(usage: readonly BudgetUsage[], percent = 80): string[] {
+  return usage
     .filter((use) => use.used_permille >= percent * 10)
     .slice(0, 10)
     .map(
@@ -158,13 +152,49 @@ export function budgetsNearLimit(
     )
 }
 
+/**
+ * Spend per key of a dimension in the UTC day or month of `asOf`, from the audit's day
+ * rollup: every key, whichever instance counts it live. Windows other than `day` and `month`
+ * are not kept there.
+ */
+export function auditedKeySpend(client: ClickHouseClient): KeySpendLookup {
+  return async (query) => {
+    if (query.window !== 'day' && query.window !== 'month')
+      throw new Error(`the audit's rollup has no ${query.window} window`)
+    const day = new Date(dayStart(query.asOf))
+    const from =
+      query.window === 'day' ? day : new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth()))
+    const result = await client.query({
+      query: `SELECT key, tenant_id AS tenant, sum(cost_usd) AS spent, toString(spent) AS cost
+        FROM spend_by_day
+        WHERE dimension = {dimension:String} AND day >= {from:Date} AND day <= {to:Date}
+          ${query.tenant === undefined ? '' : 'AND tenant_id = {tenant:String}'}
+          ${query.key === undefined ? '' : 'AND key = {key:String}'}
+        GROUP BY tenant_id, key
+        ORDER BY spent DESC, key
+        ${query.limit === undefined ? '' : 'LIMIT {limit:UInt32}'}`,
+      query_params: {
+        dimension: query.dimension,
+        from: dayLabel(from.getTime()),
+        to: dayLabel(day.getTime()),
+        ...(query.tenant === undefined ? {} : { tenant: query.tenant }),
+        ...(query.key === undefined ? {} : { key: query.key }),
+        ...(query.limit === undefined ? {} : { limit: query.limit }),
+      },
+      format: 'JSONEachRow',
+    })
+    const rows = await result.json<{ key: string; tenant: string; cost: string }>()
+    return rows.map(({ key, tenant, cost }) => ({ key, tenant, cost_usd: cost }))
+  }
+}
+
 /** The daily (yesterday against the day before) and weekly (the last 7 days) spend digests. */
 export function digestJobs(
   router: AlertRouter,
   client: ClickHouseClient,
   schedules: { daily: string; weekly: string },
   /** Budgets near their limit at the time of the digest (lines); none when not given. */
-  budgets: (now: number) => string[] = () => [],
+  budgets: (now: number) => Promise<string[]> = () => Promise.resolve([]),
 ): ScheduledJob[] {
   const job = (name: string, cron: string, lengthMs: number, title: (until: number) => string) =>
     cron === 'off'
@@ -179,7 +209,7 @@ export function digestJobs(
               // The digest goes out even when the budgets cannot be read.
               let near: string[]
               try {
-                near = budgets(dueAt)
+                near = await budgets(dueAt)
               } catch (error) {
                 near = [`(not read: ${error instanceof Error ? error.message : String(error)})`]
               }

@@ -1,6 +1,7 @@
 import { ConfigError } from '../platform/errors.ts'
 import { createAlertRouter, type AlertRouter } from '../alerts/alert-router.ts'
 import {
+  auditedKeySpend,
   budgetsNearLimit,
   digestJobs,
   resolveSubsided,
@@ -10,6 +11,7 @@ import {
 import { startSchedules, type ScheduledJob, type ScheduleRuns } from '../alerts/schedules.ts'
 import { createReceivers } from '../alerts/receivers.ts'
 import { toClickHouseTime } from '../processors/audit/audit-row.ts'
+import { budgetUsageFrom } from '../processors/detection/budget-usage.ts'
 import { hostname, userInfo } from 'node:os'
 import { join, resolve } from 'node:path'
 import { recordConfigChanges } from '../processors/audit/config-changes.ts'
@@ -310,8 +312,10 @@ export async function createPipeline(
           }
           jobs.push(
             rolloverJob(router),
-            ...digestJobs(router, client, config.alerts.digests, (now) =>
-              budgetsNearLimit(config.budgets, (query) => transport.spend(query), now),
+            // Budgets from the audit's rollup: on Kafka the leader's windows hold only the
+            // keys it owns.
+            ...digestJobs(router, client, config.alerts.digests, async (now) =>
+              budgetsNearLimit(await budgetUsageFrom(config.budgets, auditedKeySpend(client), now)),
             ),
           )
           scheduler.every('subsided alerts', 60_000, () => {

@@ -92,6 +92,8 @@ export class ControlPlane implements DecisionSink {
   #deliver(raw: unknown, seq: number): boolean {
     const last = this.#log[this.#log.length - 1]?.seq ?? 0
     if (seq <= last) return true
+    // What a resume lifts is what was in force just before it.
+    const lifting = this.#loaded ? this.#liftedBy(raw) : []
     const verdict = this.#state.apply(raw, Number.NEGATIVE_INFINITY)
     if (!verdict.ok) {
       if (this.#loaded)
@@ -107,8 +109,32 @@ export class ControlPlane implements DecisionSink {
     this.#log.push(entry)
     this.#ids.add(entry.command.command_id)
     for (const listener of this.#listeners) listener(entry)
+    // Every process hears of every resume, whichever served it: each resolves the alerts it
+    // routed.
+    if (entry.command.action === 'resume' && this.#loaded) {
+      const lifted = {
+        commands: lifting,
+        actor: entry.command.issuer,
+        reason: entry.command.reason,
+      }
+      for (const listener of this.#liftListeners) listener(lifted)
+    }
     this.#awaited.get(seq)?.()
     return true
+  }
+
+  /** The commands in force that `raw` lifts, when it is a resume. */
+  #liftedBy(raw: unknown): ControlCommand[] {
+    const command = raw as Partial<ControlCommand> | null
+    if (typeof command !== 'object' || command === null || command.action !== 'resume') return []
+    const { resumes, scope } = command
+    return this.active().filter((active) =>
+      resumes !== undefined
+        ? active.command_id === resumes
+        : active.scope.kind === scope?.kind &&
+          active.scope.id === scope?.id &&
+          (active.tenant ?? 'default') === (command.tenant ?? 'default'),
+    )
   }
 
   /**
@@ -196,15 +222,10 @@ export class ControlPlane implements DecisionSink {
       // As when issued: a tenant scope names its tenant.
       tenant = scope.kind === 'tenant' ? scope.id : (target.tenant ?? 'default')
     }
-    const lifted = this.active().filter((command) =>
-      resumes !== undefined
-        ? command.command_id === resumes
-        : command.scope.kind === scope.kind &&
-          command.scope.id === scope.id &&
-          (command.tenant ?? 'default') === (tenant ?? 'default'),
-    )
     const at = this.now()
-    const appended = await this.#append(
+    // Listeners hear of it when the log delivers it back (#deliver), as they do of the resumes
+    // other processes issue.
+    return this.#append(
       this.signer.sign({
         command_id: crypto.randomUUID(),
         action: 'resume',
@@ -217,8 +238,6 @@ export class ControlPlane implements DecisionSink {
         expires_at: null,
       }),
     )
-    for (const listener of this.#liftListeners) listener({ commands: lifted, actor, reason })
-    return appended
   }
 
   /** Told of the commands each resume lifted (to resolve the alerts they answered). */

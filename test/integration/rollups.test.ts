@@ -5,12 +5,16 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createAuditStoreClient } from '../../platform/clickhouse.ts'
 import { parseConfig } from '../../platform/config.ts'
 import { silentLogger } from '../../platform/logger.ts'
+import { formatUsd, parseUsd } from '../../platform/money.ts'
 import { toAuditRow } from '../../processors/audit/audit-row.ts'
 import { batchToken } from '../../processors/audit/audit-sink.ts'
 import { createClickHouseAuditStore } from '../../processors/audit/audit-store.ts'
 import { migrate } from '../../processors/audit/migrations.ts'
 import { KEY_EXPRESSIONS } from '../../processors/windows/reconcile.ts'
-import { DIMENSIONS } from '../../processors/windows/spend-windows.ts'
+import { DIMENSIONS, SpendWindows } from '../../processors/windows/spend-windows.ts'
+import { auditedKeySpend } from '../../alerts/alert-jobs.ts'
+import { budgetUsage, budgetUsageFrom } from '../../processors/detection/budget-usage.ts'
+import type { Budget } from '../../processors/detection/rules.ts'
 import { seededRandom } from '../../cli/demo-traffic.ts'
 import { makeLlmCall } from '../support/make-llm-call.ts'
 import { testPricing } from '../support/pricing.ts'
@@ -103,6 +107,57 @@ describe('ClickHouse rollups by minute and by day', () => {
       { daily: string },
     ]
     expect(daily).toBe('3000')
+    await client.close()
+  })
+
+  it('give the budgets of a digest the same use as the live windows, for the day and the month', async () => {
+    const config = parseConfig({ clickhouse: { dataDir: join(work, 'budgets') } })
+    const { client } = createAuditStoreClient(config.clickhouse)
+    await migrate(client, silentLogger())
+    const store = createClickHouseAuditStore(client)
+    const pricer = (await testPricing()).pricer
+    const windows = new SpendWindows()
+    // From 20:00 on the last day of November to 04:00 on the first of December.
+    const start = Date.UTC(2026, 10, 30, 20)
+    const now = Date.UTC(2026, 11, 1, 4)
+    const random = seededRandom(5)
+    const rows = Array.from({ length: 800 }, (_, i) => {
+      const call = makeLlmCall({
+        occurred_at: new Date(start + i * 36_000).toISOString(),
+        tenant_id: i % 5 === 0 ? 'acme' : 'default',
+        user_id: `user-${i % 7}`,
+        team_id: i % 3 === 0 ? 'care' : 'sales',
+        model: 'gpt-4o',
+        provider: undefined,
+        input_tokens: Math.floor(random() * 50_000),
+        output_tokens: Math.floor(random() * 5_000),
+      })
+      const price = pricer.price(call)
+      windows.add(call, price.status === 'priced' ? price.cost.total : undefined, false, now)
+      return toAuditRow(call, { price, source: { kind: 'replay' }, late: false, ingestedAt: now })
+    })
+    await store.insertCalls(rows, batchToken(rows))
+    const budgets = [
+      { id: 'user-day', scope: { kind: 'user', value: '*' }, period: 'day', limit_usd: '2' },
+      { id: 'care-month', scope: { kind: 'team', value: 'care' }, period: 'month', limit_usd: '5' },
+    ] as unknown as Budget[]
+
+    const fromAudit = await budgetUsageFrom(budgets, auditedKeySpend(client), now)
+    const live = budgetUsage(budgets, (query) => windows.view(query), now)
+    // Decimal strings may differ in trailing zeros; the amounts and shares may not.
+    const comparable = (usage: typeof live) =>
+      usage.map((use) => ({ ...use, spent_usd: formatUsd(parseUsd(use.spent_usd)) }))
+    expect(comparable(fromAudit)).toEqual(comparable(live))
+    // 7 users in each of two tenants for the day, and the one team for the month.
+    expect(fromAudit.filter((use) => use.budget === 'user-day')).toHaveLength(14)
+    const care = fromAudit.find((use) => use.budget === 'care-month' && use.tenant === 'default')!
+    const decemberCare = rows.filter(
+      (row) =>
+        row.team_id === 'care' && row.tenant_id === 'default' && row.occurred_at >= '2026-12-01',
+    )
+    const exact = decemberCare.reduce((sum, row) => sum + parseUsd(row.cost_usd!), 0n)
+    expect(parseUsd(care.spent_usd)).toBe(exact)
+    expect(care.used_permille).toBe(Number((exact * 1000n) / parseUsd('5')))
     await client.close()
   })
 })

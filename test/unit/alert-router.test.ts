@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { endsWhenQuiet, type Alert } from '../../alerts/alert.ts'
 import { budgetPeriodEnded, budgetsNearLimit, resolveSubsided } from '../../alerts/alert-jobs.ts'
+import { budgetUsage } from '../../processors/detection/budget-usage.ts'
 import { createAlertRouter, type Delivery } from '../../alerts/alert-router.ts'
 import { createReceivers, summaryLines } from '../../alerts/receivers.ts'
 import { alertRoutingSchema } from '../../alerts/routing.ts'
@@ -400,7 +401,7 @@ describe('budgets near their limit (digests)', () => {
         limit_usd: '300',
       },
       { id: 'session', scope: { kind: 'session', value: '*' }, period: 'session', limit_usd: '1' },
-    ] as unknown as Parameters<typeof budgetsNearLimit>[0]
+    ] as unknown as Parameters<typeof budgetUsage>[0]
     const items: Record<string, Array<{ key: string; cost_usd: string; tenant: string }>> = {
       'user/day': [
         { key: 'u-1', cost_usd: '9.5', tenant: 'default' },
@@ -411,17 +412,19 @@ describe('budgets near their limit (digests)', () => {
     }
     const asked: string[] = []
     const lines = budgetsNearLimit(
-      budgets,
-      (query) => {
-        asked.push(`${query.dimension}/${query.window}/${query.key ?? '*'}`)
-        return {
-          dimension: query.dimension,
-          window: query.window,
-          as_of: '',
-          items: (items[`${query.dimension}/${query.window}`] ?? []) as never,
-        }
-      },
-      T0,
+      budgetUsage(
+        budgets,
+        (query) => {
+          asked.push(`${query.dimension}/${query.window}/${query.key ?? '*'}`)
+          return {
+            dimension: query.dimension,
+            window: query.window,
+            as_of: '',
+            items: (items[`${query.dimension}/${query.window}`] ?? []) as never,
+          }
+        },
+        T0,
+      ),
     )
     expect(asked).toEqual(['user/day/*', 'team/month/care'])
     expect(lines).toEqual([
