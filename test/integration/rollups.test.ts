@@ -25,13 +25,21 @@ afterAll(() => rmSync(work, { recursive: true, force: true }))
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4', 'a-model-nobody-prices']
 const STATUSES = ['ok', 'ok', 'ok', 'error', 'timeout', 'blocked'] as const
 
+/** A migrated embedded audit in its own directory, with the test prices. */
+async function openAudit(name: string) {
+  const config = parseConfig({ clickhouse: { dataDir: join(work, name) } })
+  const { client } = createAuditStoreClient(config.clickhouse)
+  await migrate(client, silentLogger())
+  return {
+    client,
+    store: createClickHouseAuditStore(client),
+    pricer: (await testPricing()).pricer,
+  }
+}
+
 describe('ClickHouse rollups by minute and by day', () => {
   it('agree with the audit for every dimension, on generated calls, after a retried insert', async () => {
-    const config = parseConfig({ clickhouse: { dataDir: join(work, 'store') } })
-    const { client } = createAuditStoreClient(config.clickhouse)
-    await migrate(client, silentLogger())
-    const store = createClickHouseAuditStore(client)
-    const pricer = (await testPricing()).pricer
+    const { client, store, pricer } = await openAudit('store')
     const random = seededRandom(11)
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!
     const maybe = (value: string) => (random() < 0.2 ? undefined : value)
@@ -111,11 +119,7 @@ describe('ClickHouse rollups by minute and by day', () => {
   })
 
   it('give the budgets of a digest the same use as the live windows, for the day and the month', async () => {
-    const config = parseConfig({ clickhouse: { dataDir: join(work, 'budgets') } })
-    const { client } = createAuditStoreClient(config.clickhouse)
-    await migrate(client, silentLogger())
-    const store = createClickHouseAuditStore(client)
-    const pricer = (await testPricing()).pricer
+    const { client, store, pricer } = await openAudit('budgets')
     const windows = new SpendWindows()
     // From 20:00 on the last day of November to 04:00 on the first of December.
     const start = Date.UTC(2026, 10, 30, 20)
