@@ -161,22 +161,29 @@ export function auditedKeySpend(client: ClickHouseClient): KeySpendLookup {
   return async (query) => {
     if (query.window !== 'day' && query.window !== 'month')
       throw new Error(`the audit's rollup has no ${query.window} window`)
+    // The whole day or month of `asOf`, as the live windows count it (a call dated later in
+    // the period, within the allowed clock skew, included).
     const day = new Date(dayStart(query.asOf))
-    const from =
-      query.window === 'day' ? day : new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth()))
+    const [from, end] =
+      query.window === 'day'
+        ? [day.getTime(), day.getTime() + DAY]
+        : [
+            Date.UTC(day.getUTCFullYear(), day.getUTCMonth()),
+            Date.UTC(day.getUTCFullYear(), day.getUTCMonth() + 1),
+          ]
     const result = await client.query({
       query: `SELECT key, tenant_id AS tenant, sum(cost_usd) AS spent, toString(spent) AS cost
         FROM spend_by_day
-        WHERE dimension = {dimension:String} AND day >= {from:Date} AND day <= {to:Date}
+        WHERE dimension = {dimension:String} AND day >= {from:Date} AND day < {end:Date}
           ${query.tenant === undefined ? '' : 'AND tenant_id = {tenant:String}'}
           ${query.key === undefined ? '' : 'AND key = {key:String}'}
         GROUP BY tenant_id, key
-        ORDER BY spent DESC, key
+        ORDER BY spent DESC, tenant_id, key
         ${query.limit === undefined ? '' : 'LIMIT {limit:UInt32}'}`,
       query_params: {
         dimension: query.dimension,
-        from: dayLabel(from.getTime()),
-        to: dayLabel(day.getTime()),
+        from: dayLabel(from),
+        end: dayLabel(end),
         ...(query.tenant === undefined ? {} : { tenant: query.tenant }),
         ...(query.key === undefined ? {} : { key: query.key }),
         ...(query.limit === undefined ? {} : { limit: query.limit }),

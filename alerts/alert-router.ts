@@ -27,9 +27,11 @@ export interface AlertRouter {
   route(alert: Alert, done?: ReadonlySet<string>): void
   /**
    * Tells the receivers that were notified of each open alert matching `cleared` that its
-   * condition cleared (PagerDuty: `resolve` on the dedup key), once. Returns how many.
+   * condition cleared (PagerDuty: `resolve` on the dedup key), once. Returns how many. With
+   * `only: 'routed'`, alerts taken back at start (`reopen`) and not routed here since are left
+   * to the process that clears them itself (on Kafka every process took them back).
    */
-  resolve(cleared: (alert: Alert) => boolean, reason: string): number
+  resolve(cleared: (alert: Alert) => boolean, reason: string, only?: 'all' | 'routed'): number
   /**
    * Sends a digest to the digest receivers (in order with their alerts, with the same retries);
    * resolves with the receivers that took it.
@@ -97,6 +99,8 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
     alert: Alert
     receivers: Set<string>
     joined: Set<string>
+    /** Taken back at start (`reopen`) and not routed by this process since. */
+    reopened: boolean
   }
   const open = new Map<string, OpenEntry>()
   /** Open loop and anomaly alerts by tenant, type and scope. */
@@ -117,6 +121,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         alert,
         receivers: new Set<string>(),
         joined: new Set<string>(),
+        reopened: false,
       }
     entry.joined.add(alert.alert_id)
     open.set(entry.alert.dedup_key, entry)
@@ -247,6 +252,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         // (PagerDuty adds it to the incident), which the quiet period resolves once.
         const incident = incidentOf(alert)
         incident.receivers.add(name)
+        incident.reopened = false
         const told =
           incident.alert.dedup_key === alert.dedup_key
             ? alert
@@ -254,10 +260,10 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
         enqueue(name, () => deliver(receiver, told, suppressed))
       }
     },
-    resolve(cleared, reason) {
+    resolve(cleared, reason, only = 'all') {
       let count = 0
-      for (const [key, { alert, receivers, joined }] of open) {
-        if (!cleared(alert)) continue
+      for (const [key, { alert, receivers, joined, reopened }] of open) {
+        if (!cleared(alert) || (only === 'routed' && reopened)) continue
         open.delete(key)
         if (openStreams.get(alertStreamOf(alert))?.alert === alert)
           openStreams.delete(alertStreamOf(alert))
@@ -314,7 +320,10 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
       for (const { alert, receivers } of ordered) {
         if (open.has(alert.dedup_key)) continue
         // A repeat of a loop still open before the restart joins its incident: it stays one.
+        const held = open.size
         const incident = incidentOf(alert)
+        // A new incident here, made by whichever process routed it before the restart.
+        if (open.size > held) incident.reopened = true
         for (const name of receivers) incident.receivers.add(name)
         // What was seen before the restart is not known: the quiet period starts again.
         if (!seen.has(alertStreamOf(alert))) sighted(alert)

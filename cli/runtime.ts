@@ -229,9 +229,20 @@ export async function createPipeline(
       // Embedded the feed of this process; on Kafka the alerts topic (see kafka-wiring).
       if (embedded) alertFeed.subscribe((alert) => router.route(alert))
       // A lifted block resolves the alert it answered (PagerDuty: the incident).
-      control.onLifted(({ commands, actor }) => {
+      // On Kafka every process hears of a resume: the one that served it resolves what it
+      // holds, the others what they routed themselves (each took back every open alert at
+      // start, so resolving those too would tell the receivers once per process).
+      control.onLifted(({ commands, actor, here }) => {
         const ids = new Set(commands.map((command) => command.alert_id))
-        router.resolve((alert) => ids.has(alert.alert_id), `the block was lifted by ${actor}`)
+        try {
+          router.resolve(
+            (alert) => ids.has(alert.alert_id),
+            `the block was lifted by ${actor}`,
+            here ? 'all' : 'routed',
+          )
+        } catch (error) {
+          logger.error({ err: error, commands: [...ids] }, 'could not resolve the lifted alerts')
+        }
       })
       // At shutdown, deliveries in progress get a while to finish (receivers may be down).
       closers.unshift(() =>

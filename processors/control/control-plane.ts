@@ -47,6 +47,8 @@ export class ControlPlane implements DecisionSink {
   readonly #awaited = new Map<number, () => void>()
   /** Ids this process put on the topic, before the topic hands them back. */
   readonly #appended = new Set<string>()
+  /** Ids this process is putting on the log, until the log hands them back. */
+  readonly #issuing = new Set<string>()
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -108,7 +110,8 @@ export class ControlPlane implements DecisionSink {
     const entry = { seq, command: raw as ControlCommand }
     this.#log.push(entry)
     this.#ids.add(entry.command.command_id)
-    for (const listener of this.#listeners) listener(entry)
+    this.#awaited.get(seq)?.()
+    for (const listener of this.#listeners) heedless(() => listener(entry))
     // Every process hears of every resume, whichever served it: each resolves the alerts it
     // routed.
     if (entry.command.action === 'resume' && this.#loaded) {
@@ -116,10 +119,11 @@ export class ControlPlane implements DecisionSink {
         commands: lifting,
         actor: entry.command.issuer,
         reason: entry.command.reason,
+        here: this.#issuing.has(entry.command.command_id),
       }
-      for (const listener of this.#liftListeners) listener(lifted)
+      for (const listener of this.#liftListeners) heedless(() => listener(lifted))
     }
-    this.#awaited.get(seq)?.()
+    this.#issuing.delete(entry.command.command_id)
     return true
   }
 
@@ -292,6 +296,7 @@ export class ControlPlane implements DecisionSink {
     const next = this.#writing.then(async () => {
       if (this.#ids.has(command.command_id) || this.#appended.has(command.command_id))
         return command
+      this.#issuing.add(command.command_id)
       const seq = await this.log.append(command, (this.#log[this.#log.length - 1]?.seq ?? 0) + 1)
       if (!this.log.follows) this.#deliver(command, seq)
       else {
@@ -339,10 +344,24 @@ export interface Lifted {
   commands: ControlCommand[]
   actor: string
   reason: string
+  /** Issued by this process (its resume call), not read from another's. */
+  here: boolean
 }
 
 export class UnknownCommandError extends Error {
   constructor(readonly commandId: string) {
     super(`no command ${commandId} to resume`)
+  }
+}
+
+/**
+ * Runs a listener. Listeners handle (and log) their own failures; one that throws anyway must
+ * not keep the log from being served, nor the other listeners from hearing.
+ */
+function heedless(listener: () => void): void {
+  try {
+    listener()
+  } catch {
+    // Isolated on purpose: see above.
   }
 }

@@ -121,16 +121,23 @@ describe('ClickHouse rollups by minute and by day', () => {
   it('give the budgets of a digest the same use as the live windows, for the day and the month', async () => {
     const { client, store, pricer } = await openAudit('budgets')
     const windows = new SpendWindows()
-    // From 20:00 on the last day of November to 04:00 on the first of December.
+    // A call every 6 minutes from 20:00 on the last day of November to 20:00 on December 3rd,
+    // and one on the 4th; asked at noon on the 3rd (calls later that day count, as live).
     const start = Date.UTC(2026, 10, 30, 20)
-    const now = Date.UTC(2026, 11, 1, 4)
+    const now = Date.UTC(2026, 11, 3, 12)
     const random = seededRandom(5)
-    const rows = Array.from({ length: 800 }, (_, i) => {
+    const times = [
+      ...Array.from({ length: 800 }, (_, i) => start + i * 360_000),
+      Date.UTC(2026, 11, 4, 1),
+    ]
+    const rows = times.map((time, i) => {
+      // The call of the 4th is care's, in the default tenant: its month counts it.
+      const last = i === times.length - 1
       const call = makeLlmCall({
-        occurred_at: new Date(start + i * 36_000).toISOString(),
-        tenant_id: i % 5 === 0 ? 'acme' : 'default',
+        occurred_at: new Date(time).toISOString(),
+        tenant_id: i % 5 === 0 && !last ? 'acme' : 'default',
         user_id: `user-${i % 7}`,
-        team_id: i % 3 === 0 ? 'care' : 'sales',
+        team_id: i % 3 === 0 || last ? 'care' : 'sales',
         model: 'gpt-4o',
         provider: undefined,
         input_tokens: Math.floor(random() * 50_000),
@@ -146,22 +153,52 @@ describe('ClickHouse rollups by minute and by day', () => {
       { id: 'care-month', scope: { kind: 'team', value: 'care' }, period: 'month', limit_usd: '5' },
     ] as unknown as Budget[]
 
-    const fromAudit = await budgetUsageFrom(budgets, auditedKeySpend(client), now)
-    const live = budgetUsage(budgets, (query) => windows.view(query), now)
+    // At most 5 keys per budget, of the 14 users (7 in each tenant).
+    const fromAudit = await budgetUsageFrom(budgets, auditedKeySpend(client), now, 5)
+    const live = budgetUsage(budgets, (query) => windows.view(query), now, 5)
     // Decimal strings may differ in trailing zeros; the amounts and shares may not.
     const comparable = (usage: typeof live) =>
       usage.map((use) => ({ ...use, spent_usd: formatUsd(parseUsd(use.spent_usd)) }))
     expect(comparable(fromAudit)).toEqual(comparable(live))
-    // 7 users in each of two tenants for the day, and the one team for the month.
-    expect(fromAudit.filter((use) => use.budget === 'user-day')).toHaveLength(14)
+    expect(fromAudit.filter((use) => use.budget === 'user-day')).toHaveLength(5)
+
+    // By hand: the month is all of December (the 4th included), the day only the 3rd.
+    const spentBy = (keep: (row: (typeof rows)[number]) => boolean) =>
+      rows.filter(keep).reduce((sum, row) => sum + parseUsd(row.cost_usd!), 0n)
     const care = fromAudit.find((use) => use.budget === 'care-month' && use.tenant === 'default')!
-    const decemberCare = rows.filter(
+    const careDecember = spentBy(
       (row) =>
-        row.team_id === 'care' && row.tenant_id === 'default' && row.occurred_at >= '2026-12-01',
+        row.team_id === 'care' && row.tenant_id === 'default' && row.occurred_at >= '2026-12',
     )
-    const exact = decemberCare.reduce((sum, row) => sum + parseUsd(row.cost_usd!), 0n)
-    expect(parseUsd(care.spent_usd)).toBe(exact)
-    expect(care.used_permille).toBe(Number((exact * 1000n) / parseUsd('5')))
+    expect(parseUsd(care.spent_usd)).toBe(careDecember)
+    expect(care.used_permille).toBe(Number((careDecember * 1000n) / parseUsd('5')))
+    const late = rows.at(-1)!
+    const lateUserDay = spentBy(
+      (row) =>
+        row.user_id === late.user_id &&
+        row.tenant_id === late.tenant_id &&
+        row.occurred_at.startsWith('2026-12-03'),
+    )
+    const [asked] = await auditedKeySpend(client)({
+      dimension: 'user',
+      window: 'day',
+      asOf: now,
+      tenant: late.tenant_id,
+      key: late.user_id!,
+    })
+    expect(parseUsd(asked!.cost_usd)).toBe(lateUserDay)
+
+    // One tenant's keys, as the live view lists them.
+    const query = { dimension: 'user', window: 'day', asOf: now, tenant: 'acme', limit: 3 } as const
+    const acme = await auditedKeySpend(client)(query)
+    expect(
+      acme.map(({ key, tenant, cost_usd }) => [key, tenant, formatUsd(parseUsd(cost_usd))]),
+    ).toEqual(
+      windows
+        .view(query)
+        .items.map(({ key, tenant, cost_usd }) => [key, tenant, formatUsd(parseUsd(cost_usd))]),
+    )
+    expect(acme).toHaveLength(3)
     await client.close()
   })
 })

@@ -363,6 +363,35 @@ describe('alert routing and delivery', () => {
     expect(bodies.map((b) => b.dedup_key)).toEqual(['acme|loop:fingerprint|agent:a|e-1'])
   })
 
+  it('resolving only what it routed leaves alerts taken back at start to the process that clears them', async () => {
+    const pd = await receiver(() => ({ status: 202 }))
+    const { router } = setup(
+      { pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }] },
+      {},
+    )
+    const block = (i: number, user: string) =>
+      alert(i, {
+        dedup_key: `acme|budget:user-day@100|user:${user}|2026-03-02@100`,
+        scope: { kind: 'user', id: user },
+      })
+    // Taken back at start (another process may have routed them), then one routed here, and
+    // a repeat of a taken-back one routed here too: that one is this process's to resolve.
+    router.reopen([
+      { alert: block(1, 'u-1'), receivers: ['oncall'] },
+      { alert: block(2, 'u-2'), receivers: ['oncall'] },
+    ])
+    router.route(block(3, 'u-3'))
+    router.route(block(4, 'u-2'))
+    expect(router.resolve(() => true, 'lifted elsewhere', 'routed')).toBe(2)
+    expect(router.resolve(() => true, 'lifted here')).toBe(1)
+    await router.drain()
+    const resolves = pd.received
+      .map((r) => JSON.parse(r.body) as { event_action: string; dedup_key: string })
+      .filter((b) => b.event_action === 'resolve')
+      .map((b) => b.dedup_key.split('|')[2])
+    expect(resolves.sort()).toEqual(['user:u-1', 'user:u-2', 'user:u-3'])
+  })
+
   it("routes by team reach an agent's alerts through the team of the call that raised them", async () => {
     const care = await receiver(() => ({ status: 200 }))
     const finops = await receiver(() => ({ status: 200 }))

@@ -71,6 +71,8 @@ describe('control plane with several processes on one topic', () => {
       expect(heard[0]!.commands.map((command) => command.command_id)).toEqual([block.command_id])
       expect(heard[0]).toMatchObject({ actor: 'lead@example.com', reason: 'fixed' })
     }
+    // Who served it: that process resolves everything it holds, the others what they routed.
+    expect([a.heard[0]!.here, b.heard[0]!.here]).toEqual([false, true])
     expect(a.plane.active().map((command) => command.command_id)).toEqual([other.command_id])
 
     // A process that starts later reads the resume as history: nothing to resolve again.

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { CostSketch, SKETCH_RELATIVE_ACCURACY } from '../../processors/windows/cost-sketch.ts'
+import {
+  binOf,
+  CostSketch,
+  SKETCH_RELATIVE_ACCURACY,
+} from '../../processors/windows/cost-sketch.ts'
 import { SpendWindows, type WindowCall } from '../../processors/windows/spend-windows.ts'
 import { parseUsd } from '../../platform/money.ts'
 
@@ -248,6 +252,8 @@ describe('cost sketch', () => {
         expect(Math.abs(estimate - exact)).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY * exact)
       }
     }
+    // One bin per distinct bin of the values: none filed twice.
+    expect(whole.bins).toBe(new Set(values.map(binOf)).size)
     expect(merged.bins).toBe(whole.bins)
     expect(merged.sketched).toBe(values.length)
     expect(whole.quantile(0)).toBe(0)
