@@ -104,6 +104,13 @@ export const alertRoutingSchema = z
 
 export type AlertRouting = z.output<typeof alertRoutingSchema>
 
+/** The fields of each receiver list that hold a secret (`secret` in the schema above). */
+export const SECRET_FIELDS = {
+  slack: ['webhook_url'],
+  pagerduty: ['routing_key'],
+  webhooks: ['url', 'secret'],
+} as const
+
 /**
  * `${NAME}` in a secret, replaced from the environment, and `${file:PATH}` by the file's
  * content (trailing newline dropped); a missing variable or file is an error naming the field.

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { SECRET_FIELDS } from '../../alerts/routing.ts'
 import type { Config } from '../../platform/config.ts'
 import { toClickHouseTime } from './audit-row.ts'
 
@@ -27,10 +29,34 @@ function stable(value: unknown): string {
   return JSON.stringify(order(value))
 }
 
+/** A secret that is only references (`${VARIABLE}`, `${file:PATH}`): it can be kept as is. */
+const REFERENCES_ONLY = /^(\$\{[^}]+\})+$/
+const FINGERPRINT = '(written in the file; sha256 '
+
+/**
+ * The alerts section as the table may keep it: a secret written as references stays as
+ * written; one written literally becomes a short fingerprint, so a change of it still shows
+ * and its value does not reach a table every reader can query.
+ */
+function withoutSecrets(alerts: unknown): unknown {
+  const copy = structuredClone(alerts) as unknown as Record<string, Array<Record<string, unknown>>>
+  for (const [list, fields] of Object.entries(SECRET_FIELDS))
+    for (const receiver of copy[list] ?? [])
+      for (const field of fields) {
+        const value = receiver[field]
+        if (typeof value !== 'string' || REFERENCES_ONLY.test(value)) continue
+        if (value.startsWith(FINGERPRINT)) continue
+        const digest = createHash('sha256').update(value).digest('hex').slice(0, 12)
+        receiver[field] = `${FINGERPRINT}${digest})`
+      }
+  return copy
+}
+
 /**
  * Records each governed section of `config` that differs from the last one recorded (the
  * first start records them all), with `actor` and the section before and after. Secrets stay
- * as written (`${VARIABLE}`): the values from the environment never reach the table.
+ * as written when they are references (`${VARIABLE}`): the values from the environment never
+ * reach the table; a secret written literally is kept as a fingerprint.
  */
 export async function recordConfigChanges(
   client: ClickHouseClient,
@@ -46,8 +72,11 @@ export async function recordConfigChanges(
     (await result.json<{ section: string; last: string }>()).map((row) => [row.section, row.last]),
   )
   const changed = GOVERNED_SECTIONS.flatMap((section) => {
-    const after = stable(config[section])
-    const before = last.get(section)
+    const after = stable(section === 'alerts' ? withoutSecrets(config.alerts) : config[section])
+    // A section recorded before secrets were fingerprinted reads as it would be recorded now.
+    const recorded = last.get(section)
+    const before =
+      section === 'alerts' && recorded ? stable(withoutSecrets(JSON.parse(recorded))) : recorded
     return before === after ? [] : [{ section, before: before ?? '', after }]
   })
   if (changed.length > 0)
