@@ -39,7 +39,7 @@ const FINGERPRINT = '(written in the file; sha256 '
  * and its value does not reach a table every reader can query.
  */
 function withoutSecrets(alerts: unknown): unknown {
-  const copy = structuredClone(alerts) as unknown as Record<string, Array<Record<string, unknown>>>
+  const copy = structuredClone<Record<string, Array<Record<string, unknown>>>>(alerts as never)
   for (const [list, fields] of Object.entries(SECRET_FIELDS))
     for (const receiver of copy[list] ?? [])
       for (const field of fields) {
