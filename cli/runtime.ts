@@ -27,6 +27,7 @@ import type { Logger } from '../platform/logger.ts'
 import { createScheduler } from '../platform/scheduler.ts'
 import { createReadOnlyQueries, type ReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
 import { createAuditSink, type AuditSink } from '../processors/audit/audit-sink.ts'
+import { loadAuditedIdFilter, withAuditedIdFilter } from '../processors/audit/audited-id-filter.ts'
 import { createClickHouseAuditStore } from '../processors/audit/audit-store.ts'
 import { migrate } from '../processors/audit/migrations.ts'
 import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
@@ -193,7 +194,15 @@ export async function createPipeline(
       kind: target.kind,
       limits: config.query,
     })
-    const auditStore = createClickHouseAuditStore(client, rawInsert)
+    // Embedded, this process is the audit's one writer: a filter of its ids saves looking up
+    // ids that cannot be there (the lookup reads most of llm_call_ids for random ids).
+    const auditStore =
+      target.kind === 'embedded'
+        ? withAuditedIdFilter(
+            createClickHouseAuditStore(client, rawInsert),
+            await loadAuditedIdFilter(client, logger.child({ component: 'audit-sink' })),
+          )
+        : createClickHouseAuditStore(client, rawInsert)
     const metrics = createMetrics(config.metrics)
     const sink = createAuditSink({
       store: auditStore,

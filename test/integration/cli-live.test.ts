@@ -134,8 +134,18 @@ describe('a running embedded pipeline, seen from the CLI', () => {
     )
     const reconcile = await runCli(['reconcile', '--data-dir', dataDir])
     expect(reconcile.code).toBe(0)
+    // Sent again to the new process (which never saw them): duplicates, audited once, and a
+    // new event beside them is audited.
+    const resent = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([events[0], events[299], ...traffic(1)]),
+    })
+    expect(await resent.json()).toMatchObject({ accepted: 1, duplicates: 2 })
     second.child.kill('SIGTERM')
     expect(await second.exited).toBe(0)
+    const final = await runCli(['sql', 'SELECT count() FROM llm_calls', '--data-dir', dataDir])
+    expect(final.stdout.trim()).toBe('301')
   })
 
   it('loses nothing to a second Ctrl-C during the drain', async () => {

@@ -1,0 +1,162 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Logger } from '../../platform/logger.ts'
+import type { AuditStore } from './audit-store.ts'
+
+/**
+ * A Bloom filter over the event ids of the embedded audit: "no" is certain, "maybe" is asked
+ * of the store. Looking random ids up in `llm_call_ids` reads most of its granules whatever
+ * the table's size (5,000 ids against 5 million rows: 64 % of them, about 100 ms of CPU), so
+ * the lookup grew with the audit; with the filter only the few ids it cannot rule out are
+ * looked up.
+ *
+ * Sound only where this process is the audit's one writer (embedded: chDB locks the data
+ * directory); on a shared ClickHouse other processes write ids this filter never sees.
+ */
+export class AuditedIdFilter {
+  readonly #words: Uint32Array
+  readonly #mask: number
+  /** Ids the filter was sized for; past it, "maybe" comes more often (never a wrong "no"). */
+  readonly capacity: number
+  #added = 0
+
+  constructor(capacity: number) {
+    this.capacity = Math.max(1, Math.ceil(capacity))
+    // 10 bits per id and 7 probes: under 1 % false "maybe" at capacity. A power of two, so a
+    // probe's position is a mask.
+    let bits = 1 << 20
+    while (bits < this.capacity * BITS_PER_ID && bits < 2 ** 32) bits *= 2
+    this.#words = new Uint32Array(bits / 32)
+    this.#mask = bits - 1
+  }
+
+  /** Ids added (repeats counted): compare with `capacity`. */
+  get added(): number {
+    return this.#added
+  }
+
+  add(eventId: string): void {
+    this.addHash(murmurHash3_32(eventId))
+  }
+
+  /** Adds an id by its `murmurHash3_32` (as ClickHouse computes it over the id's text). */
+  addHash(hash: number): void {
+    const step = probeStep(hash)
+    for (let i = 0, at = hash; i < PROBES; i++, at = (at + step) >>> 0) {
+      const bit = at & this.#mask
+      this.#words[bit >>> 5]! |= 1 << (bit & 31)
+    }
+    this.#added++
+  }
+
+  /** False: the id was never added. True: it may have been. */
+  mightHold(eventId: string): boolean {
+    const hash = murmurHash3_32(eventId)
+    const step = probeStep(hash)
+    for (let i = 0, at = hash; i < PROBES; i++, at = (at + step) >>> 0) {
+      const bit = at & this.#mask
+      if ((this.#words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false
+    }
+    return true
+  }
+}
+
+const BITS_PER_ID = 10
+const PROBES = 7
+
+/** The second hash of double hashing, mixed from the first; odd, so probes never repeat. */
+function probeStep(hash: number): number {
+  let h = (hash ^ 0x9e3779b9) >>> 0
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return ((h ^ (h >>> 16)) | 1) >>> 0
+}
+
+/**
+ * MurmurHash3 (x86, 32-bit, seed 0) of an ASCII string's bytes, as ClickHouse's
+ * `murmurHash3_32` computes it over a String: event ids are lower-case UUID text.
+ */
+export function murmurHash3_32(text: string): number {
+  const length = text.length
+  let h = 0
+  let at = 0
+  for (; at + 4 <= length; at += 4) {
+    let k =
+      text.charCodeAt(at) |
+      (text.charCodeAt(at + 1) << 8) |
+      (text.charCodeAt(at + 2) << 16) |
+      (text.charCodeAt(at + 3) << 24)
+    k = Math.imul(k, 0xcc9e2d51)
+    k = (k << 15) | (k >>> 17)
+    k = Math.imul(k, 0x1b873593)
+    h ^= k
+    h = (h << 13) | (h >>> 19)
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0
+  }
+  // The 1 to 3 bytes left, little-endian.
+  const left = length & 3
+  if (left > 0) {
+    let k = 0
+    for (let i = left - 1; i >= 0; i--) k = (k << 8) | text.charCodeAt(at + i)
+    k = Math.imul(k, 0xcc9e2d51)
+    k = (k << 15) | (k >>> 17)
+    k = Math.imul(k, 0x1b873593)
+    h ^= k
+  }
+  h ^= length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/**
+ * A filter holding every id of the audit (`llm_call_ids`), sized for twice as many (at least
+ * four million), with the hashes computed by ClickHouse and read as 4 bytes each.
+ */
+export async function loadAuditedIdFilter(
+  client: ClickHouseClient,
+  logger: Logger,
+): Promise<AuditedIdFilter> {
+  const began = Date.now()
+  const counted = await client.query({
+    query: 'SELECT count() AS n FROM llm_call_ids',
+    format: 'JSONEachRow',
+  })
+  const [row] = await counted.json<{ n: string }>()
+  const filter = new AuditedIdFilter(Math.max(4_000_000, 2 * Number(row?.n ?? 0)))
+  const result = await client.exec({
+    query: 'SELECT murmurHash3_32(toString(event_id)) FROM llm_call_ids FORMAT RowBinary',
+  })
+  let carry: Buffer = Buffer.alloc(0)
+  for await (const chunk of result.stream as AsyncIterable<Buffer>) {
+    const bytes: Buffer = carry.length === 0 ? chunk : Buffer.concat([carry, chunk])
+    const whole = bytes.length - (bytes.length % 4)
+    for (let at = 0; at < whole; at += 4) filter.addHash(bytes.readUInt32LE(at))
+    carry = bytes.subarray(whole)
+  }
+  logger.info(
+    { ids: filter.added, capacity: filter.capacity, ms: Date.now() - began },
+    'audited ids loaded into the id filter',
+  )
+  return filter
+}
+
+/**
+ * The store with the filter in front: ids it rules out are not looked up, and every id is
+ * added before its insert is tried (an insert that fails after it landed is looked up later,
+ * not written twice).
+ */
+export function withAuditedIdFilter(store: AuditStore, filter: AuditedIdFilter): AuditStore {
+  return {
+    insertCalls(rows, dedupToken) {
+      for (const row of rows) filter.add(row.event_id)
+      return store.insertCalls(rows, dedupToken)
+    },
+    existingEventIds(eventIds) {
+      const maybe = eventIds.filter((id) => filter.mightHold(id))
+      return maybe.length === 0 ? Promise.resolve(new Set()) : store.existingEventIds(maybe)
+    },
+  }
+}
