@@ -27,11 +27,16 @@ export interface AlertRouter {
   route(alert: Alert, done?: ReadonlySet<string>): void
   /**
    * Tells the receivers that were notified of each open alert matching `cleared` that its
-   * condition cleared (PagerDuty: `resolve` on the dedup key), once. Returns how many. With
+   * condition cleared (PagerDuty: `resolve` on the dedup key), once; `cleared` sees the
+   * incident's first alert and the ids of every alert told under it. Returns how many. With
    * `only: 'routed'`, alerts taken back at start (`reopen`) and not routed here since are left
    * to the process that clears them itself (on Kafka every process took them back).
    */
-  resolve(cleared: (alert: Alert) => boolean, reason: string, only?: 'all' | 'routed'): number
+  resolve(
+    cleared: (alert: Alert, joined: ReadonlySet<string>) => boolean,
+    reason: string,
+    only?: 'all' | 'routed',
+  ): number
   /**
    * Sends a digest to the digest receivers (in order with their alerts, with the same retries);
    * resolves with the receivers that took it.
@@ -263,7 +268,7 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
     resolve(cleared, reason, only = 'all') {
       let count = 0
       for (const [key, { alert, receivers, joined, reopened }] of open) {
-        if (!cleared(alert) || (only === 'routed' && reopened)) continue
+        if (!cleared(alert, joined) || (only === 'routed' && reopened)) continue
         open.delete(key)
         if (openStreams.get(alertStreamOf(alert))?.alert === alert)
           openStreams.delete(alertStreamOf(alert))

@@ -244,8 +244,9 @@ export async function createPipeline(
       control.onLifted(({ commands, actor, here }) => {
         const ids = new Set(commands.map((command) => command.alert_id))
         try {
+          // The block may answer a repeat told under the incident, not its first alert.
           router.resolve(
-            (alert) => ids.has(alert.alert_id),
+            (alert, joined) => ids.has(alert.alert_id) || [...joined].some((id) => ids.has(id)),
             `the block was lifted by ${actor}`,
             here ? 'all' : 'routed',
           )

@@ -13,25 +13,26 @@ import type { AuditStore } from './audit-store.ts'
  * directory); on a shared ClickHouse other processes write ids this filter never sees.
  */
 export class AuditedIdFilter {
-  readonly #words: Uint32Array
-  readonly #mask: number
-  /** Ids the filter was sized for; past it, "maybe" comes more often (never a wrong "no"). */
-  readonly capacity: number
-  #added = 0
+  /** Oldest first; ids go into the newest. A layer full to its capacity gets a successor. */
+  readonly #layers: BloomLayer[]
 
   constructor(capacity: number) {
-    this.capacity = Math.max(1, Math.ceil(capacity))
-    // 10 bits per id and 7 probes: under 1 % false "maybe" at capacity. A power of two, so a
-    // probe's position is a mask.
-    let bits = 1 << 20
-    while (bits < this.capacity * BITS_PER_ID && bits < 2 ** 32) bits *= 2
-    this.#words = new Uint32Array(bits / 32)
-    this.#mask = bits - 1
+    this.#layers = [new BloomLayer(capacity)]
   }
 
-  /** Ids added (repeats counted): compare with `capacity`. */
+  /** Ids added (repeats counted). */
   get added(): number {
-    return this.#added
+    return this.#layers.reduce((sum, layer) => sum + layer.added, 0)
+  }
+
+  /** Ids the layers were sized for, in all; past it a new layer is made. */
+  get capacity(): number {
+    return this.#layers.reduce((sum, layer) => sum + layer.capacity, 0)
+  }
+
+  /** Bloom filters kept: one, plus one for each time the audit outgrew them (twice the size). */
+  get layers(): number {
+    return this.#layers.length
   }
 
   add(eventId: string): void {
@@ -40,18 +41,51 @@ export class AuditedIdFilter {
 
   /** Adds an id by its `murmurHash3_32` (as ClickHouse computes it over the id's text). */
   addHash(hash: number): void {
-    const step = probeStep(hash)
-    for (let i = 0, at = hash; i < PROBES; i++, at = (at + step) >>> 0) {
-      const bit = at & this.#mask
-      this.#words[bit >>> 5]! |= 1 << (bit & 31)
+    let newest = this.#layers[this.#layers.length - 1]!
+    if (newest.added >= newest.capacity) {
+      // A full layer answers under 1 % false "maybe", and so does each new one while it fills
+      // (an audit 30 times what it was at start has 5 layers: under 5 %). A restart sizes one
+      // layer for the whole audit again.
+      newest = new BloomLayer(newest.capacity * 2)
+      this.#layers.push(newest)
     }
-    this.#added++
+    newest.add(hash, probeStep(hash))
   }
 
   /** False: the id was never added. True: it may have been. */
   mightHold(eventId: string): boolean {
     const hash = murmurHash3_32(eventId)
     const step = probeStep(hash)
+    for (const layer of this.#layers) if (layer.has(hash, step)) return true
+    return false
+  }
+}
+
+/** One Bloom filter: 10 bits per id of its capacity and 7 probes, under 1 % false "maybe". */
+class BloomLayer {
+  readonly #words: Uint32Array
+  readonly #mask: number
+  readonly capacity: number
+  added = 0
+
+  constructor(capacity: number) {
+    this.capacity = Math.max(1, Math.ceil(capacity))
+    // A power of two, so a probe's position is a mask.
+    let bits = 1 << 20
+    while (bits < this.capacity * BITS_PER_ID && bits < 2 ** 32) bits *= 2
+    this.#words = new Uint32Array(bits / 32)
+    this.#mask = bits - 1
+  }
+
+  add(hash: number, step: number): void {
+    for (let i = 0, at = hash; i < PROBES; i++, at = (at + step) >>> 0) {
+      const bit = at & this.#mask
+      this.#words[bit >>> 5]! |= 1 << (bit & 31)
+    }
+    this.added++
+  }
+
+  has(hash: number, step: number): boolean {
     for (let i = 0, at = hash; i < PROBES; i++, at = (at + step) >>> 0) {
       const bit = at & this.#mask
       if ((this.#words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { scryptSync } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { SECRET_FIELDS } from '../../alerts/routing.ts'
 import type { Config } from '../../platform/config.ts'
@@ -29,9 +29,24 @@ function stable(value: unknown): string {
   return JSON.stringify(order(value))
 }
 
-/** A secret that is only references (`${VARIABLE}`, `${file:PATH}`): it can be kept as is. */
-const REFERENCES_ONLY = /^(\$\{[^}]+\})+$/
-const FINGERPRINT = '(written in the file; sha256 '
+/**
+ * A secret that is only references the configuration resolves (`${VARIABLE}`,
+ * `${file:PATH}`, as `resolveSecret` reads them): it can be kept as is.
+ */
+const REFERENCES_ONLY = /^(\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\})+$/
+const FINGERPRINT = '(written in the file; scrypt '
+
+/**
+ * A slow, stable fingerprint: the same secret reads the same in every process and at every
+ * start (so a rotation shows), and guessing a weak secret from it costs a reader about 0.1 s
+ * of CPU per guess, not a hash's nanoseconds.
+ */
+function fingerprint(secret: string, field: string): string {
+  return scryptSync(secret, `spendguard config_changes ${field}`, 16, {
+    N: 2 ** 15,
+    maxmem: 64 * 1024 * 1024,
+  }).toString('hex')
+}
 
 /**
  * The alerts section as the table may keep it: a secret written as references stays as
@@ -46,8 +61,7 @@ function withoutSecrets(alerts: unknown): unknown {
         const value = receiver[field]
         if (typeof value !== 'string' || REFERENCES_ONLY.test(value)) continue
         if (value.startsWith(FINGERPRINT)) continue
-        const digest = createHash('sha256').update(value).digest('hex').slice(0, 12)
-        receiver[field] = `${FINGERPRINT}${digest})`
+        receiver[field] = `${FINGERPRINT}${fingerprint(value, `${list}.${field}`)})`
       }
   return copy
 }

@@ -20,7 +20,11 @@ const configWith = (slackUrl: string) =>
     alerts: {
       slack: [{ name: 'finops', webhook_url: slackUrl }],
       pagerduty: [{ name: 'oncall', routing_key: '${PD_KEY}' }],
-      webhooks: [{ name: 'siem', url: 'https://siem.example.com/in', secret: LITERAL_KEY }],
+      webhooks: [
+        { name: 'siem', url: 'https://siem.example.com/in', secret: LITERAL_KEY },
+        // Not a reference the configuration resolves: the text itself is the secret.
+        { name: 'archive', url: '${file:/run/secrets/archive-url}', secret: '${not a variable}' },
+      ],
     },
   })
 
@@ -45,12 +49,14 @@ describe('configuration changes', () => {
     expect(first!.after).not.toContain(LITERAL_KEY)
     expect(first!.after).not.toContain('https://siem.example.com/in')
     expect(first!.after).toContain('${PD_KEY}')
+    expect(first!.after).toContain('${file:/run/secrets/archive-url}')
+    expect(first!.after).not.toContain('${not a variable}')
     const after = JSON.parse(first!.after) as {
       slack: Array<{ webhook_url: string }>
       webhooks: Array<{ secret: string }>
     }
-    expect(after.slack[0]!.webhook_url).toMatch(/^\(written in the file; sha256 [0-9a-f]{12}\)$/)
-    expect(after.webhooks[0]!.secret).toMatch(/^\(written in the file; sha256 [0-9a-f]{12}\)$/)
+    expect(after.slack[0]!.webhook_url).toMatch(/^\(written in the file; scrypt [0-9a-f]{32}\)$/)
+    expect(after.webhooks[0]!.secret).toMatch(/^\(written in the file; scrypt [0-9a-f]{32}\)$/)
 
     // The same file again: nothing changed, nothing recorded.
     expect(await recordConfigChanges(client, config, 'test', Date.UTC(2026, 2, 3))).toEqual([])

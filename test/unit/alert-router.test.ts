@@ -392,6 +392,28 @@ describe('alert routing and delivery', () => {
     expect(resolves.sort()).toEqual(['user:u-1', 'user:u-2', 'user:u-3'])
   })
 
+  it('lets a resolve find an incident by any alert told under it, not only its first', async () => {
+    const pd = await receiver(() => ({ status: 202 }))
+    const { router, advance } = setup(
+      { pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }] },
+      {},
+    )
+    const loop = (i: number) =>
+      alert(i, {
+        dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
+        type: 'loop.fingerprint',
+        scope: { kind: 'agent', id: 'a' },
+      })
+    router.route(loop(1))
+    advance(16 * 60_000)
+    // A repeat past the cooldown joins the open incident; its block is the one lifted.
+    const repeat = loop(2)
+    router.route(repeat)
+    expect(router.resolve((first) => first.alert_id === repeat.alert_id, 'lifted')).toBe(0)
+    expect(router.resolve((_first, joined) => joined.has(repeat.alert_id), 'lifted')).toBe(1)
+    await router.drain()
+  })
+
   it("routes by team reach an agent's alerts through the team of the call that raised them", async () => {
     const care = await receiver(() => ({ status: 200 }))
     const finops = await receiver(() => ({ status: 200 }))
