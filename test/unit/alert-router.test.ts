@@ -57,6 +57,15 @@ function setup(routing: unknown, env: Record<string, string>) {
   return { router, deliveries, advance: (ms: number) => (now += ms) }
 }
 
+/** A router whose one receiver is a PagerDuty endpoint that accepts everything. */
+async function withPagerDuty() {
+  const pd = await receiver(() => ({ status: 202 }))
+  return {
+    pd,
+    ...setup({ pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }] }, {}),
+  }
+}
+
 describe('alert routing and delivery', () => {
   it('a budget crossing: one Slack message after a 429 with Retry-After, one PagerDuty trigger', async () => {
     const slack = await receiver((n) =>
@@ -339,11 +348,7 @@ describe('alert routing and delivery', () => {
   })
 
   it('after a restart, the repeats of an open loop stay one incident', async () => {
-    const pd = await receiver(() => ({ status: 202 }))
-    const { router } = setup(
-      { pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }] },
-      {},
-    )
+    const { pd, router } = await withPagerDuty()
     const loop = (i: number, minute: number) =>
       alert(i, {
         dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
@@ -364,11 +369,7 @@ describe('alert routing and delivery', () => {
   })
 
   it('resolving only what it routed leaves alerts taken back at start to the process that clears them', async () => {
-    const pd = await receiver(() => ({ status: 202 }))
-    const { router } = setup(
-      { pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }] },
-      {},
-    )
+    const { pd, router } = await withPagerDuty()
     const block = (i: number, user: string) =>
       alert(i, {
         dedup_key: `acme|budget:user-day@100|user:${user}|2026-03-02@100`,
@@ -393,11 +394,7 @@ describe('alert routing and delivery', () => {
   })
 
   it('lets a resolve find an incident by any alert told under it, not only its first', async () => {
-    const pd = await receiver(() => ({ status: 202 }))
-    const { router, advance } = setup(
-      { pagerduty: [{ name: 'oncall', routing_key: 'KEY', events_url: pd.url }] },
-      {},
-    )
+    const { pd, router, advance } = await withPagerDuty()
     const loop = (i: number) =>
       alert(i, {
         dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
