@@ -394,7 +394,7 @@ describe('alert routing and delivery', () => {
   })
 
   it('lets a resolve find an incident by any alert told under it, not only its first', async () => {
-    const { pd, router, advance } = await withPagerDuty()
+    const { router, advance } = await withPagerDuty()
     const loop = (i: number) =>
       alert(i, {
         dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
