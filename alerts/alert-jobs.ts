@@ -3,6 +3,7 @@ import { toClickHouseTime } from '../processors/audit/audit-row.ts'
 import { endsWhenQuiet, type Alert } from './alert.ts'
 import type { AlertRouter } from './alert-router.ts'
 import type { ScheduledJob } from './schedules.ts'
+import { windowSpan } from '../processors/windows/window-spans.ts'
 import type { BudgetUsage, KeySpendLookup } from '../processors/detection/budget-usage.ts'
 
 const DAY = 24 * 60 * 60_000
@@ -161,16 +162,9 @@ export function auditedKeySpend(client: ClickHouseClient): KeySpendLookup {
   return async (query) => {
     if (query.window !== 'day' && query.window !== 'month')
       throw new Error(`the audit's rollup has no ${query.window} window`)
-    // The whole day or month of `asOf`, as the live windows count it (a call dated later in
-    // the period, within the allowed clock skew, included).
-    const day = new Date(dayStart(query.asOf))
-    const [from, end] =
-      query.window === 'day'
-        ? [day.getTime(), day.getTime() + DAY]
-        : [
-            Date.UTC(day.getUTCFullYear(), day.getUTCMonth()),
-            Date.UTC(day.getUTCFullYear(), day.getUTCMonth() + 1),
-          ]
+    // The whole day or month of `asOf`, the span the live windows count (a call dated later
+    // in the period, within the allowed clock skew, included).
+    const { from, to } = windowSpan(query.window, query.asOf)
     const result = await client.query({
       query: `SELECT key, tenant_id AS tenant, sum(cost_usd) AS spent, toString(spent) AS cost
         FROM spend_by_day
@@ -183,7 +177,7 @@ export function auditedKeySpend(client: ClickHouseClient): KeySpendLookup {
       query_params: {
         dimension: query.dimension,
         from: dayLabel(from),
-        end: dayLabel(end),
+        end: dayLabel(to),
         ...(query.tenant === undefined ? {} : { tenant: query.tenant }),
         ...(query.key === undefined ? {} : { key: query.key }),
         ...(query.limit === undefined ? {} : { limit: query.limit }),
