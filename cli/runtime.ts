@@ -244,9 +244,10 @@ export async function createPipeline(
       control.onLifted(({ commands, actor, here }) => {
         const ids = new Set(commands.map((command) => command.alert_id))
         try {
-          // The block may answer a repeat told under the incident, not its first alert.
+          // By every alert told under the incident (its first included): the block may answer
+          // a repeat.
           router.resolve(
-            (alert, joined) => ids.has(alert.alert_id) || [...joined].some((id) => ids.has(id)),
+            (_alert, joined) => [...joined].some((id) => ids.has(id)),
             `the block was lifted by ${actor}`,
             here ? 'all' : 'routed',
           )
