@@ -2,6 +2,7 @@ import type { Alert } from '../alerts/alert.ts'
 import type { ControlPlane } from '../processors/control/control-plane.ts'
 import type { BudgetUsage } from '../processors/detection/budget-usage.ts'
 import { issueControl, resumeControl, streamControls } from './controls-request.ts'
+import { isUtf8 } from 'node:buffer'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Clock } from '../platform/clock.ts'
 import { SpendGuardError } from '../platform/errors.ts'
@@ -94,7 +95,11 @@ interface Route {
    * answered 403 with this said first.
    */
   everyTenant?: string
-  handle(request: IncomingMessage, body: string, principal: Principal): Promise<Answer> | Answer
+  handle(
+    request: IncomingMessage,
+    body: RequestBody,
+    principal: Principal,
+  ): Promise<Answer> | Answer
   /** A route that answers with a stream of its own (server-sent events) instead of `handle`. */
   stream?: (
     request: IncomingMessage,
@@ -110,6 +115,23 @@ export interface Answer {
   /** Text bodies (SQL output) go out as they are, with this content type. */
   contentType?: string
   headers?: Record<string, string>
+}
+
+/**
+ * A request's body: its bytes, checked to be UTF-8 when read, and its text, made when first
+ * asked for (the event routes split NDJSON from the bytes, one line at a time).
+ */
+export interface RequestBody {
+  readonly bytes: Buffer
+  text(): string
+}
+
+const NO_BODY: RequestBody = { bytes: Buffer.alloc(0), text: () => '' }
+
+function requestBody(bytes: Buffer): RequestBody {
+  if (!isUtf8(bytes)) throw new HttpError(400, 'the body is not valid UTF-8')
+  let text: string | undefined
+  return { bytes, text: () => (text ??= decodeUtf8(bytes)) }
 }
 
 /**
@@ -324,7 +346,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     'POST /v1/events': {
       role: 'ingest',
       contentTypes: EVENT_CONTENT_TYPES,
-      handle: (_request, body, principal) => ingest(splitBody(body), principal, '/v1/events'),
+      handle: (_request, body, principal) => ingest(splitBody(body.bytes), principal, '/v1/events'),
     },
     // OTLP/HTTP JSON traces: spans of LLM calls (OpenTelemetry GenAI conventions) as events.
     'POST /v1/traces': {
@@ -332,7 +354,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       contentTypes: ['application/json'],
       contentHint: 'OTLP protobuf is not read: set the exporter protocol to http/json',
       handle: async (_request, body, principal) => {
-        const { items, skipped } = spanItems(body)
+        const { items, skipped } = spanItems(body.text())
         // An export without model calls (a quiet batch of other spans) is delivered, not bad.
         if (items.length === 0)
           return {
@@ -398,7 +420,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       role: 'read',
       contentTypes: ['application/json'],
       everyTenant: "SQL reads every tenant's rows",
-      handle: (_request, body) => runSqlRequest(options.queries, body),
+      handle: (_request, body) => runSqlRequest(options.queries, body.text()),
     },
     'GET /v1/spend': {
       role: 'read',
@@ -418,13 +440,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
       role: 'admin',
       contentTypes: ['application/json'],
       everyTenant: CONTROLS,
-      handle: (_request, body, principal) => issueControl(controlPlane(), body, principal),
+      handle: (_request, body, principal) => issueControl(controlPlane(), body.text(), principal),
     },
     'POST /v1/controls/resume': {
       role: 'admin',
       contentTypes: ['application/json'],
       everyTenant: CONTROLS,
-      handle: (_request, body, principal) => resumeControl(controlPlane(), { body }, principal),
+      handle: (_request, body, principal) =>
+        resumeControl(controlPlane(), { body: body.text() }, principal),
     },
     'DELETE /v1/controls/:id': {
       role: 'admin',
@@ -483,7 +506,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
           `${found.everyTenant}; this token is bound to tenant "${principal.tenant}"`,
         )
     }
-    let body = ''
+    let body = NO_BODY
     // A full queue turns events away before their body is read and parsed.
     if (found.role === 'ingest' && bus.hasRoom?.() === false)
       throw new HttpError(503, 'not accepted, retry later: the ingest queue is full', {
@@ -491,7 +514,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       })
     if (found.contentTypes) {
       checkContentType(request, found.contentTypes, found.contentHint)
-      body = decodeUtf8(await readBody(request, options.maxBodyBytes))
+      body = requestBody(await readBody(request, options.maxBodyBytes))
     }
     if (found.stream) {
       found.stream(request, response, corsHeaders(origin), principal)

@@ -110,6 +110,43 @@ describe('POST /v1/events', () => {
     expect(result.results[1]!.errors!.map((e) => e.path)).toEqual(['output_tokens'])
   })
 
+  it('reads NDJSON sent with a byte-order mark, CRLF line ends and characters of several bytes', async () => {
+    const { url, received } = await serve()
+    const first = makeLlmCallInput({ tags: { team: 'Zürich 🚀' } })
+    const second = makeLlmCallInput({ agent_id: 'agent-ünïcode' })
+    const body = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(`${JSON.stringify(first)}\r\n${JSON.stringify(second)}\r\n\r\n`),
+    ])
+    const response = await fetch(`${url}/v1/events`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-ndjson' },
+    })
+    const result = (await response.json()) as IngestResponse
+    expect(result.results.map((r) => [r.line, r.status])).toEqual([
+      [1, 'accepted'],
+      [2, 'accepted'],
+    ])
+    await expect.poll(() => received.length).toBe(2)
+    const calls = received.map((record) => ('event' in record ? record.event : undefined))
+    expect(calls.map((call) => [call?.tags, call?.agent_id])).toEqual([
+      [{ team: 'Zürich 🚀' }, first.agent_id],
+      [{}, 'agent-ünïcode'],
+    ])
+  })
+
+  it('answers a single event followed by blank lines as a batch of one, without line numbers', async () => {
+    const { url, received } = await serve()
+    const event = makeLlmCallInput()
+    const response = await post(url, `${JSON.stringify(event)}\n\n  \n`)
+    expect(await response.json()).toMatchObject({
+      accepted: 1,
+      results: [{ index: 0, event_id: event.event_id, status: 'accepted' }],
+    })
+    await expect.poll(() => received.length).toBe(1)
+  })
+
   it('answers 400 when every item is bad, with per-line results for a body that is not JSON', async () => {
     const { url } = await serve()
     expect((await post(url, JSON.stringify([{ agent_id: 'x' }]))).status).toBe(400)
