@@ -71,25 +71,27 @@ export interface AuditRow {
   ingested_at: string
 }
 
-// The text of the last second formatted, with its dot: the events of a batch mostly fall in
-// few seconds, and ingested_at is one instant per batch, so most calls only add milliseconds.
-let cachedSecond = Number.NaN
-let cachedPrefix = ''
+// The text of recently formatted seconds, with their dot, in slots by second: the events of a
+// batch mostly fall in few seconds, and ingested_at is one instant per batch, so most calls
+// only add the milliseconds.
+const SLOTS = 64
+const slotSecond = new Float64Array(SLOTS).fill(Number.NaN)
+const slotPrefix = new Array<string>(SLOTS).fill('')
 
 /** Epoch ms as the 'YYYY-MM-DD hh:mm:ss.sss' UTC text that DateTime64(3, 'UTC') parses. */
 export function toClickHouseTime(ms: number): string {
   const millis = ((ms % 1000) + 1000) % 1000
   const second = ms - millis
-  if (second !== cachedSecond) {
+  const slot = (second / 1000) & (SLOTS - 1)
+  if (slotSecond[slot] !== second) {
     const iso = new Date(second).toISOString()
     // Years past 9999 (or before 0) are longer than 24 characters: format those in full.
     if (iso.length !== 24) return new Date(ms).toISOString().slice(0, -1).replace('T', ' ')
-    cachedSecond = second
-    cachedPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 20)}`
+    slotSecond[slot] = second
+    slotPrefix[slot] = `${iso.slice(0, 10)} ${iso.slice(11, 20)}`
   }
-  return millis >= 100
-    ? `${cachedPrefix}${millis}`
-    : `${cachedPrefix}${millis >= 10 ? '0' : '00'}${millis}`
+  const prefix = slotPrefix[slot]!
+  return millis >= 100 ? `${prefix}${millis}` : `${prefix}${millis >= 10 ? '0' : '00'}${millis}`
 }
 
 const usd = (amount: Femtos): string => formatUsd(amount)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../platform/logger.ts'
-import { toAuditRow, type AuditRow } from '../../processors/audit/audit-row.ts'
+import { toAuditRow, toClickHouseTime, type AuditRow } from '../../processors/audit/audit-row.ts'
 import { createAuditSink } from '../../processors/audit/audit-sink.ts'
 import { testPricing } from '../support/pricing.ts'
 import { makeLlmCall } from '../support/make-llm-call.ts'
@@ -165,5 +165,16 @@ describe('audit sink', () => {
       cost_output_usd: '0.036',
       cost_usd: '0.09',
     })
+  })
+
+  it('writes times as UTC text to the millisecond, the same when a second is formatted again', () => {
+    // Times of many seconds in turn, each twice, so the cache of formatted seconds is both
+    // filled and read, against the plain Date formatting.
+    const times = [0, 5, 59_999, 1_732_406_399_999, 1_732_406_400_000, 1_732_406_400_040]
+    for (let second = 0; second < 300; second++) times.push(1_732_406_000_000 + second * 997)
+    const plain = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T', ' ')
+    for (const ms of [...times, ...times.reverse()]) expect(toClickHouseTime(ms)).toBe(plain(ms))
+    expect(toClickHouseTime(1_732_406_399_999)).toBe('2024-11-23 23:59:59.999')
+    expect(toClickHouseTime(-1)).toBe('1969-12-31 23:59:59.999')
   })
 })
