@@ -28,6 +28,7 @@ import { createScheduler } from '../platform/scheduler.ts'
 import { createReadOnlyQueries, type ReadOnlyQueries } from '../platform/sql/read-only-queries.ts'
 import { createAuditSink, type AuditSink } from '../processors/audit/audit-sink.ts'
 import { loadAuditedIdFilter, withAuditedIdFilter } from '../processors/audit/audited-id-filter.ts'
+import { repairDerivedTables } from '../processors/audit/derived-tables-repair.ts'
 import { createClickHouseAuditStore } from '../processors/audit/audit-store.ts'
 import { migrate } from '../processors/audit/migrations.ts'
 import type { EventBus, Readiness } from '../processors/ingest/event-bus.ts'
@@ -194,6 +195,11 @@ export async function createPipeline(
       kind: target.kind,
       limits: config.query,
     })
+    // Embedded, an insert cut short by a hard kill can leave the views' tables (the id index,
+    // the rollups) without its rows, or with rows the audit lacks: they are made to agree
+    // with the audit before the id filter is loaded and any input is taken.
+    if (target.kind === 'embedded')
+      await repairDerivedTables(client, logger.child({ component: 'audit-sink' }))
     // Embedded, this process is the audit's one writer: a filter of its ids saves looking up
     // ids that cannot be there (the lookup reads most of llm_call_ids for random ids).
     const auditStore =

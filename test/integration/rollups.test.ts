@@ -10,6 +10,7 @@ import { toAuditRow } from '../../processors/audit/audit-row.ts'
 import { batchToken } from '../../processors/audit/audit-sink.ts'
 import { createClickHouseAuditStore } from '../../processors/audit/audit-store.ts'
 import { migrate } from '../../processors/audit/migrations.ts'
+import { repairDerivedTables } from '../../processors/audit/derived-tables-repair.ts'
 import { KEY_EXPRESSIONS } from '../../processors/windows/reconcile.ts'
 import { DIMENSIONS, SpendWindows } from '../../processors/windows/spend-windows.ts'
 import { auditedKeySpend } from '../../alerts/alert-jobs.ts'
@@ -18,6 +19,8 @@ import type { Budget } from '../../processors/detection/rules.ts'
 import { seededRandom } from '../../cli/demo-traffic.ts'
 import { makeLlmCall } from '../support/make-llm-call.ts'
 import { testPricing } from '../support/pricing.ts'
+import type { Pricer } from '../../processors/pricing/pricer.ts'
+import type { ClickHouseClient } from '@clickhouse/client'
 
 const work = mkdtempSync(join(tmpdir(), 'spendguard-rollups-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
@@ -37,38 +40,85 @@ async function openAudit(name: string) {
   }
 }
 
+/** Calls over three days around two midnights, some keys missing, some calls unpriced. */
+function generatedRows(pricer: Pricer, count: number, seed: number) {
+  const random = seededRandom(seed)
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!
+  const maybe = (value: string) => (random() < 0.2 ? undefined : value)
+  const start = Date.UTC(2026, 10, 22, 22)
+  return Array.from({ length: count }, () => {
+    const call = makeLlmCall({
+      occurred_at: new Date(start + Math.floor(random() * 50 * 3_600_000)).toISOString(),
+      tenant_id: pick(['default', 'acme']),
+      agent_id: `agent-${Math.floor(random() * 4)}`,
+      feature_id: maybe(`feature-${Math.floor(random() * 3)}`),
+      user_id: maybe(`user-${Math.floor(random() * 20)}`),
+      session_id: maybe(`session-${Math.floor(random() * 200)}`),
+      team_id: maybe(`team-${Math.floor(random() * 2)}`),
+      task_category: maybe(pick(['chat', 'bulk'])),
+      model: pick(MODELS),
+      provider: undefined,
+      input_tokens: Math.floor(random() * 20_000),
+      output_tokens: Math.floor(random() * 2_000),
+      status: pick(STATUSES),
+      latency_ms: random() < 0.1 ? undefined : Math.floor(random() * 5000),
+    })
+    return toAuditRow(call, {
+      price: pricer.price(call),
+      source: { kind: 'replay' },
+      late: random() < 0.05,
+      ingestedAt: start,
+    })
+  })
+}
+
+async function readRows(
+  client: ClickHouseClient,
+  query: string,
+  params: Record<string, string | string[]> = {},
+) {
+  const result = await client.query({ query, query_params: params, format: 'JSONEachRow' })
+  return result.json<Record<string, string>>()
+}
+
+/** Compares both rollups with the audit for every dimension, key and bucket; returns how many. */
+async function expectRollupsAgree(client: ClickHouseClient): Promise<number> {
+  const measures = `count() AS calls, countIf(status IN ('error', 'timeout')) AS failures,
+    countIf(price_status = 'unpriced') AS unpriced, countIf(late) AS late,
+    sum(input_tokens) AS input, sum(output_tokens) AS output,
+    toString(sum(ifNull(cost_usd, 0))) AS cost`
+  const rolled = `sum(calls) AS calls, sum(failures) AS failures, sum(unpriced_calls) AS unpriced,
+    sum(late_calls) AS late, sum(input_tokens) AS input, sum(output_tokens) AS output,
+    toString(sum(cost_usd)) AS cost`
+  const read = (query: string, params: Record<string, string> = {}) =>
+    readRows(client, query, params)
+  let compared = 0
+  for (const dimension of DIMENSIONS) {
+    for (const [table, time, bucket] of [
+      ['spend_by_day', 'day', 'toDate(occurred_at)'],
+      ['spend_by_minute', 'minute', 'toStartOfMinute(occurred_at)'],
+    ] as const) {
+      const key = KEY_EXPRESSIONS[dimension]
+      const fromAudit = await read(
+        `SELECT tenant_id, ${key} AS key, toString(${bucket}) AS t, ${measures}
+         FROM llm_calls WHERE key IS NOT NULL GROUP BY tenant_id, key, t ORDER BY tenant_id, key, t`,
+      )
+      const fromRollup = await read(
+        `SELECT tenant_id, key, toString(${time}) AS t, ${rolled} FROM ${table}
+         WHERE dimension = {dimension:String} GROUP BY tenant_id, key, t ORDER BY tenant_id, key, t`,
+        { dimension },
+      )
+      expect(fromRollup).toEqual(fromAudit)
+      compared += fromAudit.length
+    }
+  }
+  return compared
+}
+
 describe('ClickHouse rollups by minute and by day', () => {
   it('agree with the audit for every dimension, on generated calls, after a retried insert', async () => {
     const { client, store, pricer } = await openAudit('store')
-    const random = seededRandom(11)
-    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!
-    const maybe = (value: string) => (random() < 0.2 ? undefined : value)
-    // Three days around two midnights, some keys missing, some calls unpriced.
-    const start = Date.UTC(2026, 10, 22, 22)
-    const rows = Array.from({ length: 3000 }, () => {
-      const call = makeLlmCall({
-        occurred_at: new Date(start + Math.floor(random() * 50 * 3_600_000)).toISOString(),
-        tenant_id: pick(['default', 'acme']),
-        agent_id: `agent-${Math.floor(random() * 4)}`,
-        feature_id: maybe(`feature-${Math.floor(random() * 3)}`),
-        user_id: maybe(`user-${Math.floor(random() * 20)}`),
-        session_id: maybe(`session-${Math.floor(random() * 200)}`),
-        team_id: maybe(`team-${Math.floor(random() * 2)}`),
-        task_category: maybe(pick(['chat', 'bulk'])),
-        model: pick(MODELS),
-        provider: undefined,
-        input_tokens: Math.floor(random() * 20_000),
-        output_tokens: Math.floor(random() * 2_000),
-        status: pick(STATUSES),
-        latency_ms: random() < 0.1 ? undefined : Math.floor(random() * 5000),
-      })
-      return toAuditRow(call, {
-        price: pricer.price(call),
-        source: { kind: 'replay' },
-        late: random() < 0.05,
-        ingestedAt: start,
-      })
-    })
+    const rows = generatedRows(pricer, 3000, 11)
     for (let at = 0; at < rows.length; at += 500) {
       const batch = rows.slice(at, at + 500)
       await store.insertCalls(batch, batchToken(batch))
@@ -76,38 +126,9 @@ describe('ClickHouse rollups by minute and by day', () => {
     // A retried insert whose first attempt landed: deduplicated, and so is the rollup.
     await store.insertCalls(rows.slice(0, 500), batchToken(rows.slice(0, 500)))
 
-    const measures = `count() AS calls, countIf(status IN ('error', 'timeout')) AS failures,
-      countIf(price_status = 'unpriced') AS unpriced, countIf(late) AS late,
-      sum(input_tokens) AS input, sum(output_tokens) AS output,
-      toString(sum(ifNull(cost_usd, 0))) AS cost`
-    const rolled = `sum(calls) AS calls, sum(failures) AS failures, sum(unpriced_calls) AS unpriced,
-      sum(late_calls) AS late, sum(input_tokens) AS input, sum(output_tokens) AS output,
-      toString(sum(cost_usd)) AS cost`
-    const read = async (query: string, params: Record<string, string> = {}) => {
-      const result = await client.query({ query, query_params: params, format: 'JSONEachRow' })
-      return result.json<Record<string, string>>()
-    }
-    let compared = 0
-    for (const dimension of DIMENSIONS) {
-      for (const [table, time, bucket] of [
-        ['spend_by_day', 'day', 'toDate(occurred_at)'],
-        ['spend_by_minute', 'minute', 'toStartOfMinute(occurred_at)'],
-      ] as const) {
-        const key = KEY_EXPRESSIONS[dimension]
-        const fromAudit = await read(
-          `SELECT tenant_id, ${key} AS key, toString(${bucket}) AS t, ${measures}
-           FROM llm_calls WHERE key IS NOT NULL GROUP BY tenant_id, key, t ORDER BY tenant_id, key, t`,
-        )
-        const fromRollup = await read(
-          `SELECT tenant_id, key, toString(${time}) AS t, ${rolled} FROM ${table}
-           WHERE dimension = {dimension:String} GROUP BY tenant_id, key, t ORDER BY tenant_id, key, t`,
-          { dimension },
-        )
-        expect(fromRollup).toEqual(fromAudit)
-        compared += fromAudit.length
-      }
-    }
+    const compared = await expectRollupsAgree(client)
     expect(compared).toBeGreaterThan(3000)
+    const read = (query: string) => readRows(client, query)
     const [{ n }] = (await read('SELECT count() AS n FROM llm_calls')) as [{ n: string }]
     expect(n).toBe('3000')
     // The older daily rollup too (migration 0008 gave it a deduplication window).
@@ -115,6 +136,56 @@ describe('ClickHouse rollups by minute and by day', () => {
       { daily: string },
     ]
     expect(daily).toBe('3000')
+    await client.close()
+  })
+
+  it('agree with the audit again after a start that follows an insert cut short', async () => {
+    const { client, store, pricer } = await openAudit('torn')
+    const rows = generatedRows(pricer, 1500, 23)
+    const insert = (batch: typeof rows) => store.insertCalls(batch, batchToken(batch))
+    await insert(rows.slice(0, 1000))
+    // Killed after the audit's part and before the views' parts: the views miss these rows.
+    const views = ['llm_call_ids_mv', 'spend_by_minute_mv', 'llm_calls_daily_mv']
+    for (const view of views) await client.command({ query: `DETACH TABLE ${view}` })
+    const auditOnly = rows.slice(1000, 1250)
+    await insert(auditOnly)
+    for (const view of views) await client.command({ query: `ATTACH TABLE ${view}` })
+    // Killed after the views' parts and before the audit's: the views hold rows it does not.
+    const viewsOnly = rows.slice(1250)
+    await insert(viewsOnly)
+    await client.command({
+      query: 'ALTER TABLE llm_calls DELETE WHERE event_id IN {ids:Array(UUID)}',
+      query_params: { ids: viewsOnly.map((row) => row.event_id) },
+      clickhouse_settings: { mutations_sync: '2' },
+    })
+    const count = async (query: string) => Number((await readRows(client, query))[0]!.n)
+    const anti = {
+      idsMissing:
+        'SELECT count() AS n FROM llm_calls WHERE event_id NOT IN (SELECT event_id FROM llm_call_ids)',
+      idsExtra:
+        'SELECT count() AS n FROM llm_call_ids WHERE event_id NOT IN (SELECT event_id FROM llm_calls)',
+    }
+    expect(await count(anti.idsMissing)).toBe(250)
+    expect(await count(anti.idsExtra)).toBe(250)
+
+    const repaired = await repairDerivedTables(client, silentLogger(), Date.UTC(2026, 10, 25))
+    expect(repaired.map((entry) => entry.table).sort()).toEqual([
+      'llm_call_ids',
+      'llm_calls_daily',
+      'spend_by_day',
+      'spend_by_minute',
+    ])
+    expect(await count('SELECT count() AS n FROM llm_calls')).toBe(1250)
+    expect(await count(anti.idsMissing)).toBe(0)
+    expect(await count(anti.idsExtra)).toBe(0)
+    expect(await count('SELECT sum(calls) AS n FROM llm_calls_daily')).toBe(1250)
+    expect(await expectRollupsAgree(client)).toBeGreaterThan(1250)
+    // A resend of a call the audit holds is known; one of a call it lost is written again.
+    const known = await store.existingEventIds(rows.slice(900, 1500).map((row) => row.event_id))
+    expect(known.size).toBe(350)
+    expect(viewsOnly.some((row) => known.has(row.event_id))).toBe(false)
+    // Nothing differs any more: a second start changes nothing.
+    expect(await repairDerivedTables(client, silentLogger(), Date.UTC(2026, 10, 25))).toEqual([])
     await client.close()
   })
 
