@@ -361,6 +361,19 @@ export async function createPipeline(
         })
         const commands = await control.load()
         logger.info({ ...commands, keyId: control.publicKey.id }, 'control commands loaded')
+        const liftedBefore = control.takeLiftedAtLoad()
+        // A resume whose resolve was still queued when the process stopped: the alert came
+        // back open, and the block it answered is already lifted. Embedded only: on Kafka
+        // every process took back every open alert, so each would resolve it again.
+        if (router && embedded && liftedBefore.length > 0) {
+          const ids = new Set(liftedBefore.flatMap((l) => l.commands.map((c) => c.alert_id)))
+          const resolved = router.resolve(
+            (_alert, joined) => [...joined].some((id) => ids.has(id)),
+            'the block was lifted before a restart',
+            'all',
+          )
+          if (resolved > 0) logger.info({ resolved }, 'alerts whose block was lifted resolved')
+        }
         // Counted by the process that issued each command (on Kafka every instance reads all).
         control.onAppended((command) => metrics.command(command))
         // What the detectors had fired before a restart (a month back covers every period

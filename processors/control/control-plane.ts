@@ -49,6 +49,8 @@ export class ControlPlane implements DecisionSink {
   readonly #appended = new Set<string>()
   /** Ids this process is putting on the log, until the log hands them back. */
   readonly #issuing = new Set<string>()
+  /** What the resumes read at load lifted, until taken (`takeLiftedAtLoad`). */
+  #liftedAtLoad: Lifted[] = []
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -95,7 +97,7 @@ export class ControlPlane implements DecisionSink {
     const last = this.#log[this.#log.length - 1]?.seq ?? 0
     if (seq <= last) return true
     // What a resume lifts is what was in force just before it.
-    const lifting = this.#loaded ? this.#liftedBy(raw) : []
+    const lifting = this.#liftedBy(raw)
     const verdict = this.#state.apply(raw, Number.NEGATIVE_INFINITY)
     if (!verdict.ok) {
       if (this.#loaded)
@@ -114,14 +116,16 @@ export class ControlPlane implements DecisionSink {
     for (const listener of this.#listeners) heedless(() => listener(entry))
     // Every process hears of every resume, whichever served it: each resolves the alerts it
     // routed.
-    if (entry.command.action === 'resume' && this.#loaded) {
+    if (entry.command.action === 'resume') {
       const lifted = {
         commands: lifting,
         actor: entry.command.issuer,
         reason: entry.command.reason,
         here: this.#issuing.has(entry.command.command_id),
       }
-      for (const listener of this.#liftListeners) heedless(() => listener(lifted))
+      if (!this.#loaded) {
+        if (lifting.length > 0) this.#liftedAtLoad.push(lifted)
+      } else for (const listener of this.#liftListeners) heedless(() => listener(lifted))
     }
     this.#issuing.delete(entry.command.command_id)
     return true
@@ -242,6 +246,17 @@ export class ControlPlane implements DecisionSink {
         expires_at: null,
       }),
     )
+  }
+
+  /**
+   * What the resumes already in the log at load lifted, once: an alert a block answered may
+   * still be open because the process that served the resume stopped before telling the
+   * receivers (the resolve waits in memory, not in an outbox).
+   */
+  takeLiftedAtLoad(): Lifted[] {
+    const lifted = this.#liftedAtLoad
+    this.#liftedAtLoad = []
+    return lifted
   }
 
   /** Told of the commands each resume lifted (to resolve the alerts they answered). */

@@ -186,4 +186,73 @@ alerts:
     server.child.kill('SIGTERM')
     expect(await server.exited).toBe(0)
   })
+
+  it('a resolve still queued when the process dies is sent by the next start, once', async () => {
+    const port = await freePort()
+    const dataDir = join(work, 'resolve-data')
+    const configFile = join(work, 'resolve.yaml')
+    // PagerDuty takes the trigger, then is down while the resume is served.
+    let down = false
+    const pagerduty = await recordingReceiver(() => ({ status: down ? 503 : 202 }))
+    writeFileSync(
+      configFile,
+      `clickhouse: { dataDir: ${JSON.stringify(dataDir)} }
+policy: { mode: strict, categories: { bulk_generation: { models: [llama3-8b] } } }
+alerts:
+  pagerduty:
+    - { name: oncall, routing_key: test-key, events_url: "http://127.0.0.1:${pagerduty.port}/v2/enqueue" }
+  routes: [{ severity: critical, to: [oncall] }]
+`,
+    )
+    const start = () => startCli(['start', '--config', configFile, '--port', String(port)])
+    let server = await start()
+    await postEvents(port, [
+      makeLlmCallInput({
+        event_id: randomUUID(),
+        occurred_at: recentTime(5),
+        agent_id: 'blog-outline',
+        task_category: 'bulk_generation',
+        model: 'gpt-4',
+      }),
+    ])
+    const actions = () =>
+      pagerduty.received.map(
+        (request) => (JSON.parse(request.body) as { event_action: string }).event_action,
+      )
+    await expect.poll(actions, { timeout: 10_000, interval: 50 }).toEqual(['trigger'])
+    down = true
+    const resumed = await runCli([
+      'resume',
+      '--agent',
+      'blog-outline',
+      '--tenant',
+      'acme',
+      '--config',
+      configFile,
+    ])
+    expect(resumed.code).toBe(0)
+    await expect.poll(() => actions().length, { timeout: 10_000, interval: 50 }).toBe(2)
+    // Killed while the resolve waits for its next try: nothing but memory held it.
+    server.child.kill('SIGKILL')
+    await server.exited
+    down = false
+    const tried = actions().length
+    server = await start()
+    await expect.poll(() => actions().length, { timeout: 15_000, interval: 50 }).toBe(tried + 1)
+    expect(actions().slice(tried)).toEqual(['resolve'])
+    const dedupKeys = new Set(
+      pagerduty.received.map(
+        (request) => (JSON.parse(request.body) as { dedup_key: string }).dedup_key,
+      ),
+    )
+    expect(dedupKeys.size).toBe(1)
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+    // Resolved for good: a third start tells nobody anything.
+    server = await start()
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(actions()).toHaveLength(tried + 1)
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+  })
 })

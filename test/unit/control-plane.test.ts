@@ -83,5 +83,12 @@ describe('control plane with several processes on one topic', () => {
     await late.load()
     expect(heardLate).toEqual([])
     expect(late.active().map((command) => command.command_id)).toEqual([other.command_id])
+    // ...but it can ask what the resumes it read had lifted (a resolve lost in a stop), once.
+    const history = late.takeLiftedAtLoad()
+    expect(history.map((lifted) => lifted.commands.map((command) => command.command_id))).toEqual([
+      [block.command_id],
+    ])
+    expect(history[0]).toMatchObject({ actor: 'lead@example.com', reason: 'fixed', here: false })
+    expect(late.takeLiftedAtLoad()).toEqual([])
   })
 })
