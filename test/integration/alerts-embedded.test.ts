@@ -3,11 +3,21 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runCli, startCli } from '../support/cli-process.ts'
+import { resumeAgent, runCli, startCli } from '../support/cli-process.ts'
 import { freePort } from '../support/free-port.ts'
 import { postEvents } from '../support/live-checks.ts'
 import { recordingReceiver } from '../support/recording-receiver.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
+
+/** A call of a model the policy does not permit for its task category. */
+const violation = () =>
+  makeLlmCallInput({
+    event_id: randomUUID(),
+    occurred_at: recentTime(5),
+    agent_id: 'blog-outline',
+    task_category: 'bulk_generation',
+    model: 'gpt-4',
+  })
 
 const work = mkdtempSync(join(tmpdir(), 'spendguard-alerts-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
@@ -42,15 +52,7 @@ alerts:
       })
     let server = await start()
     expect(server.logs()).not.toContain(url)
-    await postEvents(port, [
-      makeLlmCallInput({
-        event_id: randomUUID(),
-        occurred_at: recentTime(5),
-        agent_id: 'blog-outline',
-        task_category: 'bulk_generation',
-        model: 'gpt-4',
-      }),
-    ])
+    await postEvents(port, [violation()])
     await expect.poll(() => messages().length, { timeout: 10_000, interval: 50 }).toBe(1)
     expect((JSON.parse(messages()[0]!) as { text: string }).text).toContain(
       '[critical] policy.model: agent blog-outline: model gpt-4 is not permitted',
@@ -79,15 +81,7 @@ alerts:
     server.child.kill('SIGTERM')
     expect(await server.exited).toBe(0)
     server = await start()
-    const resumed = await runCli([
-      'resume',
-      '--agent',
-      'blog-outline',
-      '--tenant',
-      'acme',
-      '--config',
-      configFile,
-    ])
+    const resumed = await resumeAgent('blog-outline', 'acme', configFile)
     expect(resumed.code).toBe(0)
     await expect.poll(() => events().length, { timeout: 10_000, interval: 50 }).toBe(2)
     expect(events()[1]).toEqual({
@@ -160,15 +154,7 @@ alerts:
     )
     // The receiver is down: the alert is retried until the process stops.
     let server = await startCli(['start', '--config', configFile, '--port', String(port)])
-    await postEvents(port, [
-      makeLlmCallInput({
-        event_id: randomUUID(),
-        occurred_at: recentTime(5),
-        agent_id: 'blog-outline',
-        task_category: 'bulk_generation',
-        model: 'gpt-4',
-      }),
-    ])
+    await postEvents(port, [violation()])
     server.child.kill('SIGTERM')
     expect(await server.exited).toBe(0)
 
@@ -206,30 +192,14 @@ alerts:
     )
     const start = () => startCli(['start', '--config', configFile, '--port', String(port)])
     let server = await start()
-    await postEvents(port, [
-      makeLlmCallInput({
-        event_id: randomUUID(),
-        occurred_at: recentTime(5),
-        agent_id: 'blog-outline',
-        task_category: 'bulk_generation',
-        model: 'gpt-4',
-      }),
-    ])
+    await postEvents(port, [violation()])
     const actions = () =>
       pagerduty.received.map(
         (request) => (JSON.parse(request.body) as { event_action: string }).event_action,
       )
     await expect.poll(actions, { timeout: 10_000, interval: 50 }).toEqual(['trigger'])
     down = true
-    const resumed = await runCli([
-      'resume',
-      '--agent',
-      'blog-outline',
-      '--tenant',
-      'acme',
-      '--config',
-      configFile,
-    ])
+    const resumed = await resumeAgent('blog-outline', 'acme', configFile)
     expect(resumed.code).toBe(0)
     await expect.poll(() => actions().length, { timeout: 10_000, interval: 50 }).toBe(2)
     // Killed while the resolve waits for its next try: nothing but memory held it.

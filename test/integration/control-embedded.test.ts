@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createGuard } from '../../producers/guard/guard.ts'
-import { runCli, startCli } from '../support/cli-process.ts'
+import { resumeAgent, runCli, startCli } from '../support/cli-process.ts'
 import { freePort } from '../support/free-port.ts'
 import { postEvents } from '../support/live-checks.ts'
 import { makeLlmCallInput, recentTime } from '../support/make-llm-call.ts'
@@ -59,15 +59,7 @@ policy:
     expect(guard.check({ ...call, agent: 'another-agent' })).toEqual({ action: 'allow' })
 
     // resume lifts it, and is audited with who issued it.
-    const resumed = await runCli([
-      'resume',
-      '--agent',
-      'blog-outline',
-      '--tenant',
-      'acme',
-      '--config',
-      configFile,
-    ])
+    const resumed = await resumeAgent('blog-outline', 'acme', configFile)
     expect(resumed.stderr).toBe('')
     expect(resumed.code).toBe(0)
     await expect.poll(() => guard.check(call).action, { timeout: 5000, interval: 10 }).toBe('allow')

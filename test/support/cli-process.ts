@@ -30,6 +30,11 @@ export function runCli(
   })
 }
 
+/** `spendguard resume --agent AGENT --tenant TENANT --config FILE`: lifts what blocks an agent. */
+export function resumeAgent(agent: string, tenant: string, configFile: string): Promise<CliResult> {
+  return runCli(['resume', '--agent', agent, '--tenant', tenant, '--config', configFile])
+}
+
 /** Starts a long-running `spendguard` command and waits until its log says it is running. */
 export async function startCli(
   args: string[],
