@@ -343,3 +343,24 @@ export function createAlertRouter(options: AlertRouterOptions): AlertRouter {
     },
   }
 }
+
+/**
+ * Resolves the open incidents that a lifted block answered: those with an alert among
+ * `lifted` told under them, unless an alert told under them has a block still in force
+ * (`blocked`: a later repeat blocked again is an incident that has not cleared).
+ */
+export function resolveLifted(
+  router: AlertRouter,
+  alerts: { lifted: ReadonlySet<string | undefined>; blocked: ReadonlySet<string | undefined> },
+  reason: string,
+  only: 'all' | 'routed' = 'all',
+): number {
+  return router.resolve(
+    (_alert, joined) => {
+      const ids = [...joined]
+      return ids.some((id) => alerts.lifted.has(id)) && !ids.some((id) => alerts.blocked.has(id))
+    },
+    reason,
+    only,
+  )
+}

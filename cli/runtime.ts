@@ -1,5 +1,5 @@
 import { ConfigError } from '../platform/errors.ts'
-import { createAlertRouter, type AlertRouter } from '../alerts/alert-router.ts'
+import { createAlertRouter, resolveLifted, type AlertRouter } from '../alerts/alert-router.ts'
 import {
   auditedKeySpend,
   budgetsNearLimit,
@@ -248,17 +248,18 @@ export async function createPipeline(
       // holds, the others what they routed themselves (each took back every open alert at
       // start, so resolving those too would tell the receivers once per process).
       control.onLifted(({ commands, actor, here }) => {
-        const ids = new Set(commands.map((command) => command.alert_id))
+        const lifted = new Set(commands.map((command) => command.alert_id))
         try {
           // By every alert told under the incident (its first included): the block may answer
           // a repeat.
-          router.resolve(
-            (_alert, joined) => [...joined].some((id) => ids.has(id)),
+          resolveLifted(
+            router,
+            { lifted, blocked: new Set(control.active().map((command) => command.alert_id)) },
             `the block was lifted by ${actor}`,
             here ? 'all' : 'routed',
           )
         } catch (error) {
-          logger.error({ err: error, commands: [...ids] }, 'could not resolve the lifted alerts')
+          logger.error({ err: error, commands: [...lifted] }, 'could not resolve the lifted alerts')
         }
       })
       // At shutdown, deliveries in progress get a while to finish (receivers may be down).
@@ -366,11 +367,12 @@ export async function createPipeline(
         // back open, and the block it answered is already lifted. Embedded only: on Kafka
         // every process took back every open alert, so each would resolve it again.
         if (router && embedded && liftedBefore.length > 0) {
-          const ids = new Set(liftedBefore.flatMap((l) => l.commands.map((c) => c.alert_id)))
-          const resolved = router.resolve(
-            (_alert, joined) => [...joined].some((id) => ids.has(id)),
+          const lifted = new Set(liftedBefore.flatMap((l) => l.commands.map((c) => c.alert_id)))
+          const blocked = new Set(control.active().map((command) => command.alert_id))
+          const resolved = resolveLifted(
+            router,
+            { lifted, blocked },
             'the block was lifted before a restart',
-            'all',
           )
           if (resolved > 0) logger.info({ resolved }, 'alerts whose block was lifted resolved')
         }

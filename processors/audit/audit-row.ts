@@ -79,7 +79,8 @@ const slotSecond = new Float64Array(SLOTS).fill(Number.NaN)
 const slotPrefix = new Array<string>(SLOTS).fill('')
 
 /** Epoch ms as the 'YYYY-MM-DD hh:mm:ss.sss' UTC text that DateTime64(3, 'UTC') parses. */
-export function toClickHouseTime(ms: number): string {
+export function toClickHouseTime(time: number): string {
+  const ms = Math.trunc(time)
   const millis = ((ms % 1000) + 1000) % 1000
   const second = ms - millis
   const slot = (second / 1000) & (SLOTS - 1)

@@ -86,6 +86,8 @@ export function classifyStoreError(error: unknown, action: string): SpendGuardEr
  * had to move out of the large-object space. Inserts run one at a time (the sink's lane), and
  * the buffer is not touched until the engine has read it.
  */
+const KEPT_BYTES = 32 << 20
+
 class PayloadBuffer {
   #bytes = Buffer.allocUnsafe(1 << 20)
   #busy = false
@@ -110,6 +112,8 @@ class PayloadBuffer {
 
   release(): void {
     this.#busy = false
+    // One batch far larger than the others does not keep its buffer for good.
+    if (this.#bytes.length > KEPT_BYTES) this.#bytes = Buffer.allocUnsafe(1 << 20)
   }
 }
 
@@ -136,12 +140,13 @@ export function createClickHouseAuditStore(
       try {
         if (rawInsert) {
           // Every row comes from toAuditRow, so every row has the same keys in the same order.
+          const values = payload.fill(rows)
           try {
             await rawInsert({
               table: 'llm_calls',
               format: 'JSONCompactEachRow',
               columns: Object.keys(rows[0]!),
-              values: payload.fill(rows),
+              values,
               // One parser thread: the two cores are busy with the pipeline, and handing
               // chunks between threads cost 3 us of CPU per row more (measured on chDB).
               settings: { ...settings, input_format_parallel_parsing: 0 },

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Logger } from '../../platform/logger.ts'
+import { DEFAULT_EVENT_TIME_WINDOW } from '../../schemas/event-time.ts'
 
 /**
  * What is derived from `llm_calls` by materialized views, and how to sum it up by UTC day in
@@ -76,8 +77,8 @@ export interface RepairedDays {
   days: Array<{ day: string; audit: number; found: number }>
 }
 
-/** Days further back than this are left alone: they leave the audit by its two-year TTL. */
-const LOOKBACK_DAYS = 700
+/** As far back as an event may be accepted (older days only leave, by the audit's TTL). */
+const LOOKBACK_MS = DEFAULT_EVENT_TIME_WINDOW.maxAgeMs + 86_400_000
 
 async function rowsOf<T>(client: ClickHouseClient, query: string, since: string): Promise<T[]> {
   const result = await client.query({ query, query_params: { since }, format: 'JSONEachRow' })
@@ -107,29 +108,65 @@ async function viewQueryOverDays(client: ClickHouseClient, view: string): Promis
   })
   const [row] = await result.json<{ as_select: string; db: string }>()
   if (!row) throw new Error(`materialized view ${view} not found`)
-  const from = ` FROM ${row.db}.llm_calls `
-  const parts = `${row.as_select} `.split(from)
-  if (parts.length !== 2)
-    throw new Error(`cannot read the source of ${view} in its query: ${row.as_select}`)
-  return parts.join(
-    ` FROM (SELECT * FROM ${row.db}.llm_calls WHERE toDate(occurred_at) IN {days:Array(Date)}) `,
+  // The source as the engine writes it: `db.llm_calls`, either name possibly in backquotes.
+  const db = row.db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const source = new RegExp(`\\sFROM\\s+(?:\`?${db}\`?\\.)?\`?llm_calls\`?(?=\\s|$)`, 'g')
+  const matches = row.as_select.match(source)?.length ?? 0
+  if (matches !== 1)
+    throw new Error(`cannot find the audit as the one source of ${view}: ${row.as_select}`)
+  return row.as_select.replace(
+    source,
+    ' FROM (SELECT * FROM llm_calls WHERE toDate(occurred_at) IN {days:Array(Date)})',
   )
 }
 
 /**
+ * Makes a table forget the insert tokens it holds (its deduplication window emptied, then set
+ * back). Its rows of an insert the audit lacks were cleared: when the sender resends that
+ * insert, the same events make the same token, and the view must not drop them as a repeat.
+ * An insert the audit holds never gets this far again: its ids are found before it is made.
+ */
+async function forgetInsertTokens(client: ClickHouseClient, table: string): Promise<void> {
+  const result = await client.query({
+    query: `SELECT engine_full FROM system.tables
+      WHERE database = currentDatabase() AND name = {table:String}`,
+    query_params: { table },
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ engine_full: string }>()
+  const window = /non_replicated_deduplication_window = (\d+)/.exec(row?.engine_full ?? '')?.[1]
+  if (window === undefined || window === '0') return
+  for (const size of ['0', window])
+    await client.command({
+      query: `ALTER TABLE ${table} MODIFY SETTING non_replicated_deduplication_window = ${size}`,
+    })
+}
+
+/** Days grouped by their month: one table part is rewritten per month cleared. */
+function byMonth(days: readonly string[]): string[][] {
+  const months = new Map<string, string[]>()
+  for (const day of days) {
+    const month = day.slice(0, 7)
+    months.set(month, [...(months.get(month) ?? []), day])
+  }
+  return [...months.values()]
+}
+
+/**
  * Makes the tables that views derive from the audit agree with it again, day by day, after a
- * stop that may have cut an insert short. The audit itself is never changed: a day whose count
- * of calls differs in a derived table is cleared there and computed again from the audit.
+ * stop that may have cut an insert short. The audit itself is never changed: a day whose
+ * summary differs in a derived table is cleared there and computed again from the audit, a
+ * month at a time (a failure leaves the next start to finish).
  *
  * Embedded only, before input is taken: it needs to be the store's one writer, and cheap when
- * nothing differs (one count by day per table).
+ * nothing differs (one summary by day per table).
  */
 export async function repairDerivedTables(
   client: ClickHouseClient,
   logger: Logger,
   now: number = Date.now(),
 ): Promise<RepairedDays[]> {
-  const since = new Date(now - LOOKBACK_DAYS * 86_400_000).toISOString().slice(0, 10)
+  const since = new Date(now - LOOKBACK_MS).toISOString().slice(0, 10)
   const audit = { ids: new Map<string, string>(), spend: new Map<string, string>() }
   type AuditDay = { day: string; ids: string; spend: string }
   for (const row of await rowsOf<AuditDay>(client, AUDIT_SUMMARIES, since)) {
@@ -147,19 +184,24 @@ export async function repairDerivedTables(
       if (days.length > 0) found.push({ table: table.table, days })
     }
     if (found.length === 0) continue
+    // Made before anything is cleared: a view whose query cannot be read clears nothing.
+    const refill = `INSERT INTO ${derived.table} ${await viewQueryOverDays(client, derived.view)}`
     const days = [...new Set(found.flatMap((entry) => entry.days.map((d) => d.day)))].sort()
-    for (const table of tables)
+    for (const month of byMonth(days)) {
+      for (const table of tables)
+        await client.command({
+          query: table.clearDays,
+          query_params: { days: month },
+          clickhouse_settings: { mutations_sync: '2' },
+        })
       await client.command({
-        query: table.clearDays,
-        query_params: { days },
-        clickhouse_settings: { mutations_sync: '2' },
+        query: refill,
+        query_params: { days: month },
+        // A refilled block may equal one written before: it must not be dropped as a repeat.
+        clickhouse_settings: { insert_deduplicate: 0 },
       })
-    await client.command({
-      query: `INSERT INTO ${derived.table} ${await viewQueryOverDays(client, derived.view)}`,
-      query_params: { days },
-      // A refilled block may equal one written before: it must not be dropped as a repeat.
-      clickhouse_settings: { insert_deduplicate: 0 },
-    })
+    }
+    for (const table of tables) await forgetInsertTokens(client, table.table)
     for (const entry of found) {
       logger.warn(
         { table: entry.table, days: entry.days },

@@ -136,7 +136,10 @@ export class ControlPlane implements DecisionSink {
     const command = raw as Partial<ControlCommand> | null
     if (typeof command !== 'object' || command === null || command.action !== 'resume') return []
     const { resumes, scope } = command
-    return this.active().filter((active) =>
+    // What was in force when it was issued: read back at load, a block may have expired since.
+    const issuedAt = Date.parse(command.issued_at ?? '')
+    const inForce = this.#state.active(Number.isNaN(issuedAt) ? this.now() : issuedAt)
+    return inForce.filter((active) =>
       resumes !== undefined
         ? active.command_id === resumes
         : active.scope.kind === scope?.kind &&

@@ -158,6 +158,11 @@ describe('ClickHouse rollups by minute and by day', () => {
       query_params: { ids: viewsOnly.map((row) => row.event_id) },
       clickhouse_settings: { mutations_sync: '2' },
     })
+    // ...and the audit never saw that insert's token (the views did).
+    for (const size of [0, 10_000])
+      await client.command({
+        query: `ALTER TABLE llm_calls MODIFY SETTING non_replicated_deduplication_window = ${size}`,
+      })
     const count = async (query: string) => Number((await readRows(client, query))[0]!.n)
     const anti = {
       idsMissing:
@@ -184,6 +189,13 @@ describe('ClickHouse rollups by minute and by day', () => {
     const known = await store.existingEventIds(rows.slice(900, 1500).map((row) => row.event_id))
     expect(known.size).toBe(350)
     expect(viewsOnly.some((row) => known.has(row.event_id))).toBe(false)
+    // The sender resends the insert the audit lost: the same events, the same insert token.
+    // Every derived table takes it, though each had seen that token before the repair.
+    await insert(viewsOnly)
+    expect(await count('SELECT count() AS n FROM llm_calls')).toBe(1500)
+    expect(await count(anti.idsMissing)).toBe(0)
+    expect(await count('SELECT sum(calls) AS n FROM llm_calls_daily')).toBe(1500)
+    expect(await expectRollupsAgree(client)).toBeGreaterThan(1500)
     // Nothing differs any more: a second start changes nothing.
     expect(await repairDerivedTables(client, silentLogger(), Date.UTC(2026, 10, 25))).toEqual([])
     await client.close()

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { endsWhenQuiet, type Alert } from '../../alerts/alert.ts'
 import { budgetPeriodEnded, budgetsNearLimit, resolveSubsided } from '../../alerts/alert-jobs.ts'
 import { budgetUsage } from '../../processors/detection/budget-usage.ts'
-import { createAlertRouter, type Delivery } from '../../alerts/alert-router.ts'
+import { createAlertRouter, resolveLifted, type Delivery } from '../../alerts/alert-router.ts'
 import { createReceivers, summaryLines } from '../../alerts/receivers.ts'
 import { alertRoutingSchema } from '../../alerts/routing.ts'
 import { parseConfig } from '../../platform/config.ts'
@@ -409,6 +409,33 @@ describe('alert routing and delivery', () => {
     expect(router.resolve((first) => first.alert_id === repeat.alert_id, 'lifted')).toBe(0)
     expect(router.resolve((_first, joined) => joined.has(repeat.alert_id), 'lifted')).toBe(1)
     await router.drain()
+  })
+
+  it('leaves an incident open while an alert told under it still has its block in force', async () => {
+    const { pd, router } = await withPagerDuty()
+    const loop = (i: number) =>
+      alert(i, {
+        dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
+        type: 'loop.fingerprint',
+        scope: { kind: 'agent', id: 'a' },
+      })
+    // Taken back at start: the first loop (its block lifted before the restart) and a later
+    // one on the same agent whose own block is still in force; they are one incident now.
+    const [first, again] = [loop(1), loop(2)]
+    router.reopen([
+      { alert: first, receivers: ['oncall'] },
+      { alert: again, receivers: ['oncall'] },
+    ])
+    const lifted = new Set([first.alert_id])
+    expect(resolveLifted(router, { lifted, blocked: new Set([again.alert_id]) }, 'lifted')).toBe(0)
+    // Once that block is lifted too, the incident resolves, once.
+    expect(resolveLifted(router, { lifted, blocked: new Set() }, 'lifted')).toBe(1)
+    expect(resolveLifted(router, { lifted, blocked: new Set() }, 'lifted')).toBe(0)
+    await router.drain()
+    const actions = pd.received.map(
+      (r) => (JSON.parse(r.body) as { event_action: string }).event_action,
+    )
+    expect(actions).toEqual(['resolve'])
   })
 
   it("routes by team reach an agent's alerts through the team of the call that raised them", async () => {

@@ -91,4 +91,27 @@ describe('control plane with several processes on one topic', () => {
     expect(history[0]).toMatchObject({ actor: 'lead@example.com', reason: 'fixed', here: false })
     expect(late.takeLiftedAtLoad()).toEqual([])
   })
+
+  it('counts as lifted at load a block that has expired since its resume', async () => {
+    const topic = sharedTopic()
+    const signer = createCommandSigner('k1', generateKeyPairSync('ed25519').privateKey)
+    let now = Date.parse('2026-03-02T12:00:00Z')
+    const first = new ControlPlane(noStore, signer, () => now)
+    first.useLog(topic.logFor())
+    await first.load()
+    const block = await first.issue(
+      { action: 'block', scope: { kind: 'agent', id: 'crawler' }, reason: 'loop', ttlMs: 600_000 },
+      'ops@example.com',
+    )
+    await first.resume({ commandId: block.command_id }, 'lead@example.com', 'fixed')
+    await new Promise((resolve) => setImmediate(resolve))
+    // Restarted an hour later: the block would have expired by now, but it was lifted.
+    now += 3_600_000
+    const restarted = new ControlPlane(noStore, signer, () => now)
+    restarted.useLog(topic.logFor())
+    await restarted.load()
+    expect(
+      restarted.takeLiftedAtLoad().map((lifted) => lifted.commands.map((c) => c.command_id)),
+    ).toEqual([[block.command_id]])
+  })
 })
