@@ -168,15 +168,21 @@ export function createClickHouseAuditStore(
     },
     async existingEventIds(eventIds) {
       if (eventIds.length === 0) return new Set()
-      try {
+      const lookUp = async (table: string, ids: readonly string[]) => {
         const result = await client.query({
-          query:
-            // llm_call_ids is ordered by id: the lookup stays cheap as the audit grows.
-            'SELECT DISTINCT toString(event_id) AS id FROM llm_call_ids WHERE event_id IN {ids:Array(UUID)}',
-          query_params: { ids: eventIds },
+          query: `SELECT DISTINCT toString(event_id) AS id FROM ${table} WHERE event_id IN {ids:Array(UUID)}`,
+          query_params: { ids },
           format: 'JSONEachRow',
         })
-        return new Set((await result.json<{ id: string }>()).map((row) => row.id))
+        return (await result.json<{ id: string }>()).map((row) => row.id)
+      }
+      try {
+        // llm_call_ids is ordered by id: the lookup stays cheap as the audit grows. It says
+        // "no" for sure; an id it holds is confirmed in the audit itself, since an insert cut
+        // short can leave an id in the index whose row never reached llm_calls (found ids are
+        // few: resends).
+        const indexed = await lookUp('llm_call_ids', eventIds)
+        return new Set(indexed.length === 0 ? [] : await lookUp('llm_calls', indexed))
       } catch (error) {
         throw classifyStoreError(error, 'look up event ids')
       }

@@ -3,10 +3,11 @@ import type { Logger } from '../../platform/logger.ts'
 import { DEFAULT_EVENT_TIME_WINDOW } from '../../schemas/event-time.ts'
 
 /**
- * What is derived from `llm_calls` by materialized views, and how to sum it up by UTC day in
- * the same terms as the audit. Each view's output for one insert is its own part: a process
- * killed during an insert can leave the audit's part without a view's, or a view's part
- * without the audit's (ClickHouse does not make an insert atomic across views).
+ * A table that a materialized view derives from the audit (`llm_calls`), directly or through
+ * another such table, and how to sum it up by UTC day in the same terms as the audit. Each
+ * view's output for one insert is its own part: a process killed during an insert can leave
+ * the audit's part without a view's, or a view's part without the audit's (ClickHouse does not
+ * make an insert atomic across views).
  */
 interface Derived {
   table: string
@@ -14,74 +15,84 @@ interface Derived {
   summary: 'ids' | 'spend'
   /** `day` and `summary` per UTC day since `{since:Date}`, read from the table itself. */
   summaryByDay: string
-  /** Empties the given days (a synchronous mutation). */
-  clearDays: string
-  /** The view whose query, run over the audit's rows of those days, refills the table. */
+  /** The view that fills it, the table that view reads, and the day of a row there. */
   view: string
-  /** A table filled from this one by a view of its own, cleared with it and refilled by it. */
-  chained?: Derived
+  source: { table: string; day: string }
+  /** The day of one of its own rows. */
+  day: string
 }
 
 // A summary is the count of calls and sums that a lost or extra part changes: for ids, a sum
 // of their hashes; for spend, tokens and cost. Counts alone could cancel out within a day.
-const idsSummary = (id: string) =>
-  `concat(toString(count()), ':', toString(sum(cityHash64(${id}))))`
+const idsSummary = `concat(toString(count()), ':', toString(sum(cityHash64(event_id))))`
 const spendSummary = (calls: string, cost: string) =>
   `concat(toString(${calls}), ':', toString(sum(input_tokens)), ':', toString(sum(output_tokens)), ':', toString(${cost}))`
 
-const AUDIT_SUMMARIES = `SELECT toDate(occurred_at) AS day, ${idsSummary('event_id')} AS ids,
+const AUDIT_SUMMARIES = `SELECT toDate(occurred_at) AS day, ${idsSummary} AS ids,
   ${spendSummary('count()', 'sum(ifNull(cost_usd, toDecimal128(0, 15)))')} AS spend
   FROM llm_calls WHERE occurred_at >= {since:Date} GROUP BY day`
 
-const SPEND_BY_DAY: Derived = {
-  table: 'spend_by_day',
-  summary: 'spend',
-  // Every call counts once in the tenant dimension: its sums are the audit's.
-  summaryByDay: `SELECT day, ${spendSummary('sum(calls)', 'sum(cost_usd)')} AS summary
-    FROM spend_by_day WHERE dimension = 'tenant' AND day >= {since:Date} GROUP BY day`,
-  clearDays: 'ALTER TABLE spend_by_day DELETE WHERE day IN {days:Array(Date)}',
-  view: 'spend_by_day_mv',
-}
+const AUDIT = { table: 'llm_calls', day: 'toDate(occurred_at)' }
 
+/** In order: a table is repaired before the one its view feeds. */
 const DERIVED: readonly Derived[] = [
   {
     table: 'llm_call_ids',
     summary: 'ids',
-    summaryByDay: `SELECT toDate(occurred_at) AS day, ${idsSummary('event_id')} AS summary
+    summaryByDay: `SELECT toDate(occurred_at) AS day, ${idsSummary} AS summary
       FROM llm_call_ids WHERE occurred_at >= {since:Date} GROUP BY day`,
-    clearDays: 'ALTER TABLE llm_call_ids DELETE WHERE toDate(occurred_at) IN {days:Array(Date)}',
     view: 'llm_call_ids_mv',
+    source: AUDIT,
+    day: 'toDate(occurred_at)',
   },
   {
     table: 'spend_by_minute',
     summary: 'spend',
+    // Every call counts once in the tenant dimension: its sums are the audit's.
     summaryByDay: `SELECT toDate(minute) AS day, ${spendSummary('sum(calls)', 'sum(cost_usd)')} AS summary
       FROM spend_by_minute WHERE dimension = 'tenant' AND minute >= {since:Date} GROUP BY day`,
-    clearDays: 'ALTER TABLE spend_by_minute DELETE WHERE toDate(minute) IN {days:Array(Date)}',
     view: 'spend_by_minute_mv',
-    // spend_by_day is summed from spend_by_minute: refilling the minutes refills the days.
-    chained: SPEND_BY_DAY,
+    source: AUDIT,
+    day: 'toDate(minute)',
+  },
+  {
+    // Summed from spend_by_minute: what that table was given has reached it too.
+    table: 'spend_by_day',
+    summary: 'spend',
+    summaryByDay: `SELECT day, ${spendSummary('sum(calls)', 'sum(cost_usd)')} AS summary
+      FROM spend_by_day WHERE dimension = 'tenant' AND day >= {since:Date} GROUP BY day`,
+    view: 'spend_by_day_mv',
+    source: { table: 'spend_by_minute', day: 'toDate(minute)' },
+    day: 'day',
   },
   {
     table: 'llm_calls_daily',
     summary: 'spend',
     summaryByDay: `SELECT day, ${spendSummary('sum(calls)', 'sum(cost_usd)')} AS summary
       FROM llm_calls_daily WHERE day >= {since:Date} GROUP BY day`,
-    clearDays: 'ALTER TABLE llm_calls_daily DELETE WHERE day IN {days:Array(Date)}',
     view: 'llm_calls_daily_mv',
+    source: AUDIT,
+    day: 'day',
   },
 ]
 
 export interface RepairedDays {
   table: string
+  /** Per day: the calls the audit holds, and those the table held before the repair. */
   days: Array<{ day: string; audit: number; found: number }>
+  /** Days on which the table still holds calls the audit does not (see the ADR). */
+  excess: string[]
 }
 
 /** As far back as an event may be accepted (older days only leave, by the audit's TTL). */
 const LOOKBACK_MS = DEFAULT_EVENT_TIME_WINDOW.maxAgeMs + 86_400_000
 
-async function rowsOf<T>(client: ClickHouseClient, query: string, since: string): Promise<T[]> {
-  const result = await client.query({ query, query_params: { since }, format: 'JSONEachRow' })
+async function rowsOf<T>(
+  client: ClickHouseClient,
+  query: string,
+  params: Record<string, unknown>,
+): Promise<T[]> {
+  const result = await client.query({ query, query_params: params, format: 'JSONEachRow' })
   return result.json<T>()
 }
 
@@ -96,70 +107,77 @@ function differing(audit: Map<string, string>, found: Map<string, string>) {
 }
 
 /**
- * The query of a view, reading only the audit's rows of some days. The view's own text comes
- * from the engine (`system.tables.as_select`), so the refill can never drift from the view.
+ * The query of a view, over only the rows of its source on some days. The view's own text
+ * comes from the engine (`system.tables.as_select`), so the repair can never drift from it.
  */
-async function viewQueryOverDays(client: ClickHouseClient, view: string): Promise<string> {
-  const result = await client.query({
-    query: `SELECT as_select, currentDatabase() AS db FROM system.tables
+async function viewQueryOverDays(client: ClickHouseClient, derived: Derived): Promise<string> {
+  const [row] = await rowsOf<{ as_select: string; db: string }>(
+    client,
+    `SELECT as_select, currentDatabase() AS db FROM system.tables
       WHERE database = currentDatabase() AND name = {view:String}`,
-    query_params: { view },
-    format: 'JSONEachRow',
-  })
-  const [row] = await result.json<{ as_select: string; db: string }>()
-  if (!row) throw new Error(`materialized view ${view} not found`)
-  // The source as the engine writes it: `db.llm_calls`, either name possibly in backquotes.
-  const db = row.db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  const source = new RegExp(`\\sFROM\\s+(?:\`?${db}\`?\\.)?\`?llm_calls\`?(?=\\s|$)`, 'g')
-  const matches = row.as_select.match(source)?.length ?? 0
-  if (matches !== 1)
-    throw new Error(`cannot find the audit as the one source of ${view}: ${row.as_select}`)
+    { view: derived.view },
+  )
+  if (!row) throw new Error(`materialized view ${derived.view} not found`)
+  const name = (text: string) => `\`?${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\`?`
+  // The source as the engine writes it: `db.table`, either name possibly in backquotes.
+  const from = `\\sFROM\\s+(?:${name(row.db)}\\.)?${name(derived.source.table)}(?=\\s|$)`
+  const source = new RegExp(from, 'g')
+  if ((row.as_select.match(source)?.length ?? 0) !== 1)
+    throw new Error(`cannot find ${derived.source.table} as the source of ${derived.view}`)
   return row.as_select.replace(
     source,
-    ' FROM (SELECT * FROM llm_calls WHERE toDate(occurred_at) IN {days:Array(Date)})',
+    ` FROM (SELECT * FROM ${derived.source.table} WHERE ${derived.source.day} IN {days:Array(Date)})`,
   )
 }
 
+/** Its ordering key and the columns it sums, from the engine. */
+async function summingColumns(client: ClickHouseClient, table: string) {
+  const [described] = await rowsOf<{ sorting_key: string }>(
+    client,
+    `SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {table:String}`,
+    { table },
+  )
+  const keys = (described?.sorting_key ?? '').split(',').map((key) => key.trim())
+  const columns = await rowsOf<{ name: string }>(
+    client,
+    `SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {table:String}
+      ORDER BY position`,
+    { table },
+  )
+  return { keys, sums: columns.map((c) => c.name).filter((name) => !keys.includes(name)) }
+}
+
 /**
- * Makes a table forget the insert tokens it holds (its deduplication window emptied, then set
- * back). Its rows of an insert the audit lacks were cleared: when the sender resends that
- * insert, the same events make the same token, and the view must not drop them as a repeat.
- * An insert the audit holds never gets this far again: its ids are found before it is made.
+ * The insert that adds to a table what its view would have written from the rows of some days
+ * and did not: nothing is changed or removed, only added. Ids: those of the audit not in the
+ * index. Sums: per row key, the view's sums less the table's, where the view counts more calls.
  */
-async function forgetInsertTokens(client: ClickHouseClient, table: string): Promise<void> {
-  const result = await client.query({
-    query: `SELECT engine_full FROM system.tables
-      WHERE database = currentDatabase() AND name = {table:String}`,
-    query_params: { table },
-    format: 'JSONEachRow',
-  })
-  const [row] = await result.json<{ engine_full: string }>()
-  const window = /non_replicated_deduplication_window = (\d+)/.exec(row?.engine_full ?? '')?.[1]
-  if (window === undefined || window === '0') return
-  for (const size of ['0', window])
-    await client.command({
-      query: `ALTER TABLE ${table} MODIFY SETTING non_replicated_deduplication_window = ${size}`,
-    })
-}
-
-/** Days grouped by their month: one table part is rewritten per month cleared. */
-function byMonth(days: readonly string[]): string[][] {
-  const months = new Map<string, string[]>()
-  for (const day of days) {
-    const month = day.slice(0, 7)
-    months.set(month, [...(months.get(month) ?? []), day])
-  }
-  return [...months.values()]
+async function catchUpInsert(client: ClickHouseClient, derived: Derived): Promise<string> {
+  const viewQuery = await viewQueryOverDays(client, derived)
+  if (derived.summary === 'ids')
+    return `INSERT INTO ${derived.table} SELECT * FROM (${viewQuery}) AS v
+      WHERE event_id NOT IN (SELECT event_id FROM ${derived.table}
+                             WHERE ${derived.day} IN {days:Array(Date)})`
+  const { keys, sums } = await summingColumns(client, derived.table)
+  const held = `SELECT ${keys.join(', ')}, ${sums.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+    FROM ${derived.table} WHERE ${derived.day} IN {days:Array(Date)} GROUP BY ${keys.join(', ')}`
+  return `INSERT INTO ${derived.table} (${[...keys, ...sums].join(', ')})
+    SELECT ${keys.map((k) => `v.${k}`).join(', ')}, ${sums.map((c) => `v.${c} - t.${c}`).join(', ')}
+    FROM (${viewQuery}) AS v LEFT JOIN (${held}) AS t USING (${keys.join(', ')})
+    WHERE v.calls > t.calls`
 }
 
 /**
- * Makes the tables that views derive from the audit agree with it again, day by day, after a
- * stop that may have cut an insert short. The audit itself is never changed: a day whose
- * summary differs in a derived table is cleared there and computed again from the audit, a
- * month at a time (a failure leaves the next start to finish).
+ * Makes the tables that views derive from the audit agree with it again after a stop that
+ * may have cut an insert short, by adding only: the audit and every table stay append-only
+ * (SPEC 9). Per UTC day the audit's summary is compared with each table's; where a table
+ * lacks what the audit holds, the missing ids, or the missing part of each sum, are inserted.
+ * Where a table holds calls the audit lacks (its view's part landed, the audit's did not), it
+ * cannot be taken back: the event was never answered "accepted", so its sender sends it again;
+ * the id lookup confirms ids in the audit (`audit-store`), and the days are reported.
  *
- * Embedded only, before input is taken: it needs to be the store's one writer, and cheap when
- * nothing differs (one summary by day per table).
+ * Embedded only, before input is taken (it needs to be the store's one writer); one summary
+ * by day per table when nothing differs.
  */
 export async function repairDerivedTables(
   client: ClickHouseClient,
@@ -169,46 +187,52 @@ export async function repairDerivedTables(
   const since = new Date(now - LOOKBACK_MS).toISOString().slice(0, 10)
   const audit = { ids: new Map<string, string>(), spend: new Map<string, string>() }
   type AuditDay = { day: string; ids: string; spend: string }
-  for (const row of await rowsOf<AuditDay>(client, AUDIT_SUMMARIES, since)) {
+  for (const row of await rowsOf<AuditDay>(client, AUDIT_SUMMARIES, { since })) {
     audit.ids.set(row.day, row.ids)
     audit.spend.set(row.day, row.spend)
   }
+  type Summary = { day: string; summary: string }
+  const summaries = async (derived: Derived) => {
+    const rows = await rowsOf<Summary>(client, derived.summaryByDay, { since })
+    const days = differing(audit[derived.summary], new Map(rows.map((r) => [r.day, r.summary])))
+    if (derived.summary !== 'ids' || days.length === 0) return days
+    // An id held twice (a lost insert's, then its resend's under another token) is harmless:
+    // the days that differ are summed again over distinct ids (too slow for every day).
+    const distinct = await rowsOf<Summary>(
+      client,
+      `SELECT toDate(occurred_at) AS day, ${idsSummary} AS summary FROM (SELECT DISTINCT
+        event_id, occurred_at FROM llm_call_ids WHERE toDate(occurred_at) IN {days:Array(Date)})
+        GROUP BY day`,
+      { days: days.map((d) => d.day) },
+    )
+    const again = new Map(distinct.map((r) => [r.day, r.summary]))
+    return days.filter((d) => again.get(d.day) !== audit.ids.get(d.day))
+  }
   const repaired: RepairedDays[] = []
   for (const derived of DERIVED) {
-    const tables = derived.chained ? [derived, derived.chained] : [derived]
-    const found: RepairedDays[] = []
-    for (const table of tables) {
-      const rows = await rowsOf<{ day: string; summary: string }>(client, table.summaryByDay, since)
-      const summaries = new Map(rows.map((row) => [row.day, row.summary]))
-      const days = differing(audit[table.summary], summaries)
-      if (days.length > 0) found.push({ table: table.table, days })
-    }
-    if (found.length === 0) continue
-    // Made before anything is cleared: a view whose query cannot be read clears nothing.
-    const refill = `INSERT INTO ${derived.table} ${await viewQueryOverDays(client, derived.view)}`
-    const days = [...new Set(found.flatMap((entry) => entry.days.map((d) => d.day)))].sort()
-    for (const month of byMonth(days)) {
-      for (const table of tables)
-        await client.command({
-          query: table.clearDays,
-          query_params: { days: month },
-          clickhouse_settings: { mutations_sync: '2' },
-        })
+    const days = await summaries(derived)
+    if (days.length === 0) continue
+    const short = days.filter((d) => d.found < d.audit).map((d) => d.day)
+    if (short.length > 0)
       await client.command({
-        query: refill,
-        query_params: { days: month },
-        // A refilled block may equal one written before: it must not be dropped as a repeat.
+        query: await catchUpInsert(client, derived),
+        query_params: { days: short },
+        // What is added may equal a block written before: it must not be dropped as a repeat.
         clickhouse_settings: { insert_deduplicate: 0 },
       })
-    }
-    for (const table of tables) await forgetInsertTokens(client, table.table)
-    for (const entry of found) {
+    const excess = (await summaries(derived)).map((d) => d.day)
+    const entry = { table: derived.table, days, excess }
+    repaired.push(entry)
+    if (short.length > 0)
       logger.warn(
-        { table: entry.table, days: entry.days },
-        'derived table disagreed with the audit after an interrupted insert; those days were recomputed from the audit',
+        { table: derived.table, days: days.filter((d) => short.includes(d.day)) },
+        'derived table lacked what the audit holds after an interrupted insert; the missing part was added',
       )
-      repaired.push(entry)
-    }
+    if (excess.length > 0)
+      logger.error(
+        { table: derived.table, days: excess },
+        'derived table holds calls the audit lacks after an interrupted insert; resent events are audited once, and `spendguard reconcile` shows the difference',
+      )
   }
   return repaired
 }

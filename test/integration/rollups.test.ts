@@ -81,6 +81,14 @@ async function readRows(
   return result.json<Record<string, string>>()
 }
 
+/** Audited ids missing from the id index, and indexed ids missing from the audit. */
+const ANTI_JOIN = {
+  idsMissing:
+    'SELECT count() AS n FROM llm_calls WHERE event_id NOT IN (SELECT event_id FROM llm_call_ids)',
+  idsExtra:
+    'SELECT count() AS n FROM llm_call_ids WHERE event_id NOT IN (SELECT event_id FROM llm_calls)',
+}
+
 /** Compares both rollups with the audit for every dimension, key and bucket; returns how many. */
 async function expectRollupsAgree(client: ClickHouseClient): Promise<number> {
   const measures = `count() AS calls, countIf(status IN ('error', 'timeout')) AS failures,
@@ -139,64 +147,76 @@ describe('ClickHouse rollups by minute and by day', () => {
     await client.close()
   })
 
-  it('agree with the audit again after a start that follows an insert cut short', async () => {
-    const { client, store, pricer } = await openAudit('torn')
-    const rows = generatedRows(pricer, 1500, 23)
+  it('catch up at start with an insert that reached the audit and not its views', async () => {
+    const { client, store, pricer } = await openAudit('audit-only')
+    const rows = generatedRows(pricer, 1250, 23)
     const insert = (batch: typeof rows) => store.insertCalls(batch, batchToken(batch))
     await insert(rows.slice(0, 1000))
     // Killed after the audit's part and before the views' parts: the views miss these rows.
     const views = ['llm_call_ids_mv', 'spend_by_minute_mv', 'llm_calls_daily_mv']
     for (const view of views) await client.command({ query: `DETACH TABLE ${view}` })
-    const auditOnly = rows.slice(1000, 1250)
+    const auditOnly = rows.slice(1000)
     await insert(auditOnly)
     for (const view of views) await client.command({ query: `ATTACH TABLE ${view}` })
-    // Killed after the views' parts and before the audit's: the views hold rows it does not.
-    const viewsOnly = rows.slice(1250)
+    const count = async (query: string) => Number((await readRows(client, query))[0]!.n)
+    expect(await count(ANTI_JOIN.idsMissing)).toBe(250)
+    // A resend would be written twice: the index does not know the ids.
+    expect((await store.existingEventIds(auditOnly.map((row) => row.event_id))).size).toBe(0)
+
+    const repaired = await repairDerivedTables(client, silentLogger(), Date.UTC(2026, 10, 25))
+    expect(repaired.map((entry) => [entry.table, entry.excess])).toEqual([
+      ['llm_call_ids', []],
+      ['spend_by_minute', []],
+      ['llm_calls_daily', []],
+    ])
+    expect(await count(ANTI_JOIN.idsMissing)).toBe(0)
+    expect(await count('SELECT sum(calls) AS n FROM llm_calls_daily')).toBe(1250)
+    expect(await expectRollupsAgree(client)).toBeGreaterThan(1250)
+    expect((await store.existingEventIds(auditOnly.map((row) => row.event_id))).size).toBe(250)
+    // Nothing differs any more: a second start changes nothing.
+    expect(await repairDerivedTables(client, silentLogger(), Date.UTC(2026, 10, 25))).toEqual([])
+    await client.close()
+  })
+
+  it('stay ahead of the audit after an insert that reached only the views, and lose no resent event', async () => {
+    const { client, store, pricer } = await openAudit('views-only')
+    const rows = generatedRows(pricer, 1250, 29)
+    const insert = (batch: typeof rows) => store.insertCalls(batch, batchToken(batch))
+    await insert(rows.slice(0, 1000))
+    // Killed after the views' parts and before the audit's: the views hold rows it does not,
+    // and only the views saw that insert's token.
+    const viewsOnly = rows.slice(1000)
     await insert(viewsOnly)
     await client.command({
       query: 'ALTER TABLE llm_calls DELETE WHERE event_id IN {ids:Array(UUID)}',
       query_params: { ids: viewsOnly.map((row) => row.event_id) },
       clickhouse_settings: { mutations_sync: '2' },
     })
-    // ...and the audit never saw that insert's token (the views did).
     for (const size of [0, 10_000])
       await client.command({
         query: `ALTER TABLE llm_calls MODIFY SETTING non_replicated_deduplication_window = ${size}`,
       })
     const count = async (query: string) => Number((await readRows(client, query))[0]!.n)
-    const anti = {
-      idsMissing:
-        'SELECT count() AS n FROM llm_calls WHERE event_id NOT IN (SELECT event_id FROM llm_call_ids)',
-      idsExtra:
-        'SELECT count() AS n FROM llm_call_ids WHERE event_id NOT IN (SELECT event_id FROM llm_calls)',
-    }
-    expect(await count(anti.idsMissing)).toBe(250)
-    expect(await count(anti.idsExtra)).toBe(250)
+    expect(await count(ANTI_JOIN.idsExtra)).toBe(250)
 
+    // Nothing is taken out of an append-only table: the days are reported.
     const repaired = await repairDerivedTables(client, silentLogger(), Date.UTC(2026, 10, 25))
-    expect(repaired.map((entry) => entry.table).sort()).toEqual([
+    expect(repaired.map((entry) => entry.table)).toEqual([
       'llm_call_ids',
-      'llm_calls_daily',
-      'spend_by_day',
       'spend_by_minute',
+      'spend_by_day',
+      'llm_calls_daily',
     ])
+    expect(repaired.every((entry) => entry.excess.length > 0)).toBe(true)
+    // The index holds their ids, but the audit does not: they are not called duplicates.
+    expect((await store.existingEventIds(viewsOnly.map((row) => row.event_id))).size).toBe(0)
+    // The sender resends them, not told "accepted": the same events make the same token,
+    // which the views drop as the repeat it is, and the audit takes.
+    await insert(viewsOnly)
     expect(await count('SELECT count() AS n FROM llm_calls')).toBe(1250)
-    expect(await count(anti.idsMissing)).toBe(0)
-    expect(await count(anti.idsExtra)).toBe(0)
+    expect(await count(ANTI_JOIN.idsExtra)).toBe(0)
     expect(await count('SELECT sum(calls) AS n FROM llm_calls_daily')).toBe(1250)
     expect(await expectRollupsAgree(client)).toBeGreaterThan(1250)
-    // A resend of a call the audit holds is known; one of a call it lost is written again.
-    const known = await store.existingEventIds(rows.slice(900, 1500).map((row) => row.event_id))
-    expect(known.size).toBe(350)
-    expect(viewsOnly.some((row) => known.has(row.event_id))).toBe(false)
-    // The sender resends the insert the audit lost: the same events, the same insert token.
-    // Every derived table takes it, though each had seen that token before the repair.
-    await insert(viewsOnly)
-    expect(await count('SELECT count() AS n FROM llm_calls')).toBe(1500)
-    expect(await count(anti.idsMissing)).toBe(0)
-    expect(await count('SELECT sum(calls) AS n FROM llm_calls_daily')).toBe(1500)
-    expect(await expectRollupsAgree(client)).toBeGreaterThan(1500)
-    // Nothing differs any more: a second start changes nothing.
     expect(await repairDerivedTables(client, silentLogger(), Date.UTC(2026, 10, 25))).toEqual([])
     await client.close()
   })
