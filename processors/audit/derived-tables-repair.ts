@@ -231,7 +231,7 @@ export async function repairDerivedTables(
     if (excess.length > 0)
       logger.error(
         { table: derived.table, days: excess },
-        'derived table holds calls the audit lacks after an interrupted insert; resent events are audited once, and `spendguard reconcile` shows the difference',
+        'derived table holds calls the audit lacks after an interrupted insert; their resend, with the same events, brings the two together again',
       )
   }
   return repaired
