@@ -81,6 +81,15 @@ async function readRows(
   return result.json<Record<string, string>>()
 }
 
+/** An audit holding the first 1,000 of 1,250 generated calls, and how to insert more. */
+async function auditOf1000(name: string, seed: number) {
+  const { client, store, pricer } = await openAudit(name)
+  const rows = generatedRows(pricer, 1250, seed)
+  const insert = (batch: typeof rows) => store.insertCalls(batch, batchToken(batch))
+  await insert(rows.slice(0, 1000))
+  return { client, store, rows, insert }
+}
+
 /** Audited ids missing from the id index, and indexed ids missing from the audit. */
 const ANTI_JOIN = {
   idsMissing:
@@ -148,10 +157,7 @@ describe('ClickHouse rollups by minute and by day', () => {
   })
 
   it('catch up at start with an insert that reached the audit and not its views', async () => {
-    const { client, store, pricer } = await openAudit('audit-only')
-    const rows = generatedRows(pricer, 1250, 23)
-    const insert = (batch: typeof rows) => store.insertCalls(batch, batchToken(batch))
-    await insert(rows.slice(0, 1000))
+    const { client, store, rows, insert } = await auditOf1000('audit-only', 23)
     // Killed after the audit's part and before the views' parts: the views miss these rows.
     const views = ['llm_call_ids_mv', 'spend_by_minute_mv', 'llm_calls_daily_mv']
     for (const view of views) await client.command({ query: `DETACH TABLE ${view}` })
@@ -179,10 +185,7 @@ describe('ClickHouse rollups by minute and by day', () => {
   })
 
   it('stay ahead of the audit after an insert that reached only the views, and lose no resent event', async () => {
-    const { client, store, pricer } = await openAudit('views-only')
-    const rows = generatedRows(pricer, 1250, 29)
-    const insert = (batch: typeof rows) => store.insertCalls(batch, batchToken(batch))
-    await insert(rows.slice(0, 1000))
+    const { client, store, rows, insert } = await auditOf1000('views-only', 29)
     // Killed after the views' parts and before the audit's: the views hold rows it does not,
     // and only the views saw that insert's token.
     const viewsOnly = rows.slice(1000)

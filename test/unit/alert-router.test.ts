@@ -66,6 +66,14 @@ async function withPagerDuty() {
   }
 }
 
+/** The i-th loop alert of agent a, each with a dedup key of its own. */
+const loopOfAgentA = (i: number) =>
+  alert(i, {
+    dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
+    type: 'loop.fingerprint',
+    scope: { kind: 'agent', id: 'a' },
+  })
+
 describe('alert routing and delivery', () => {
   it('a budget crossing: one Slack message after a 429 with Retry-After, one PagerDuty trigger', async () => {
     const slack = await receiver((n) =>
@@ -395,16 +403,10 @@ describe('alert routing and delivery', () => {
 
   it('lets a resolve find an incident by any alert told under it, not only its first', async () => {
     const { router, advance } = await withPagerDuty()
-    const loop = (i: number) =>
-      alert(i, {
-        dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
-        type: 'loop.fingerprint',
-        scope: { kind: 'agent', id: 'a' },
-      })
-    router.route(loop(1))
+    router.route(loopOfAgentA(1))
     advance(16 * 60_000)
     // A repeat past the cooldown joins the open incident; its block is the one lifted.
-    const repeat = loop(2)
+    const repeat = loopOfAgentA(2)
     router.route(repeat)
     expect(router.resolve((first) => first.alert_id === repeat.alert_id, 'lifted')).toBe(0)
     expect(router.resolve((_first, joined) => joined.has(repeat.alert_id), 'lifted')).toBe(1)
@@ -413,15 +415,9 @@ describe('alert routing and delivery', () => {
 
   it('leaves an incident open while an alert told under it still has its block in force', async () => {
     const { pd, router } = await withPagerDuty()
-    const loop = (i: number) =>
-      alert(i, {
-        dedup_key: `acme|loop:fingerprint|agent:a|e-${i}`,
-        type: 'loop.fingerprint',
-        scope: { kind: 'agent', id: 'a' },
-      })
     // Taken back at start: the first loop (its block lifted before the restart) and a later
     // one on the same agent whose own block is still in force; they are one incident now.
-    const [first, again] = [loop(1), loop(2)]
+    const [first, again] = [loopOfAgentA(1), loopOfAgentA(2)]
     router.reopen([
       { alert: first, receivers: ['oncall'] },
       { alert: again, receivers: ['oncall'] },
