@@ -68,9 +68,10 @@ async function checkPipeline(port: number, run: Awaited<ReturnType<typeof expect
     .toBe(want.length)
   const sortedIds = (rows: Array<{ id: string }>) => rows.map((row) => row.id).sort()
   expect(sortedIds(await liveAlerts(port))).toEqual(sortedIds(want))
-  expect(sortedIds(await liveCommands(port))).toEqual(
-    report.commands.map((command) => command.command_id).sort(),
-  )
+  // A batch's command requests are written after its alerts: they may trail them a moment.
+  await expect
+    .poll(async () => sortedIds(await liveCommands(port)), { timeout: 10_000, interval: 100 })
+    .toEqual(report.commands.map((command) => command.command_id).sort())
   // The audit rows of the strict-policy tenant all carry the violation. On Kafka a batch's
   // decisions are recorded before its rows, so the rows may follow the alerts by an insert.
   const flagged = async () => {
