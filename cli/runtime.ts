@@ -195,20 +195,17 @@ export async function createPipeline(
       kind: target.kind,
       limits: config.query,
     })
-    // Embedded, an insert cut short by a hard kill can leave the views' tables (the id index,
-    // the rollups) without its rows, or with rows the audit lacks: they are made to agree
-    // with the audit before the id filter is loaded and any input is taken.
-    if (target.kind === 'embedded')
-      await repairDerivedTables(client, logger.child({ component: 'audit-sink' }))
-    // Embedded, this process is the audit's one writer: a filter of its ids saves looking up
-    // ids that cannot be there (the lookup reads most of llm_call_ids for random ids).
-    const auditStore =
-      target.kind === 'embedded'
-        ? withAuditedIdFilter(
-            createClickHouseAuditStore(client, rawInsert),
-            await loadAuditedIdFilter(client, logger.child({ component: 'audit-sink' })),
-          )
-        : createClickHouseAuditStore(client, rawInsert)
+    let auditStore = createClickHouseAuditStore(client, rawInsert)
+    if (target.kind === 'embedded') {
+      const auditLogger = logger.child({ component: 'audit-sink' })
+      // An insert cut short by a hard kill can leave the views' tables (the id index, the
+      // rollups) without its rows, or with rows the audit lacks: they are made to agree with
+      // the audit before the id filter is loaded and any input is taken.
+      await repairDerivedTables(client, auditLogger)
+      // This process is the audit's one writer: a filter of its ids saves looking up ids that
+      // cannot be there (the lookup reads most of llm_call_ids for random ids).
+      auditStore = withAuditedIdFilter(auditStore, await loadAuditedIdFilter(client, auditLogger))
+    }
     const metrics = createMetrics(config.metrics)
     const sink = createAuditSink({
       store: auditStore,
@@ -239,6 +236,8 @@ export async function createPipeline(
       alertFeed,
     ])
     const router = createRouterFromConfig(config, client, logger, clock)
+    /** The alerts whose block is still in force: their incidents have not cleared. */
+    const blockedAlerts = () => new Set(control.active().map((command) => command.alert_id))
     const embedded = config.kafka.brokers.length === 0
     if (router) {
       // Embedded the feed of this process; on Kafka the alerts topic (see kafka-wiring).
@@ -254,7 +253,7 @@ export async function createPipeline(
           // a repeat.
           resolveLifted(
             router,
-            { lifted, blocked: new Set(control.active().map((command) => command.alert_id)) },
+            { lifted, blocked: blockedAlerts() },
             `the block was lifted by ${actor}`,
             here ? 'all' : 'routed',
           )
@@ -368,10 +367,9 @@ export async function createPipeline(
         // every process took back every open alert, so each would resolve it again.
         if (router && embedded && liftedBefore.length > 0) {
           const lifted = new Set(liftedBefore.flatMap((l) => l.commands.map((c) => c.alert_id)))
-          const blocked = new Set(control.active().map((command) => command.alert_id))
           const resolved = resolveLifted(
             router,
-            { lifted, blocked },
+            { lifted, blocked: blockedAlerts() },
             'the block was lifted before a restart',
           )
           if (resolved > 0) logger.info({ resolved }, 'alerts whose block was lifted resolved')

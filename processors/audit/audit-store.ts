@@ -79,6 +79,9 @@ export function classifyStoreError(error: unknown, action: string): SpendGuardEr
   })
 }
 
+/** A payload buffer grown past this is not kept for the next insert. */
+const KEPT_BYTES = 32 << 20
+
 /**
  * The text of an embedded insert, one JSONCompactEachRow line per row, written row by row into
  * a buffer kept from one insert to the next. Joining the lines into one string first made a
@@ -86,8 +89,6 @@ export function classifyStoreError(error: unknown, action: string): SpendGuardEr
  * had to move out of the large-object space. Inserts run one at a time (the sink's lane), and
  * the buffer is not touched until the engine has read it.
  */
-const KEPT_BYTES = 32 << 20
-
 class PayloadBuffer {
   #bytes = Buffer.allocUnsafe(1 << 20)
   #busy = false
