@@ -36,89 +36,106 @@ export class AuditedIdFilter {
   }
 
   add(eventId: string): void {
-    this.addHash(murmurHash3_32(eventId))
+    this.addHashes(murmurHash3_32(eventId), murmurHash3_32(eventId, true))
   }
 
-  /** Adds an id by its `murmurHash3_32` (as ClickHouse computes it over the id's text). */
-  addHash(hash: number): void {
+  /**
+   * Adds an id by its two hashes, as ClickHouse computes them over the id's text:
+   * `murmurHash3_32(id)` picks its block, `murmurHash3_32(reverse(id))` its bits there. Two
+   * hashes of 32 bits, not one: with one, two ids in a million share it (millions of ids
+   * in 2^32 values), so a filter of 5 million ids said "maybe" for one new id in 1,000
+   * however many bits it had.
+   */
+  addHashes(block: number, bits: number): void {
     let newest = this.#layers[this.#layers.length - 1]!
     if (newest.added >= newest.capacity) {
-      // A full layer answers under 1 % false "maybe", and so does each new one while it fills
-      // (an audit 30 times what it was at start has 5 layers: under 5 %). A restart sizes one
-      // layer for the whole audit again.
+      // Each layer, full or filling, answers false "maybe" for a few ids in a million (an
+      // audit 30 times what it was at start has 5 layers). A restart sizes one layer for the
+      // whole audit again.
       newest = new BloomLayer(newest.capacity * 2)
       this.#layers.push(newest)
     }
-    newest.add(hash, probeStep(hash))
+    newest.add(block, bits)
   }
 
   /** False: the id was never added. True: it may have been. */
   mightHold(eventId: string): boolean {
-    const hash = murmurHash3_32(eventId)
-    const step = probeStep(hash)
-    for (const layer of this.#layers) if (layer.has(hash, step)) return true
+    const block = murmurHash3_32(eventId)
+    const bits = murmurHash3_32(eventId, true)
+    for (const layer of this.#layers) if (layer.has(block, bits)) return true
     return false
   }
 }
 
-/** One Bloom filter: 10 bits per id of its capacity and 7 probes, under 1 % false "maybe". */
+/**
+ * One blocked Bloom filter: 32 bits per id of its capacity, 12 probes, all in one block of 512
+ * bits (a cache line), so an id costs one memory miss to add or test. Full, it answered a
+ * false "maybe" for 6 new ids in a million (measured over 2 million), which keeps the store
+ * lookup behind a "maybe" rare: with 10 bits per id, 7 probes and one 32-bit hash, one id in
+ * 1,000 came back "maybe" at 4 million ids, every batch of 10,000 then waited for a lookup
+ * (125 ms under load), and ingest slowed as the audit grew.
+ */
 class BloomLayer {
   readonly #words: Uint32Array
-  readonly #mask: number
+  readonly #blockMask: number
   readonly capacity: number
   added = 0
 
   constructor(capacity: number) {
     this.capacity = Math.max(1, Math.ceil(capacity))
-    // A power of two, so a probe's position is a mask.
+    // A power of two, so a block's position is a mask.
     let bits = 1 << 20
     while (bits < this.capacity * BITS_PER_ID && bits < 2 ** 32) bits *= 2
     this.#words = new Uint32Array(bits / 32)
-    this.#mask = bits - 1
+    this.#blockMask = bits / BLOCK_BITS - 1
   }
 
-  add(hash: number, step: number): void {
-    for (let i = 0, at = hash; i < PROBES; i++, at = (at + step) >>> 0) {
-      const bit = at & this.#mask
-      this.#words[bit >>> 5]! |= 1 << (bit & 31)
+  add(block: number, bits: number): void {
+    const base = (block & this.#blockMask) * BLOCK_WORDS
+    for (let i = 0, at = bits; i < PROBES; i++) {
+      at = nextProbe(at)
+      const bit = at >>> 23
+      this.#words[base + (bit >>> 5)]! |= 1 << (bit & 31)
     }
     this.added++
   }
 
-  has(hash: number, step: number): boolean {
-    for (let i = 0, at = hash; i < PROBES; i++, at = (at + step) >>> 0) {
-      const bit = at & this.#mask
-      if ((this.#words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false
+  has(block: number, bits: number): boolean {
+    const base = (block & this.#blockMask) * BLOCK_WORDS
+    for (let i = 0, at = bits; i < PROBES; i++) {
+      at = nextProbe(at)
+      const bit = at >>> 23
+      if ((this.#words[base + (bit >>> 5)]! & (1 << (bit & 31))) === 0) return false
     }
     return true
   }
 }
 
-const BITS_PER_ID = 10
-const PROBES = 7
+const BITS_PER_ID = 32
+const PROBES = 12
+const BLOCK_BITS = 512
+const BLOCK_WORDS = BLOCK_BITS / 32
 
-/** The second hash of double hashing, mixed from the first; odd, so probes never repeat. */
-function probeStep(hash: number): number {
-  let h = (hash ^ 0x9e3779b9) >>> 0
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
-  return ((h ^ (h >>> 16)) | 1) >>> 0
+/** The next probe of an id within its block: its top 9 bits pick one of the block's 512. */
+function nextProbe(at: number): number {
+  const mixed = Math.imul(at ^ (at >>> 15), 0x2c1b3c6d)
+  return Math.imul(mixed ^ (mixed >>> 12), 0x297a2d39) >>> 0
 }
 
 /**
  * MurmurHash3 (x86, 32-bit, seed 0) of an ASCII string's bytes, as ClickHouse's
- * `murmurHash3_32` computes it over a String: event ids are lower-case UUID text.
+ * `murmurHash3_32` computes it over a String (event ids are lower-case UUID text); with
+ * `reversed`, of the string read backwards, as `murmurHash3_32(reverse(text))`.
  */
-export function murmurHash3_32(text: string): number {
+export function murmurHash3_32(text: string, reversed = false): number {
   const length = text.length
+  const char = reversed
+    ? (i: number) => text.charCodeAt(length - 1 - i)
+    : (i: number) => text.charCodeAt(i)
   let h = 0
   let at = 0
   for (; at + 4 <= length; at += 4) {
-    let k =
-      text.charCodeAt(at) |
-      (text.charCodeAt(at + 1) << 8) |
-      (text.charCodeAt(at + 2) << 16) |
-      (text.charCodeAt(at + 3) << 24)
+    let k = char(at) | (char(at + 1) << 8) | (char(at + 2) << 16) | (char(at + 3) << 24)
     k = Math.imul(k, 0xcc9e2d51)
     k = (k << 15) | (k >>> 17)
     k = Math.imul(k, 0x1b873593)
@@ -130,7 +147,7 @@ export function murmurHash3_32(text: string): number {
   const left = length & 3
   if (left > 0) {
     let k = 0
-    for (let i = left - 1; i >= 0; i--) k = (k << 8) | text.charCodeAt(at + i)
+    for (let i = left - 1; i >= 0; i--) k = (k << 8) | char(at + i)
     k = Math.imul(k, 0xcc9e2d51)
     k = (k << 15) | (k >>> 17)
     k = Math.imul(k, 0x1b873593)
@@ -147,7 +164,7 @@ export function murmurHash3_32(text: string): number {
 
 /**
  * A filter holding every id of the audit (`llm_call_ids`), sized for twice as many (at least
- * four million), with the hashes computed by ClickHouse and read as 4 bytes each.
+ * four million), with the two hashes computed by ClickHouse and read as 8 bytes an id.
  */
 export async function loadAuditedIdFilter(
   client: ClickHouseClient,
@@ -161,13 +178,15 @@ export async function loadAuditedIdFilter(
   const [row] = await counted.json<{ n: string }>()
   const filter = new AuditedIdFilter(Math.max(4_000_000, 2 * Number(row?.n ?? 0)))
   const result = await client.exec({
-    query: 'SELECT murmurHash3_32(toString(event_id)) FROM llm_call_ids FORMAT RowBinary',
+    query: `SELECT murmurHash3_32(toString(event_id)), murmurHash3_32(reverse(toString(event_id)))
+      FROM llm_call_ids FORMAT RowBinary`,
   })
   let carry: Buffer = Buffer.alloc(0)
   for await (const chunk of result.stream as AsyncIterable<Buffer>) {
     const bytes: Buffer = carry.length === 0 ? chunk : Buffer.concat([carry, chunk])
-    const whole = bytes.length - (bytes.length % 4)
-    for (let at = 0; at < whole; at += 4) filter.addHash(bytes.readUInt32LE(at))
+    const whole = bytes.length - (bytes.length % 8)
+    for (let at = 0; at < whole; at += 8)
+      filter.addHashes(bytes.readUInt32LE(at), bytes.readUInt32LE(at + 4))
     carry = bytes.subarray(whole)
   }
   logger.info(

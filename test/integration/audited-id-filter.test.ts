@@ -34,12 +34,17 @@ describe('audited id filter', () => {
       ...Array.from({ length: 12 }, (_, n) => 'abcdefghijkl'.slice(0, n)),
     ]
     const hashed = await client.query({
-      query: 'SELECT arrayMap(t -> murmurHash3_32(t), {texts:Array(String)}) AS hashes',
+      query: `SELECT arrayMap(t -> murmurHash3_32(t), {texts:Array(String)}) AS hashes,
+        arrayMap(t -> murmurHash3_32(reverse(t)), {texts:Array(String)}) AS reversed`,
       query_params: { texts },
       format: 'JSONEachRow',
     })
-    const [{ hashes }] = (await hashed.json<{ hashes: number[] }>()) as [{ hashes: number[] }]
-    expect(texts.map(murmurHash3_32)).toEqual(hashes.map(Number))
+    const [{ hashes, reversed }] = (await hashed.json<{
+      hashes: number[]
+      reversed: number[]
+    }>()) as [{ hashes: number[]; reversed: number[] }]
+    expect(texts.map((text) => murmurHash3_32(text))).toEqual(hashes.map(Number))
+    expect(texts.map((text) => murmurHash3_32(text, true))).toEqual(reversed.map(Number))
 
     // Audit 3,000 calls, as a run before this start did.
     const pricer = (await testPricing()).pricer
@@ -60,7 +65,7 @@ describe('audited id filter', () => {
     expect(rows.every((row) => filter.mightHold(row.event_id))).toBe(true)
     const fresh: string[] = Array.from({ length: 20_000 }, randomUUID)
     const falseMaybes = fresh.filter((id) => filter.mightHold(id)).length
-    expect(falseMaybes / fresh.length).toBeLessThan(0.01)
+    expect(falseMaybes).toBeLessThan(3)
 
     // In front of the store: fresh ids are not looked up; audited ones are, and are found.
     const asked: string[][] = []

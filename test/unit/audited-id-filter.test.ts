@@ -11,8 +11,9 @@ describe('audited id filter', () => {
     expect(filter.layers).toBe(4)
     expect(filter.added).toBe(400_000)
     expect(added.every((id) => filter.mightHold(id))).toBe(true)
-    const fresh: string[] = Array.from({ length: 50_000 }, randomUUID)
+    // A false "maybe" costs a store lookup for its whole batch: a few per million at most.
+    const fresh: string[] = Array.from({ length: 100_000 }, randomUUID)
     const falseMaybes = fresh.filter((id) => filter.mightHold(id)).length
-    expect(falseMaybes / fresh.length).toBeLessThan(0.03)
+    expect(falseMaybes).toBeLessThan(10)
   })
 })
