@@ -30,7 +30,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 const BATCH = 1000
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1_000_000)
 const INGEST_ROWS = Number(process.env.BENCH_INGEST_ROWS ?? 5_000_000)
-const INGEST_CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 16)
+const INGEST_CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 40)
 
 const next = createDemoTraffic({
   random: seededRandom(7),
