@@ -6,6 +6,7 @@
  * (b) sustained embedded ingest from HTTP to rows, per segment of the table's growth.
  * Writes bench/RESULTS.md.
  */
+import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
@@ -248,7 +249,8 @@ function ingestDetail(result: typeof ingest): string {
   return `${inserts} CPU per event over the run: ${server.toFixed(0)} us in the server (every thread: HTTP, processor, chDB's inserts and merges), ${client.toFixed(1)} us in the clients; at ${(server + client).toFixed(0)} us, two cores take at most ${Math.round(2e6 / (server + client)).toLocaleString('en-US')} events/s.`
 }
 const segmentRates = ingest.segments.map((segment) => segment.eventsPerSecond)
-const ingestReport = `\`spendguard start\` on a fresh data directory, ${ingest.clients} concurrent HTTP clients on the same machine posting NDJSON bodies of ${ingest.batch.toLocaleString('en-US')} demo events, each answered after its events are audited (BENCH_INGEST_ROWS, BENCH_INGEST_CLIENTS). ${ingest.rows.toLocaleString('en-US')} rows in ${ingest.seconds.toFixed(1)} s: **${Math.round(ingest.eventsPerSecond).toLocaleString('en-US')} events/s** from the first request to the last row. Per segment of the table's growth (slowest ${Math.round(Math.min(...segmentRates)).toLocaleString('en-US')}, fastest ${Math.round(Math.max(...segmentRates)).toLocaleString('en-US')} events/s).${ingestDetail(ingest)}
+const percent = (ratio: number) => `${(ratio * 100).toFixed(1)} %`
+const ingestReport = `\`spendguard start\` on a fresh data directory, ${ingest.clients} concurrent HTTP clients on the same machine posting NDJSON bodies of ${ingest.batch.toLocaleString('en-US')} demo events, each answered after its events are audited (BENCH_INGEST_ROWS, BENCH_INGEST_CLIENTS). ${ingest.rows.toLocaleString('en-US')} rows in ${ingest.seconds.toFixed(1)} s: **${Math.round(ingest.eventsPerSecond).toLocaleString('en-US')} events/s** from the first request to the last row. Per segment of the table's growth (slowest ${Math.round(Math.min(...segmentRates)).toLocaleString('en-US')}, fastest ${Math.round(Math.max(...segmentRates)).toLocaleString('en-US')} events/s: the slowest is ${percent(Math.min(...segmentRates) / Math.max(...segmentRates))} of the fastest, the last ${percent(segmentRates.at(-1)! / segmentRates[0]!)} of the first).${ingestDetail(ingest)}
 
 | rows in the table | events/s |
 | --- | ---: |
@@ -301,10 +303,28 @@ const lines = results.map(
   (r) =>
     `| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${r.ratio.toFixed(3)} | ${r.what} |`,
 )
+/** The commit measured, with "+ changes" when the work tree differs from it. */
+function commit(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim()
+    const changed = git(
+      'status',
+      '--porcelain',
+      '--untracked-files=no',
+      '--',
+      '.',
+      ':!bench/RESULTS.md',
+    )
+    return git('rev-parse', '--short', 'HEAD') + (changed ? ' + changes' : '')
+  } catch {
+    return 'unknown (not a git checkout)'
+  }
+}
+
 const report = `# Benchmark results
 
 Command: \`npm run bench\` (\`tsx bench/run.ts\`; BENCH_EVENTS=${EVENTS}, BENCH_ROUNDS=${ROUNDS}, median round).
-Run: ${new Date().toISOString()}, Node ${process.version}, ${process.platform}/${process.arch}.
+Run: ${new Date().toISOString()}, commit ${commit()}, Node ${process.version}, ${process.platform}/${process.arch}.
 
 Events are the demo traffic generator's (five agents, realistic token counts), after a JSON
 round trip. The ratio compares each path with plain avsc decoding of the same events measured

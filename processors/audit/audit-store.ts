@@ -137,9 +137,9 @@ export function createClickHouseAuditStore(
         // The rollups and the id index are fed by materialized views: a deduplicated
         // insert must not reach them either.
         deduplicate_blocks_in_dependent_materialized_views: 1,
-        // The four views (ids, minute and day rollups, daily spend) take a block each in
-        // parallel instead of one after the other: an embedded insert of 10,000 rows took
-        // 15-20 % less time with the same CPU, which is what bounds ingest (bench/RESULTS.md).
+        // The views on llm_calls (ids, minute rollup, daily spend) take the block in parallel
+        // instead of one after the other: an embedded insert of 5,000 rows took 15-20 % less
+        // time for the same CPU, and the insert lane bounds ingest (ADR 0006).
         parallel_view_processing: 1,
       } as const
       try {
