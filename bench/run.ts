@@ -31,7 +31,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 const BATCH = 1000
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1_000_000)
 const INGEST_ROWS = Number(process.env.BENCH_INGEST_ROWS ?? 5_000_000)
-const INGEST_CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 40)
+const INGEST_CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 64)
 
 const next = createDemoTraffic({
   random: seededRandom(7),
