@@ -137,10 +137,6 @@ export function createClickHouseAuditStore(
         // The rollups and the id index are fed by materialized views: a deduplicated
         // insert must not reach them either.
         deduplicate_blocks_in_dependent_materialized_views: 1,
-        // The views on llm_calls (ids, minute rollup, daily spend) take the block in parallel
-        // instead of one after the other: an embedded insert of 5,000 rows took 15-20 % less
-        // time for the same CPU, and the insert lane bounds ingest (ADR 0006).
-        parallel_view_processing: 1,
       } as const
       try {
         if (rawInsert) {
@@ -152,9 +148,15 @@ export function createClickHouseAuditStore(
               format: 'JSONCompactEachRow',
               columns: Object.keys(rows[0]!),
               values,
-              // One parser thread: the two cores are busy with the pipeline, and handing
-              // chunks between threads cost 3 us of CPU per row more (measured on chDB).
-              settings: { ...settings, input_format_parallel_parsing: 0 },
+              settings: {
+                ...settings,
+                // One parser thread: the two cores are busy with the pipeline, and handing
+                // chunks between threads cost 3 us of CPU per row more (measured on chDB).
+                input_format_parallel_parsing: 0,
+                // The views on llm_calls take the block in parallel, not one after the other:
+                // shorter inserts for the same CPU (ADR 0006; measured on chDB only).
+                parallel_view_processing: 1,
+              },
             })
           } finally {
             payload.release()

@@ -41,10 +41,9 @@ export class AuditedIdFilter {
 
   /**
    * Adds an id by its two hashes, as ClickHouse computes them over the id's text:
-   * `murmurHash3_32(id)` picks its block, `murmurHash3_32(reverse(id))` its bits there. Two
-   * hashes of 32 bits, not one: with one, two ids in a million share it (millions of ids
-   * in 2^32 values), so a filter of 5 million ids said "maybe" for one new id in 1,000
-   * however many bits it had.
+   * `murmurHash3_32(id)` picks its block, `murmurHash3_32(reverse(id))` its bits there. One
+   * 32-bit hash alone lets a new id match one of n audited ids with a chance of n in 2^32
+   * (one in 1,000 at 4 million), however many bits the filter has (ADR 0002).
    */
   addHashes(block: number, bits: number): void {
     let newest = this.#layers[this.#layers.length - 1]!
@@ -69,11 +68,8 @@ export class AuditedIdFilter {
 
 /**
  * One blocked Bloom filter: 32 bits per id of its capacity, 12 probes, all in one block of 512
- * bits (a cache line), so an id costs one memory miss to add or test. Full, it answered a
- * false "maybe" for 6 new ids in a million (measured over 2 million), which keeps the store
- * lookup behind a "maybe" rare: with 10 bits per id, 7 probes and one 32-bit hash, one id in
- * 1,000 came back "maybe" at 4 million ids, every batch of 10,000 then waited for a lookup
- * (125 ms under load), and ingest slowed as the audit grew.
+ * bits (a cache line), so an id costs one memory miss to add or test. Full, it answers a
+ * false "maybe" for about 6 new ids in a million, so a store lookup behind one is rare.
  */
 class BloomLayer {
   readonly #words: Uint32Array
