@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../platform/logger.ts'
 import {
@@ -50,12 +51,7 @@ describe('audited id filter', () => {
     ]
     const client = {
       query: () => Promise.resolve({ json: () => Promise.resolve([{ n: '3' }]) }),
-      exec: () =>
-        Promise.resolve({
-          stream: (async function* () {
-            yield* chunks
-          })(),
-        }),
+      exec: () => Promise.resolve({ stream: Readable.from(chunks) }),
     } as unknown as ClickHouseClient
     const filter = await loadAuditedIdFilter(client, silentLogger())
     expect(filter.added).toBe(3)
