@@ -28,6 +28,20 @@ import {
 } from './pipeline-metrics.ts'
 
 /** One input record: Avro bytes from Kafka, or an event validated at the HTTP boundary. */
+
+/**
+ * Records evaluated between two turns of the event loop, so other HTTP answers (health checks,
+ * the guard's stream) are not held while a large batch is evaluated. Embedded at full load
+ * with batches of 20,000, `/healthz` answered in p50 128 ms, p99 1,136 ms evaluated in one
+ * stretch, and p50 47-50 ms, p99 588-723 ms with a turn every 2,500 records, for 3-7 % fewer
+ * events/s (every 1,000: p99 498 ms, 9 % fewer).
+ */
+const YIELD_EVERY = 2500
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
 export type InputRecord =
   { bytes: Buffer; source: EventSource } | { event: LlmCall; source: EventSource }
 
@@ -178,7 +192,12 @@ export function createEventProcessor(options: EventProcessorOptions): EventProce
       let written: Awaited<ReturnType<AuditSink['write']>>
       try {
         const judged = new Set<string>()
+        let sinceYield = 0
         for (const record of records) {
+          if (++sinceYield === YIELD_EVERY) {
+            sinceYield = 0
+            await yieldToEventLoop()
+          }
           const decoded = read(record) ?? (await decode(record))
           if ('dead' in decoded) {
             letters.push(decoded.dead)
